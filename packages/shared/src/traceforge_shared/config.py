@@ -1,0 +1,318 @@
+"""TraceForge configuration: ``.ai-tests/config.yaml`` read into a typed :class:`Config`.
+
+The file is optional; every field has a default. Unknown keys are errors (a typo must not be
+silently ignored). Errors name the file, the line and the field::
+
+    .ai-tests/config.yaml:4: proxy.port: Expected `int` <= 65535
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+#: Directory name of the TraceForge home inside a project.
+DEFAULT_HOME_DIRNAME = ".ai-tests"
+
+#: Environment variable that moves the whole TraceForge home (traces, config, tests).
+HOME_ENV = "TRACEFORGE_HOME"
+
+#: The real OpenAI API, used as the ``openai`` upstream when an API key is available.
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class ProxyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Where the proxy listens and how it talks to upstreams.
+
+    Attributes:
+        host: interface to bind; ``127.0.0.1`` so nothing outside this machine can connect.
+        port: TCP port (0 picks a free one).
+        connect_timeout_s: seconds to wait for the upstream connection.
+        read_timeout_s: seconds to wait for each read from the upstream (between chunks), not
+            for the whole answer, so long streams are never cut.
+        max_connections: upstream connection pool size (caps concurrent upstream calls).
+        chunk_cap: chunks kept per streamed trace; past it chunks are still forwarded and
+            counted but not stored.
+    """
+
+    host: str = "127.0.0.1"
+    port: Port = 8787
+    connect_timeout_s: PositiveFloat = 10.0
+    read_timeout_s: PositiveFloat = 300.0
+    max_connections: PositiveInt = 100
+    chunk_cap: PositiveInt = 10_000
+
+
+class UpstreamConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One OpenAI-compatible upstream.
+
+    Attributes:
+        base_url: API base including the version path (``https://api.openai.com/v1``);
+            ``None`` means: the real OpenAI API when ``api_key_env`` is set in the environment,
+            else TraceForge's embedded mock upstream.
+        api_key_env: environment variable holding the key sent as ``Authorization: Bearer``
+            when the client sends no ``Authorization`` header.
+        inject_stream_usage: ask for ``stream_options.include_usage`` on streams whose client
+            did not, so streamed traces have token usage. The extra usage chunk is recorded but
+            not forwarded. ``None`` (default): on for the real OpenAI API and the embedded
+            mock, off for other upstreams, because some OpenAI-compatible servers answer
+            400/422 to ``stream_options``.
+    """
+
+    base_url: str | None = None
+    api_key_env: str | None = "OPENAI_API_KEY"
+    inject_stream_usage: bool | None = None
+
+
+class StorageConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """How many traces to keep.
+
+    Attributes:
+        max_traces: the oldest traces beyond this many are deleted (``None``: no limit).
+        retention_days: traces older than this many days are deleted (``None``: keep).
+    """
+
+    max_traces: PositiveInt | None = 10_000
+    retention_days: PositiveInt | None = 30
+
+
+class CustomPattern(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A user-defined kind of secret.
+
+    Attributes:
+        name: kind name (letters, digits, ``_``); matches become ``[NAME_REDACTED]``.
+        regex: Python regular expression.
+        secret: also checked by the pre-commit hook's default (secrets-only) scan.
+    """
+
+    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+    regex: str
+    secret: bool = True
+
+    def __post_init__(self) -> None:
+        try:
+            re.compile(self.regex)
+        except re.error as exc:
+            raise ValueError(f"invalid regex {self.regex!r}: {exc}") from None
+
+
+class RedactionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What is replaced before a trace is saved (request, response, chunks, headers, errors).
+
+    Attributes:
+        enabled: redact at all (credential headers are always redacted).
+        kinds: turn built-in kinds on or off, e.g. ``{ipv4: false}``; every kind defaults to
+            on. Kinds: api_key, bearer, jwt, private_key, email, phone, card, ssn, ipv4,
+            sensitive_keys (values of JSON fields such as ``password`` or ``api_key``).
+        patterns: extra kinds of your own.
+        allowlist: exact strings never redacted (a public test email, a loopback address).
+        sensitive_keys: extra JSON field names whose values are always redacted.
+    """
+
+    enabled: bool = True
+    kinds: dict[str, bool] = msgspec.field(default_factory=dict)
+    patterns: list[CustomPattern] = msgspec.field(default_factory=list)
+    allowlist: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1", "0.0.0.0"])
+    sensitive_keys: list[str] = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        from traceforge_shared.redact.detectors import KINDS
+
+        known = (*KINDS, "sensitive_keys")
+        unknown = sorted(set(self.kinds) - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown redaction kind(s) {', '.join(unknown)}; known: {', '.join(known)}"
+            )
+
+
+def _default_upstreams() -> dict[str, UpstreamConfig]:
+    return {"openai": UpstreamConfig()}
+
+
+class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The whole ``config.yaml``. See :data:`DEFAULT_CONFIG_YAML` for a commented example."""
+
+    proxy: ProxyConfig = msgspec.field(default_factory=ProxyConfig)
+    upstreams: dict[str, UpstreamConfig] = msgspec.field(default_factory=_default_upstreams)
+    storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    redaction: RedactionConfig = msgspec.field(default_factory=RedactionConfig)
+
+
+DEFAULT_CONFIG_YAML = """\
+# TraceForge configuration. Every key is optional; these are the defaults.
+proxy:
+  host: 127.0.0.1          # bind address; keep it local
+  port: 8787               # apps use base_url=http://127.0.0.1:8787/v1
+  connect_timeout_s: 10    # seconds to connect to the upstream
+  read_timeout_s: 300      # seconds between two reads from the upstream (not a total limit)
+  max_connections: 100     # upstream connection pool size
+  chunk_cap: 10000         # SSE chunks stored per trace; later chunks are forwarded, not stored
+upstreams:
+  openai:
+    # base_url: https://api.openai.com/v1   # unset: OpenAI if $OPENAI_API_KEY is set, else the mock
+    api_key_env: OPENAI_API_KEY            # used when the client sends no Authorization header
+    # inject_stream_usage: true            # ask for usage on streams (recorded, not forwarded);
+    #                                      # default: on for OpenAI and the mock only
+storage:
+  max_traces: 10000        # oldest traces beyond this are deleted
+  retention_days: 30       # traces older than this are deleted
+redaction:                 # applied to what is stored; the app and upstream see the originals
+  enabled: true
+  kinds: {}                # every kind is on unless turned off here, e.g. {ipv4: false}
+  # kinds: api_key bearer jwt private_key email phone card ssn ipv4 sensitive_keys
+  allowlist: [127.0.0.1, 0.0.0.0]   # exact strings never redacted
+  sensitive_keys: []       # more JSON field names whose values are secrets
+  patterns: []             # your own, e.g. [{name: employee_id, regex: 'EMP-\\d{6}'}]
+"""
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used.
+
+    Attributes:
+        path: the file.
+        line: 1-based line of the offending value, when known.
+        field: dotted path of the offending field (``proxy.port``), when known.
+    """
+
+    def __init__(
+        self, path: Path, message: str, *, line: int | None = None, field: str | None = None
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.field = field
+        self.reason = message
+        where = f"{path}:{line}" if line else str(path)
+        what = f"{field}: " if field else ""
+        super().__init__(f"{where}: {what}{message}")
+
+
+def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
+    """Return the TraceForge home: ``home`` if given, else ``$TRACEFORGE_HOME``, else
+    ``./.ai-tests``."""
+    if home is not None:
+        return Path(home)
+    env = os.environ.get(HOME_ENV)
+    return Path(env) if env else Path.cwd() / DEFAULT_HOME_DIRNAME
+
+
+def config_path(home: Path) -> Path:
+    """Return the path of ``config.yaml`` inside ``home``."""
+    return home / "config.yaml"
+
+
+_PATH_RE = re.compile(r"`\$((?:\.[A-Za-z_][\w-]*|\[[^\]]*\])*)`")
+_ANY_KEY = "*"
+
+
+def _split_path(json_path: str) -> list[str | int]:
+    parts: list[str | int] = []
+    pattern = r"\.([A-Za-z_][\w-]*)|\[(?:'([^']*)'|\"([^\"]*)\"|(\d+)|(\.\.\.))\]"
+    for match in re.finditer(pattern, json_path):
+        name, q1, q2, num, anykey = match.groups()
+        if name is not None:
+            parts.append(name)
+        elif anykey is not None:
+            parts.append(_ANY_KEY)  # msgspec does not say which mapping key
+        elif q1 is not None or q2 is not None:
+            parts.append(q1 if q1 is not None else q2)
+        else:
+            parts.append(int(num))
+    return parts
+
+
+def _line_of(doc: Any, parts: list[str | int]) -> int | None:
+    """1-based line of the value at ``parts`` in a ruamel round-trip document."""
+    node = doc
+    line: int | None = None
+    for part in parts:
+        if part == _ANY_KEY:
+            break
+        lc = getattr(node, "lc", None)
+        try:
+            if lc is not None:
+                if isinstance(part, str) and part in node:
+                    line = lc.key(part)[0] + 1
+                elif isinstance(part, int):
+                    line = lc.item(part)[0] + 1
+            node = node[part]
+        except (KeyError, IndexError, TypeError, AttributeError):
+            break
+    return line
+
+
+def load_config(path: Path) -> Config:
+    """Read ``path`` into a :class:`Config`; a missing file gives the defaults.
+
+    Raises:
+        ConfigError: the file is not valid YAML, not a mapping, or a field has a wrong type,
+            value or name. The message names the file, line and field.
+    """
+    if not path.exists():
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, f"cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        line: int | None = exc.object.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(path, f"not UTF-8 text: {exc.reason}", line=line) from exc
+    yaml = YAML(typ="rt")
+    try:
+        doc = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(path, f"invalid YAML: {exc.problem}", line=line) from exc
+    except YAMLError as exc:  # e.g. ReaderError: a control character; it has no problem_mark
+        position = getattr(exc, "position", None)
+        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
+        reason = getattr(exc, "reason", None) or str(exc)
+        raise ConfigError(path, f"invalid YAML: {reason}", line=line) from exc
+    if doc is None:
+        return Config()
+    if not isinstance(doc, dict):
+        raise ConfigError(path, "the top level must be a mapping (proxy:, upstreams:, storage:)")
+    try:
+        return msgspec.convert(_plain(doc), Config)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        match = _PATH_RE.search(message)
+        parts: list[str | int] = []
+        if match:
+            parts = _split_path(match.group(1))
+            # msgspec writes "<reason> - at `$.path`": keep only the reason.
+            message = re.sub(r"\s*-\s*at\s*$", "", message[: match.start()])
+        if message.startswith("Object contains unknown field"):
+            # msgspec names the unknown key in the message, and the path (absent at the top
+            # level) is its parent.
+            unknown = re.search(r"`([^`]+)`", message)
+            if unknown:
+                parts = [*parts, unknown.group(1)]
+                message = "unknown field"
+        field = ".".join(str(p) for p in parts) or None
+        line = _line_of(doc, parts) if parts else None
+        raise ConfigError(path, message, line=line, field=field) from exc
+
+
+def _plain(node: Any) -> Any:
+    """Convert ruamel's commented containers into plain dicts and lists, and its float
+    subclass (``ScalarFloat``, which msgspec refuses as a ``float``) into ``float``."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, float):
+        return float(node)
+    return node

@@ -1,0 +1,315 @@
+"""The file-based trace store: the only way TraceForge packages read or write ``.ai-tests/``.
+
+Layout under the TraceForge home (``$TRACEFORGE_HOME`` or ``./.ai-tests``)::
+
+    traces/<id>.json     one trace per file, compact JSON (see traceforge_shared.trace)
+    index.sqlite         derived index of trace summaries, rebuilt from the files when needed
+    config.yaml          optional configuration (traceforge_shared.config)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from traceforge_shared.config import resolve_home
+from traceforge_shared.ids import is_valid_id_prefix
+from traceforge_shared.store.errors import (
+    AmbiguousTraceIdError,
+    InvalidTraceIdError,
+    StoreError,
+    TraceNotFoundError,
+    TraceSchemaError,
+)
+from traceforge_shared.store.files import encode_trace, read_trace_file, write_atomic
+from traceforge_shared.store.index import TraceIndex
+from traceforge_shared.trace import TRACE_STATUSES, Trace, TraceSummary, summarize
+
+__all__ = [
+    "AmbiguousTraceIdError",
+    "InvalidTraceIdError",
+    "StoreError",
+    "TraceFilter",
+    "TraceNotFoundError",
+    "TraceSchemaError",
+    "TraceStore",
+]
+
+_MTIME_KEY = "traces_dir_mtime_ns"
+
+
+class TraceFilter:
+    """Filters for :meth:`TraceStore.list` (all optional, combined with AND).
+
+    Attributes:
+        model: exact model name.
+        provider: exact provider name.
+        status: one of :data:`~traceforge_shared.trace.TRACE_STATUSES`.
+        streaming: only streamed (``True``) or only non-streamed (``False``) calls.
+        since: only traces at or after this time (aware datetime, or naive UTC).
+        until: only traces before this time.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        status: str | None = None,
+        streaming: bool | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> None:
+        if status is not None and status not in TRACE_STATUSES:
+            raise ValueError(
+                f"unknown status {status!r}; expected one of {', '.join(TRACE_STATUSES)}"
+            )
+        self.model = model
+        self.provider = provider
+        self.status = status
+        self.streaming = streaming
+        self.since = since
+        self.until = until
+
+    def sql(self) -> tuple[str, list[object]]:
+        """Return the SQL ``WHERE`` clause and parameters for the index."""
+        clauses: list[str] = []
+        params: list[object] = []
+        for column, value in (
+            ("model", self.model),
+            ("provider", self.provider),
+            ("status", self.status),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if self.streaming is not None:
+            clauses.append("streaming = ?")
+            params.append(int(self.streaming))
+        if self.since is not None:
+            clauses.append("timestamp >= ?")
+            params.append(_iso(self.since))
+        if self.until is not None:
+            clauses.append("timestamp < ?")
+            params.append(_iso(self.until))
+        return " AND ".join(clauses), params
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class TraceStore:
+    """One JSON file per trace under ``<home>/traces``, plus a derived SQLite index.
+
+    Thread-safe; several processes (the proxy writing, the CLI reading) may use one home.
+
+    Args:
+        home: the TraceForge home; default ``$TRACEFORGE_HOME`` or ``./.ai-tests``.
+        fsync: flush each trace file to disk before renaming it into place (crash-safe against
+            power loss, slower); process crashes never leave a partial file either way.
+    """
+
+    def __init__(self, home: str | os.PathLike[str] | None = None, *, fsync: bool = True) -> None:
+        self.home = resolve_home(home)
+        self.traces_dir = self.home / "traces"
+        self.fsync = fsync
+        self.index = TraceIndex(self.home / "index.sqlite")
+        self._lock = threading.Lock()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def path_for(self, trace_id: str) -> Path:
+        """Return the file path of a full trace id.
+
+        Raises:
+            InvalidTraceIdError: the id is not lower-case hex.
+        """
+        if not is_valid_id_prefix(trace_id):
+            raise InvalidTraceIdError(f"not a trace id: {trace_id!r}")
+        return self.traces_dir / f"{trace_id}.json"
+
+    def save(self, trace: Trace) -> Path:
+        """Write ``trace`` atomically and index it; returns its file path.
+
+        Raises:
+            InvalidTraceIdError: ``trace.id`` is not a valid id.
+            OSError: the file could not be written (nothing is left half-written).
+        """
+        path = self.path_for(trace.id)
+        self.traces_dir.mkdir(parents=True, exist_ok=True)
+        before = self._dir_mtime()
+        write_atomic(path, encode_trace(trace), fsync=self.fsync)
+        self.index.put([summarize(trace)])
+        # If the index was in sync before this write, it still is: record the new mtime so the
+        # next read need not rescan the directory.
+        self.index.set_meta(
+            _MTIME_KEY, str(self._dir_mtime()), expected=str(before), only_if_expected=True
+        )
+        return path
+
+    def delete(self, id_or_prefix: str) -> str:
+        """Delete a trace by id or unique prefix; returns the full id.
+
+        Raises:
+            TraceNotFoundError, AmbiguousTraceIdError, InvalidTraceIdError.
+        """
+        trace_id = self.resolve_id(id_or_prefix)
+        with contextlib.suppress(FileNotFoundError):
+            self.path_for(trace_id).unlink()
+        self.index.remove([trace_id])
+        return trace_id
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        """Return the full id of the one trace whose id starts with ``id_or_prefix``.
+
+        Raises:
+            InvalidTraceIdError: not hex (so never a path outside the store).
+            TraceNotFoundError: no trace matches.
+            AmbiguousTraceIdError: several traces match.
+        """
+        prefix = id_or_prefix.strip().lower()
+        if not is_valid_id_prefix(prefix):
+            raise InvalidTraceIdError(
+                f"not a trace id or id prefix: {id_or_prefix!r} (ids are hexadecimal)"
+            )
+        if self.path_for(prefix).exists():
+            return prefix
+        self.refresh()
+        matches = self.index.ids_with_prefix(prefix)
+        if not matches:
+            raise TraceNotFoundError(f"no trace with id or prefix {id_or_prefix!r}")
+        if len(matches) > 1:
+            raise AmbiguousTraceIdError(id_or_prefix, matches)
+        return matches[0]
+
+    def get(self, id_or_prefix: str) -> Trace:
+        """Return the trace with this id or unique id prefix.
+
+        Raises:
+            TraceNotFoundError, AmbiguousTraceIdError, InvalidTraceIdError,
+            TraceSchemaError: the file is from an unsupported schema version or corrupt.
+        """
+        trace_id = self.resolve_id(id_or_prefix)
+        try:
+            return read_trace_file(self.path_for(trace_id))
+        except FileNotFoundError:
+            self.index.remove([trace_id])
+            raise TraceNotFoundError(f"trace {trace_id} was deleted") from None
+
+    def list(
+        self, filters: TraceFilter | None = None, *, limit: int | None = 50, offset: int = 0
+    ) -> list[TraceSummary]:
+        """Return trace summaries, newest first, from the index (no trace file is parsed
+        unless the index must catch up with files it has not seen).
+
+        Args:
+            filters: what to keep; default everything.
+            limit: at most this many (``None``: all).
+            offset: skip this many first (for paging).
+        """
+        self.refresh()
+        where, params = (filters or TraceFilter()).sql()
+        return self.index.query(where, params, limit=limit, offset=offset)
+
+    def count(self, filters: TraceFilter | None = None) -> int:
+        """Return how many traces match ``filters``."""
+        self.refresh()
+        where, params = (filters or TraceFilter()).sql()
+        return self.index.count(where, params)
+
+    def iter_traces(self, filters: TraceFilter | None = None) -> Iterator[Trace]:
+        """Yield whole traces matching ``filters``, newest first (parses each file)."""
+        for summary in self.list(filters, limit=None):
+            try:
+                yield read_trace_file(self.path_for(summary.id))
+            except FileNotFoundError:
+                continue
+
+    # -- index maintenance -----------------------------------------------------------------
+
+    def _dir_mtime(self) -> int:
+        try:
+            return self.traces_dir.stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    def _file_ids(self) -> set[str]:
+        try:
+            entries = os.scandir(self.traces_dir)
+        except FileNotFoundError:
+            return set()
+        with entries:
+            return {
+                e.name[:-5]
+                for e in entries
+                if e.name.endswith(".json") and not e.name.startswith(".")
+            }
+
+    def refresh(self) -> None:
+        """Bring the index in line with the trace files if the traces directory changed
+        since the index last saw it (cheap when nothing changed: one ``stat``)."""
+        mtime = self._dir_mtime()
+        if self.index.get_meta(_MTIME_KEY) == str(mtime) and not self.index.created:
+            return
+        with self._lock:
+            self._reconcile(mtime)
+
+    def rebuild_index(self) -> int:
+        """Drop the index and rebuild it from the trace files; returns the number indexed.
+
+        Unreadable files are skipped (``traceforge trace show`` reports them)."""
+        with self._lock:
+            conn = self.index.connection()
+            conn.execute("DELETE FROM traces")
+            self._reconcile(self._dir_mtime())
+            return self.index.count()
+
+    def _reconcile(self, mtime: int) -> int:
+        self.index.created = False
+        on_disk = self._file_ids()
+        indexed = self.index.ids()
+        gone = indexed - on_disk
+        if gone:
+            self.index.remove(gone)
+        summaries: list[TraceSummary] = []
+        for trace_id in on_disk - indexed:
+            try:
+                summaries.append(summarize(read_trace_file(self.path_for(trace_id))))
+            except (FileNotFoundError, TraceSchemaError, InvalidTraceIdError):
+                continue
+            if len(summaries) >= 1000:
+                self.index.put(summaries)
+                summaries = []
+        if summaries:
+            self.index.put(summaries)
+        self.index.set_meta(_MTIME_KEY, str(mtime))
+        return len(on_disk)
+
+    def prune(
+        self, *, max_traces: int | None, retention_days: int | None, now: datetime | None = None
+    ) -> int:
+        """Delete traces beyond ``max_traces`` (oldest first) and older than
+        ``retention_days``; returns how many were deleted."""
+        self.refresh()
+        doomed: list[str] = []
+        if retention_days is not None:
+            cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+            doomed += [s.id for s in self.index.query("timestamp < ?", [_iso(cutoff)], limit=None)]
+        if max_traces is not None:
+            doomed += [s.id for s in self.index.query("", [], limit=-1, offset=max_traces)]
+        unique = sorted(set(doomed))
+        for trace_id in unique:
+            with contextlib.suppress(FileNotFoundError):
+                self.path_for(trace_id).unlink()
+        if unique:
+            self.index.remove(unique)
+        return len(unique)

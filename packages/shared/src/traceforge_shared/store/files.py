@@ -1,0 +1,82 @@
+"""Reading and writing single trace files (JSON, one per trace), atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import msgspec
+
+from traceforge_shared.store.errors import TraceSchemaError
+from traceforge_shared.store.upgrade import upgrade_document
+from traceforge_shared.trace import SCHEMA_VERSION, Trace
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Trace)
+
+
+class _Versioned(msgspec.Struct):
+    schema_version: int | None = None
+
+
+_version_decoder = msgspec.json.Decoder(_Versioned)
+
+
+def encode_trace(trace: Trace) -> bytes:
+    """Serialize ``trace`` as compact JSON (UTF-8) followed by a newline."""
+    return _encoder.encode(trace) + b"\n"
+
+
+def decode_trace(data: bytes, *, source: str = "trace") -> Trace:
+    """Parse a trace file's bytes, upgrading older schema versions.
+
+    Raises:
+        TraceSchemaError: not JSON, not a trace, or an unsupported schema_version.
+    """
+    try:
+        version = _version_decoder.decode(data).schema_version
+        if version == SCHEMA_VERSION:
+            return _decoder.decode(data)
+        doc = msgspec.json.decode(data)
+        if not isinstance(doc, dict):
+            raise TraceSchemaError(f"{source}: not a JSON object; not a TraceForge trace")
+        return msgspec.convert(upgrade_document(doc, source=source), Trace)
+    except msgspec.ValidationError as exc:
+        raise TraceSchemaError(f"{source}: not a valid trace: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise TraceSchemaError(f"{source}: not valid JSON: {exc}") from exc
+
+
+def write_atomic(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the whole new one, never part.
+
+    Writes a temporary file in the same directory, optionally fsyncs it, then renames it over
+    ``path``. The temporary file starts with ``.`` so store scans ignore it.
+
+    Raises:
+        OSError: the write failed; ``path`` is left as it was and the temp file is removed.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def read_trace_file(path: Path) -> Trace:
+    """Read and parse one trace file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        TraceSchemaError: the file is not a readable trace.
+    """
+    return decode_trace(path.read_bytes(), source=str(path))
