@@ -1,0 +1,158 @@
+"""Running the proxy (and, when needed, the embedded mock upstream) on real sockets.
+
+:class:`ProxyService` runs on the caller's event loop (``traceforge start``);
+:class:`BackgroundProxy` runs one in a thread of its own, for callers that are synchronous
+(``traceforge demo``, tests driving the synchronous OpenAI client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from collections.abc import Sequence
+from types import TracebackType
+
+from aiohttp import web
+
+from traceforge_proxy.hooks import BeforeSave
+from traceforge_proxy.mock_upstream import create_mock_app
+from traceforge_proxy.server import create_proxy_app
+from traceforge_proxy.upstream import Upstream
+from traceforge_proxy.writer import TraceWriter
+from traceforge_shared.config import Config
+from traceforge_shared.redact import Redactor
+from traceforge_shared.store import TraceStore
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    for site in runner.sites:
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            return int(server.sockets[0].getsockname()[1])
+    raise RuntimeError("site is not listening")
+
+
+class ProxyService:
+    """The proxy plus, for a mock upstream, the mock; started and stopped together.
+
+    Args:
+        config: proxy settings (host, port: 0 picks a free port).
+        upstream: where to forward; ``upstream.mock`` starts the embedded mock on a free
+            loopback port and forwards there.
+        store: where traces are saved.
+        addons: ``before_save`` hooks for the writer, run after the redactor built from
+            ``config.redaction``.
+        mock_delay_ms: the mock's pause between SSE events.
+        upstream_app: an aiohttp app to start as the upstream instead of the mock (tests use
+            it for fault-injecting upstreams).
+
+    Attributes (after :meth:`start`):
+        url: the proxy's base URL for SDKs (``http://127.0.0.1:8787/v1``).
+        upstream: the upstream actually used (with the mock's address filled in).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        upstream: Upstream,
+        store: TraceStore,
+        *,
+        addons: Sequence[BeforeSave] = (),
+        mock_delay_ms: float = 20.0,
+        upstream_app: web.Application | None = None,
+    ) -> None:
+        self.config = config
+        self.upstream = upstream
+        self.store = store
+        # Redaction runs first, so no other addon ever sees an unredacted trace.
+        self.writer = TraceWriter(
+            store, addons=[Redactor(config.redaction), *addons], storage=config.storage
+        )
+        self.mock_delay_ms = mock_delay_ms
+        self.upstream_app = upstream_app
+        self._runners: list[web.AppRunner] = []
+        self.url = ""
+        self.port = 0
+
+    async def start(self) -> None:
+        """Bind and start serving.
+
+        Raises:
+            OSError: the port is taken or the host cannot be bound.
+        """
+        upstream_app = self.upstream_app
+        if upstream_app is None and self.upstream.mock:
+            upstream_app = create_mock_app(delay_ms=self.mock_delay_ms)
+        if upstream_app is not None:
+            runner = web.AppRunner(upstream_app, handle_signals=False, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            self._runners.append(runner)
+            self.upstream = dataclasses.replace(
+                self.upstream, base_url=f"http://127.0.0.1:{_bound_port(runner)}/v1"
+            )
+        app = create_proxy_app(self.upstream, self.writer, self.config.proxy)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        proxy = self.config.proxy
+        await web.TCPSite(runner, proxy.host, proxy.port).start()
+        self._runners.append(runner)
+        self.port = _bound_port(runner)
+        host = f"[{proxy.host}]" if ":" in proxy.host else proxy.host
+        self.url = f"http://{host}:{self.port}/v1"
+
+    async def stop(self) -> None:
+        """Stop serving, then wait until every recorded trace is saved."""
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+        await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
+
+
+class BackgroundProxy:
+    """A :class:`ProxyService` on an event loop in a daemon thread; a context manager.
+
+    Use :meth:`drain` to wait until the traces of finished calls are on disk.
+    """
+
+    def __init__(self, service: ProxyService) -> None:
+        self.service = service
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="traceforge-proxy", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        """The proxy's base URL for SDKs."""
+        return self.service.url
+
+    def start(self) -> BackgroundProxy:
+        """Start the thread and the service; returns once the proxy listens."""
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.service.start(), self._loop).result(30)
+        return self
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until every trace recorded so far is saved."""
+        return self.service.writer.drain(timeout)
+
+    def stop(self) -> None:
+        """Stop the service and the thread."""
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self.service.stop(), self._loop).result(30)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        self._loop.close()
+
+    def __enter__(self) -> BackgroundProxy:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
