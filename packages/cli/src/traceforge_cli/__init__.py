@@ -1,0 +1,1 @@
+"""The ``traceforge`` command-line interface."""

@@ -1,0 +1,140 @@
+"""``traceforge demo``: the proxy on the built-in mock upstream, driven by the OpenAI SDK."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+import openai
+from openai.types.chat import ChatCompletionToolParam
+from rich.console import Console
+
+from traceforge_cli import context
+from traceforge_cli.context import home_option
+from traceforge_cli.render import trace_table
+from traceforge_proxy.runner import BackgroundProxy, ProxyService
+from traceforge_proxy.upstream import Upstream
+from traceforge_shared.ids import utc_timestamp
+
+WEATHER_TOOL: ChatCompletionToolParam = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "state": {"type": "string"}},
+            "required": ["city", "state"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+}
+
+
+@click.command()
+@home_option
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Proxy port (0: any free port, so the demo never clashes with `start`).",
+)
+@click.option(
+    "--delay-ms",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="Pause between SSE events of the mock upstream.",
+)
+def demo(port: int, delay_ms: float) -> None:
+    """Run the proxy on the built-in mock upstream and drive it with the official OpenAI SDK.
+
+    Makes three calls through the proxy, exactly as your app would: a plain chat completion,
+    a streamed one (printed token by token as it arrives) and a streamed tool call; then
+    lists the traces recorded. No API key or network is needed: the mock upstream replays
+    real recorded OpenAI answers.
+    """
+    cfg = context.config()
+    cfg.proxy.port = port
+    cfg.proxy.host = "127.0.0.1"
+    store = context.store()
+    mock = Upstream(
+        provider="openai", base_url=None, api_key=None, inject_stream_usage=True, mock=True
+    )
+    console = Console(highlight=False)
+    service = ProxyService(cfg, mock, store, mock_delay_ms=delay_ms)
+    started = time.time()
+    try:
+        proxy = BackgroundProxy(service).start()
+    except OSError as exc:
+        raise click.ClickException(f"cannot start the proxy: {exc}") from exc
+    try:
+        console.print(
+            f"[bold green]TraceForge proxy[/] on {proxy.url} → mock upstream "
+            f"{service.upstream.base_url}"
+        )
+        client = openai.OpenAI(base_url=proxy.url, api_key="sk-demo-not-a-real-key", max_retries=0)
+        _run_calls(client, console)
+        proxy.drain()
+    except openai.OpenAIError as exc:
+        raise click.ClickException(f"the demo call failed: {exc}") from exc
+    finally:
+        proxy.stop()
+    summaries = [s for s in store.list(limit=10) if s.timestamp >= utc_timestamp(started)]
+    console.print()
+    console.print(f"[bold]Recorded {len(summaries)} traces[/] in {store.traces_dir}:")
+    console.print(trace_table(summaries))
+    if summaries:
+        console.print(
+            f"\nNext: [bold]traceforge trace show {summaries[0].id[:8]}[/]  "
+            "(chunk timeline of the last call)"
+        )
+
+
+def _run_calls(client: openai.OpenAI, console: Console) -> None:
+    console.print("\n[bold]1. Chat completion[/]")
+    completion = client.chat.completions.create(
+        model="gpt-4.1-nano",
+        messages=[{"role": "user", "content": "Invent a new holiday and describe its traditions."}],
+    )
+    text = completion.choices[0].message.content or ""
+    console.print(text[:300] + (" …" if len(text) > 300 else ""))
+
+    console.print("\n[bold]2. Streamed chat completion[/] (tokens as they arrive)")
+    stream = client.chat.completions.create(
+        model="gpt-4o-2024-08-06",
+        messages=[{"role": "user", "content": "What's the weather like in SF?"}],
+        stream=True,
+    )
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            console.print(chunk.choices[0].delta.content, end="")
+            console.file.flush()
+    console.print()
+
+    console.print("\n[bold]3. Streamed tool call[/]")
+    calls: dict[int, dict[str, str]] = {}
+    tool_stream = client.chat.completions.create(
+        model="gpt-4o-2024-08-06",
+        messages=[{"role": "user", "content": "What's the weather like in SF?"}],
+        tools=[WEATHER_TOOL],
+        stream=True,
+    )
+    finish = None
+    for chunk in tool_stream:
+        if not chunk.choices:
+            continue
+        finish = chunk.choices[0].finish_reason or finish
+        for call in chunk.choices[0].delta.tool_calls or []:
+            slot = calls.setdefault(call.index, {"name": "", "arguments": ""})
+            if call.function and call.function.name:
+                slot["name"] += call.function.name
+            if call.function and call.function.arguments:
+                slot["arguments"] += call.function.arguments
+    for slot in calls.values():
+        console.print(
+            f"{slot['name']}({json.dumps(json.loads(slot['arguments']))})  "
+            f"[dim]finish_reason={finish}[/]"
+        )

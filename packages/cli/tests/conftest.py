@@ -1,0 +1,23 @@
+"""CLI test fixtures: an isolated TraceForge home for every test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from traceforge_shared.store import TraceStore
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "home"
+    monkeypatch.setenv("TRACEFORGE_HOME", str(path))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("COLUMNS", "120")
+    return path
+
+
+@pytest.fixture
+def store(home: Path) -> TraceStore:
+    return TraceStore(home, fsync=False)

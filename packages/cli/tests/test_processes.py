@@ -1,0 +1,125 @@
+"""``traceforge demo`` and ``traceforge start`` run as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import openai
+
+from traceforge_shared.store import TraceStore
+
+TRACEFORGE = [sys.executable, "-m", "traceforge_cli.main"]
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    env.update(TRACEFORGE_HOME=str(home), COLUMNS="120", PYTHONUNBUFFERED="1")
+    return env
+
+
+def _get_json(url: str) -> dict[str, list[dict[str, object]]]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        data: dict[str, list[dict[str, object]]] = json.load(response)
+        return data
+
+
+def test_demo_runs_the_sdk_through_the_proxy(home: Path) -> None:
+    result = subprocess.run(
+        [*TRACEFORGE, "demo", "--delay-ms", "0"],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Recorded 3 traces" in out
+    assert "get_weather" in out and "San Francisco" in out
+    assert "I'm unable to provide real-time weather updates" in out
+    summaries = TraceStore(home).list()
+    assert [(s.streaming, s.status) for s in summaries] == [
+        (True, "success"),
+        (True, "success"),
+        (False, "success"),
+    ]
+    assert all(s.total_tokens > 0 for s in summaries)
+
+
+def test_start_records_sdk_traffic_until_interrupted(home: Path) -> None:
+    process = subprocess.Popen(
+        [*TRACEFORGE, "start", "--port", "0", "--api-port", "0", "--mock-delay-ms", "0"],
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = api = None
+        for line in process.stdout:
+            match = re.search(r"listening on (http://\S+/v1)", line)
+            url = match.group(1) if match else url
+            match = re.search(r"REST API: (http://\S+)/api/traces", line)
+            if match:
+                api = match.group(1)
+                break
+        assert url, process.stderr.read() if process.stderr else ""
+        assert api
+        with openai.OpenAI(base_url=url, api_key="sk-start-test", max_retries=0) as client:
+            text = "".join(
+                c.choices[0].delta.content or ""
+                for c in client.chat.completions.create(
+                    model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
+                )
+            )
+        assert text.startswith("I'm unable")
+        # The REST API served alongside reads the same store.
+        deadline = time.monotonic() + 10
+        while not (listed := _get_json(f"{api}/api/traces")["traces"]):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert listed[0]["streaming"] is True
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "stopped" in out
+    (summary,) = TraceStore(home).list()
+    assert summary.streaming and summary.status == "success"
+
+
+def test_start_refuses_an_invalid_config(home: Path) -> None:
+    home.mkdir(parents=True)
+    (home / "config.yaml").write_text("proxy:\n  host: 127.0.0.1\n  port: lots\n")
+    result = subprocess.run(
+        [*TRACEFORGE, "start"], env=_env(home), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "config.yaml:3: proxy.port" in result.stderr
+
+
+def test_start_port_in_use(home: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [*TRACEFORGE, "start", "--port", str(port), "--no-api"],
+            env=_env(home),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert "already in use" in result.stderr
+    assert json.dumps(port) in result.stderr

@@ -1,0 +1,28 @@
+"""TraceForge web API: a Starlette REST API over the shared trace store.
+
+Use :func:`create_app` to get the ASGI application (e.g. for tests or another server) and
+:func:`serve` to run it with uvicorn until interrupted.
+"""
+
+from __future__ import annotations
+
+import uvicorn
+
+from traceforge_shared.store import TraceStore
+from traceforge_web_api.app import create_app
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "serve"]
+
+#: Where :func:`serve` listens by default: this machine only.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3001
+
+
+def serve(store: TraceStore, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    """Serve the API for ``store`` on ``host:port``; blocks until the server stops (Ctrl+C).
+
+    Raises:
+        SystemExit: uvicorn could not start (e.g. the port is in use); uvicorn logs why.
+    """
+    config = uvicorn.Config(create_app(store), host=host, port=port, log_level="info")
+    uvicorn.Server(config).run()

@@ -1,0 +1,52 @@
+"""Running the API inside another program's event loop (``traceforge start``)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+
+from traceforge_shared.store import TraceStore
+from traceforge_web_api.app import create_app
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling (Ctrl-C) to the program embedding it.
+
+    Stop it by setting ``should_exit = True`` and awaiting the ``serve()`` task.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Install no signal handlers."""
+        yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind and listen on ``host:port`` (0: any free port) for :meth:`EmbeddedServer.serve`.
+
+    Raises:
+        OSError: the address is in use or cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def embedded_server(store: TraceStore, *, log_level: str = "warning") -> EmbeddedServer:
+    """Return an :class:`EmbeddedServer` for the API over ``store``; serve it with
+    ``await server.serve(sockets=[bind(host, port)])``."""
+    config = uvicorn.Config(
+        create_app(store), log_level=log_level, access_log=False, lifespan="off"
+    )
+    return EmbeddedServer(config)

@@ -1,0 +1,39 @@
+"""GET /api/health."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from traceforge_shared.store import TraceStore
+from traceforge_shared.trace import Trace
+
+
+def test_health_empty_store(client: TestClient) -> None:
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"status": "ok", "traces": 0}
+
+
+def test_health_counts_traces(client: TestClient, traces: list[Trace]) -> None:
+    assert client.get("/api/health").json() == {"status": "ok", "traces": len(traces)}
+
+
+def test_health_sees_traces_saved_after_start(
+    client: TestClient, store: TraceStore, traces: list[Trace]
+) -> None:
+    store.delete(traces[0].id)
+    assert client.get("/api/health").json()["traces"] == len(traces) - 1
+
+
+def test_unknown_path_is_json_404(client: TestClient) -> None:
+    response = client.get("/api/nope")
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not Found"}
+
+
+def test_wrong_method_is_json_405(client: TestClient) -> None:
+    response = client.post("/api/health")
+    assert response.status_code == 405
+    assert response.json() == {"error": "Method Not Allowed"}
+    assert "GET" in response.headers["allow"]
