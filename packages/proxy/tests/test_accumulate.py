@@ -8,7 +8,6 @@ transcript text with regular expressions or plain loops, never through the code 
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -19,19 +18,11 @@ import pytest
 from traceforge_proxy.accumulate import ChatCompletionAccumulator
 from traceforge_proxy.sse import SSEParser
 
-PROVIDER_STREAMS = Path(
-    os.environ.get(
-        "TRACEFORGE_PROVIDER_STREAMS",
-        Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "provider-streams",
-    )
-)
+#: Real provider wire transcripts (see data/provider-streams/README.md for sources).
+PROVIDER_STREAMS = Path(__file__).parent / "data" / "provider-streams"
 OPENAI = PROVIDER_STREAMS / "openai-chat"
 XAI = PROVIDER_STREAMS / "xai"
 
-pytestmark = pytest.mark.skipif(
-    not (OPENAI.is_dir() and XAI.is_dir()),
-    reason=f"no provider stream fixtures at {PROVIDER_STREAMS}",
-)
 
 TEXT_STREAMS = ["stream-text-usage.sse", "stream-text-usage-2026.sse"]
 

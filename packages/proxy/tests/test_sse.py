@@ -6,7 +6,6 @@ byte at a time, random splits), and the raw bytes of the events must add up to t
 
 from __future__ import annotations
 
-import os
 import random
 import re
 from collections.abc import Iterable
@@ -19,12 +18,8 @@ import traceforge_proxy.mock_upstream as mock_upstream
 from traceforge_proxy.sse import SSEEvent, SSEParser, parse_event_block
 
 MOCK_DATA = Path(mock_upstream.__file__).parent / "data"
-PROVIDER_STREAMS = Path(
-    os.environ.get(
-        "TRACEFORGE_PROVIDER_STREAMS",
-        Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "provider-streams",
-    )
-)
+#: Real provider wire transcripts (see data/provider-streams/README.md for sources).
+PROVIDER_STREAMS = Path(__file__).parent / "data" / "provider-streams"
 
 
 def _transcripts() -> list[object]:
@@ -33,14 +28,7 @@ def _transcripts() -> list[object]:
     ]
     provider = sorted(PROVIDER_STREAMS.glob("**/*.sse"))
     params += [pytest.param(path, id=str(path.relative_to(PROVIDER_STREAMS))) for path in provider]
-    if not provider:
-        params.append(
-            pytest.param(
-                None,
-                id="provider-streams",
-                marks=pytest.mark.skip(reason=f"no provider stream fixtures at {PROVIDER_STREAMS}"),
-            )
-        )
+    assert provider, f"no provider stream fixtures at {PROVIDER_STREAMS}"
     return params
 
 
@@ -150,8 +138,6 @@ def test_transcript_payloads(path: Path) -> None:
 def test_gemini_uses_crlf_and_anthropic_names_events() -> None:
     gemini = PROVIDER_STREAMS / "gemini" / "stream-text.sse"
     anthropic = PROVIDER_STREAMS / "anthropic-messages" / "stream-text.sse"
-    if not gemini.exists() or not anthropic.exists():
-        pytest.skip(f"no provider stream fixtures at {PROVIDER_STREAMS}")
     gemini_events = feed_all(bytewise(gemini.read_bytes()))
     assert len(gemini_events) == 3
     assert all(e.raw.endswith(b"\r\n\r\n") for e in gemini_events)
