@@ -17,6 +17,15 @@ from traceforge_shared.redact import KINDS, Redactor
 from traceforge_shared.redact.scan import Leak, iter_files, scan_file
 
 
+def _shown(file: str) -> str:
+    """``file`` relative to the working directory when it is below it (shorter tables)."""
+    path = Path(file)
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return file
+
+
 @click.group()
 def redact() -> None:
     """Check traces and other files for secrets and PII that were not redacted."""
@@ -71,7 +80,7 @@ def check(paths: tuple[Path, ...], secrets_only: bool, as_json: bool) -> None:
         for column in ("File", "Where", "Kind"):
             table.add_column(column, overflow="fold")
         for leak in leaks:
-            table.add_row(leak.file, leak.where, leak.kind)
+            table.add_row(_shown(leak.file), leak.where, leak.kind)
         console = Console()
         console.print(table)
         console.print(
