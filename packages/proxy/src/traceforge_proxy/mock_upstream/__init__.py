@@ -1,159 +1,118 @@
-"""An OpenAI-compatible fake upstream that replays real recorded wire transcripts.
+"""A fake LLM upstream that replays real recorded wire transcripts, for every provider.
 
 It is TraceForge's default upstream when no provider key is set (``traceforge demo``,
-``traceforge start`` without ``OPENAI_API_KEY``), and what the tests use. Answers:
+``traceforge start`` without ``OPENAI_API_KEY``), and what the tests use. The proxy forwards a
+provider without a key here, under a path prefix per provider. Streams are sent event by event
+(SSE) or line by line (NDJSON), one write each, byte for byte as recorded, ``delay_ms`` apart
+(the recordings carry no timing). The transcripts and their sources: ``data/README.md``.
 
-- ``POST /v1/chat/completions`` with ``"stream": true``: a recorded SSE transcript, event by
-  event, byte for byte, ``delay_ms`` apart (the recordings carry no timing). Which transcript:
-  two or more ``tools`` → parallel tool calls; one tool → one tool call; a ``gpt-4.1*`` model →
-  a 302-chunk 2026 recording; else a 34-chunk 2024 recording. As OpenAI does, the usage chunk
-  (``"choices": []``) is sent only when the request has ``stream_options.include_usage``.
-- the same without ``stream``: the recorded ``chat.completion`` body.
-- model ``mock-401`` / ``mock-429``: the recorded OpenAI error bodies with those statuses.
-- ``GET /v1/models``: a model list. Anything else: 404 in OpenAI's error shape.
-- a body that is not JSON, or lacks ``model``/``messages``: 400, as OpenAI answers.
+Routes (details in each provider's module):
+
+OpenAI (:mod:`.openai_chat`), at the root and under ``/openai``:
+  - ``POST /v1/chat/completions``, ``POST /openai/v1/chat/completions``: recorded SSE streams
+    (text, 2026 long text for ``gpt-4.1*``, one or parallel tool calls; the usage chunk only
+    with ``stream_options.include_usage``) or the recorded ``chat.completion`` body; models
+    ``mock-401`` / ``mock-429`` → those errors.
+  - ``GET /v1/models``, ``GET /openai/v1/models``: a model list.
+Anthropic (:mod:`.anthropic`):
+  - ``POST /anthropic/v1/messages``: recorded text / tool-use streams or the recorded message;
+    ``mock-401``, ``mock-529``, ``mock-overloaded-stream`` (in-band ``event: error``); 400s in
+    Anthropic's error shape (a role other than user/assistant/system, ...); a ``request-id``
+    header.
+Gemini (:mod:`.gemini`):
+  - ``POST /gemini/v1beta/models/{model}:generateContent``: the recorded response.
+  - ``POST /gemini/v1beta/models/{model}:streamGenerateContent?alt=sse``: recorded CRLF-framed
+    text / function-call streams (400 without ``alt=sse``); ``mock-429``; 400s in Google's
+    shape. Both also under ``/gemini/v1/`` (``google-genai`` 3.x's default version).
+Ollama (:mod:`.ollama`):
+  - ``POST /ollama/api/chat``: recorded NDJSON text / tool-call streams (streaming is the
+    default); with ``"stream": false`` a body assembled from the stream.
+  - ``POST /ollama/api/generate``: the recorded NDJSON stream (or assembled body).
+  - ``GET /ollama/api/tags``: a model list. ``mock-404`` → model not found.
+Cohere (:mod:`.cohere`):
+  - ``POST /cohere/v2/chat``: recorded text / tool-call streams or the recorded body.
+xAI (:mod:`.xai`):
+  - ``POST /xai/v1/chat/completions``: recorded reasoning / tool-call streams; without
+    ``stream`` a ``chat.completion`` assembled from the stream.
+
+Anything else: 404 in OpenAI's error shape.
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-from functools import cache
-from importlib import resources
-from typing import Any
-
-import msgspec
 from aiohttp import web
 
-from traceforge_proxy.sse import SSEParser
+from traceforge_proxy.mock_upstream.anthropic import add_anthropic_routes
+from traceforge_proxy.mock_upstream.cohere import add_cohere_routes
+from traceforge_proxy.mock_upstream.gemini import add_gemini_routes
+from traceforge_proxy.mock_upstream.ollama import add_ollama_routes
+from traceforge_proxy.mock_upstream.openai_chat import (
+    COMPLETION,
+    ERRORS,
+    LONG_TEXT_STREAM,
+    PARALLEL_TOOL_STREAM,
+    TEXT_STREAM,
+    TOOL_STREAM,
+    add_openai_routes,
+    choose_stream,
+    openai_error,
+    transcript_events,
+)
+from traceforge_proxy.mock_upstream.replay import (
+    JSON_CONTENT_TYPE,
+    NDJSON_CONTENT_TYPE,
+    SSE_CONTENT_TYPE,
+    ndjson_lines,
+    sse_events,
+    transcript_bytes,
+)
+from traceforge_proxy.mock_upstream.xai import add_xai_routes
 
-SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
-JSON_CONTENT_TYPE = "application/json"
+__all__ = [
+    "COMPLETION",
+    "ERRORS",
+    "JSON_CONTENT_TYPE",
+    "LONG_TEXT_STREAM",
+    "NDJSON_CONTENT_TYPE",
+    "PARALLEL_TOOL_STREAM",
+    "SSE_CONTENT_TYPE",
+    "TEXT_STREAM",
+    "TOOL_STREAM",
+    "choose_stream",
+    "create_mock_app",
+    "ndjson_lines",
+    "sse_events",
+    "transcript_bytes",
+    "transcript_events",
+]
 
-#: Transcript file names (in ``mock_upstream/data``).
-TEXT_STREAM = "stream-text-usage.sse"
-LONG_TEXT_STREAM = "stream-text-usage-2026.sse"
-TOOL_STREAM = "stream-tool-calls.sse"
-PARALLEL_TOOL_STREAM = "stream-parallel-tool-calls.sse"
-COMPLETION = "completion.json"
-ERRORS = {
-    "mock-401": (401, "error-401-invalid-api-key.json"),
-    "mock-429": (429, "error-429-rate-limit.json"),
-}
-
-
-@cache
-def transcript_bytes(name: str) -> bytes:
-    """Return a bundled transcript file's bytes."""
-    return (resources.files(__package__) / "data" / name).read_bytes()
-
-
-@cache
-def transcript_events(name: str) -> tuple[tuple[bytes, bool], ...]:
-    """Split a bundled SSE transcript into events: ``(raw bytes, is_usage_chunk)``.
-
-    The raw bytes of all events, joined, equal the file exactly.
-    """
-    parser = SSEParser()
-    events = parser.feed(transcript_bytes(name)) + parser.close()
-    out: list[tuple[bytes, bool]] = []
-    for event in events:
-        usage_only = False
-        if event.data and event.data != b"[DONE]":
-            payload = msgspec.json.decode(event.data)
-            usage_only = payload.get("choices") == [] and payload.get("usage") is not None
-        out.append((event.raw, usage_only))
-    return tuple(out)
-
-
-def choose_stream(request: dict[str, Any]) -> str:
-    """Return the transcript name a streaming request is answered with."""
-    tools = request.get("tools")
-    if isinstance(tools, list) and len(tools) >= 2:
-        return PARALLEL_TOOL_STREAM
-    if isinstance(tools, list) and tools:
-        return TOOL_STREAM
-    if str(request.get("model", "")).startswith("gpt-4.1"):
-        return LONG_TEXT_STREAM
-    return TEXT_STREAM
-
-
-def _openai_error(
-    status: int, message: str, *, type_: str = "invalid_request_error", code: str | None = None
-) -> web.Response:
-    body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
-    return web.json_response(body, status=status)
+#: Every route served, for the 404 message.
+_SERVED = (
+    "/v1/chat/completions, /v1/models (also under /openai), /anthropic/v1/messages, "
+    "/gemini/{v1beta,v1}/models/{model}:generateContent and :streamGenerateContent, "
+    "/ollama/api/chat, /ollama/api/generate, /ollama/api/tags, /cohere/v2/chat and "
+    "/xai/v1/chat/completions"
+)
 
 
 def create_mock_app(*, delay_ms: float = 20.0) -> web.Application:
-    """Return the mock upstream app. ``delay_ms``: pause before each SSE event after the first
-    (and before the first, to look like a real time to first token)."""
-    counter = itertools.count(1)
-
-    async def chat_completions(request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            body = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            return _openai_error(
-                400,
-                "We could not parse the JSON body of your request. "
-                "(HINT: This likely means you aren't using your HTTP "
-                "library correctly.)",
-            )
-        if not isinstance(body, dict) or "model" not in body:
-            return _openai_error(400, "you must provide a model parameter")
-        if not isinstance(body.get("messages"), list):
-            return _openai_error(
-                400, "Missing required parameter: 'messages'.", code="missing_required_parameter"
-            )
-        request_id = f"req_mock_{next(counter):06d}"
-        headers = {"x-request-id": request_id, "openai-processing-ms": "12"}
-        error = ERRORS.get(str(body["model"]))
-        if error is not None:
-            status, name = error
-            return web.Response(
-                status=status,
-                body=transcript_bytes(name),
-                content_type="application/json",
-                charset="utf-8",
-                headers=headers,
-            )
-        if body.get("stream") is not True:
-            return web.Response(
-                body=transcript_bytes(COMPLETION), headers=headers, content_type=JSON_CONTENT_TYPE
-            )
-        options = body.get("stream_options")
-        include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        response = web.StreamResponse(headers={**headers, "Content-Type": SSE_CONTENT_TYPE})
-        await response.prepare(request)
-        for raw_event, usage_only in transcript_events(choose_stream(body)):
-            if usage_only and not include_usage:
-                continue
-            if delay_ms:
-                await asyncio.sleep(delay_ms / 1000)
-            await response.write(raw_event)
-        await response.write_eof()
-        return response
-
-    async def models(_: web.Request) -> web.Response:
-        data = [
-            {"id": m, "object": "model", "created": 1727346168, "owned_by": "traceforge-mock"}
-            for m in ("gpt-4o-2024-08-06", "gpt-4.1-nano", "gpt-4o-mini")
-        ]
-        return web.json_response({"object": "list", "data": data})
+    """Return the mock upstream app, every provider's routes in it. ``delay_ms``: the pause
+    before each streamed event or line (the first too, to look like a time to first token)."""
 
     async def not_found(request: web.Request) -> web.Response:
-        return _openai_error(
+        return openai_error(
             404,
             f"Unknown request URL: {request.method} {request.path}. "
-            "The TraceForge mock upstream answers /v1/chat/completions "
-            "and /v1/models only.",
+            f"The TraceForge mock upstream answers {_SERVED} only.",
             code="unknown_url",
         )
 
     app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat_completions)
-    app.router.add_get("/v1/models", models)
-    app.router.add_route("*", "/{tail:.*}", not_found)
+    add_openai_routes(app, delay_ms=delay_ms)
+    add_anthropic_routes(app, delay_ms=delay_ms)
+    add_gemini_routes(app, delay_ms=delay_ms)
+    add_ollama_routes(app, delay_ms=delay_ms)
+    add_cohere_routes(app, delay_ms=delay_ms)
+    add_xai_routes(app, delay_ms=delay_ms)
+    app.router.add_route("*", "/{tail:.*}", not_found)  # last: it matches every path
     return app

@@ -1,0 +1,102 @@
+"""Gemini API routes of the mock upstream (``/gemini`` prefix).
+
+https://ai.google.dev/api/generate-content. The method follows a colon in the last path
+segment (``models/gemini-2.0-flash:generateContent``), so the route is
+``/gemini/v1beta/models/{name}`` and ``name`` is split on ``:``. Every route is also served
+under ``/gemini/v1/`` (the API has both versions, and ``google-genai`` 3.x uses ``v1`` unless
+told otherwise), with the same answers.
+
+- ``POST /gemini/v1beta/models/{model}:generateContent``: the recorded
+  ``GenerateContentResponse`` ``data/gemini/generate-content.json`` (``application/json;
+  charset=UTF-8``).
+- ``POST /gemini/v1beta/models/{model}:streamGenerateContent?alt=sse``: a recorded data-only SSE
+  stream framed with CRLF and without ``[DONE]`` (``text/event-stream``), event by event:
+  ``data/gemini/stream-function-call.sse`` (a whole ``functionCall`` part) when the body has
+  ``tools``, else ``data/gemini/stream-text.sse``. Without ``alt=sse`` the real API streams one
+  JSON array; the mock has no such recording and answers 400 saying it needs ``alt=sse``
+  (every Google SDK sends it).
+- model ``mock-429``: 429 ``RESOURCE_EXHAUSTED``
+  (``data/gemini/error-429-resource-exhausted.json``, plain JSON on streaming requests too).
+- a body that is not a JSON object with a non-empty ``contents`` list: 400 in Google's shape
+  ``{"error": {"code": 400, "message": ..., "status": "INVALID_ARGUMENT"}}``; any other method
+  after the colon: 404 ``NOT_FOUND`` in the same shape.
+
+Transcript sources: ``data/README.md``.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from traceforge_proxy.mock_upstream.replay import (
+    InvalidJSON,
+    file_response,
+    has_items,
+    json_response,
+    read_json,
+    replay,
+    sse_events,
+)
+
+PREFIX = "/gemini"
+TEXT_STREAM = "gemini/stream-text.sse"
+FUNCTION_CALL_STREAM = "gemini/stream-function-call.sse"
+GENERATE_CONTENT = "gemini/generate-content.json"
+#: The real API serves both; ``google-genai`` 3.x defaults to ``v1``, older SDKs to ``v1beta``.
+API_VERSIONS = ("v1beta", "v1")
+ERRORS = {"mock-429": (429, "gemini/error-429-resource-exhausted.json")}
+#: Content types as the API sends them (see the provider-streams manifest).
+SSE_CONTENT_TYPE = "text/event-stream"
+JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
+_STATUS_NAMES = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND"}
+
+
+def google_error(code: int, message: str) -> web.Response:
+    """An error in Google's shape: ``{"error": {"code", "message", "status"}}``."""
+    body = {"error": {"code": code, "message": message, "status": _STATUS_NAMES[code]}}
+    return json_response(body, status=code, content_type=JSON_CONTENT_TYPE)
+
+
+def add_gemini_routes(app: web.Application, *, delay_ms: float) -> None:
+    """Add ``POST /gemini/{v1beta,v1}/models/{model}:generateContent`` and
+    ``:streamGenerateContent``."""
+
+    async def model_method(request: web.Request) -> web.StreamResponse:
+        model, _, method = request.match_info["name"].partition(":")
+        if method not in ("generateContent", "streamGenerateContent"):
+            return google_error(
+                404,
+                f"Method {method or '(none)'!r} of models/{model} is not served by the "
+                "TraceForge mock upstream (generateContent and streamGenerateContent are).",
+            )
+        stream = method == "streamGenerateContent"
+        if stream and request.query.get("alt") != "sse":
+            return google_error(
+                400,
+                "The TraceForge mock upstream streams only as server-sent events: add ?alt=sse "
+                "to streamGenerateContent (the real API would answer a JSON array).",
+            )
+        try:
+            body = await read_json(request)
+        except InvalidJSON:
+            return google_error(400, "Invalid JSON payload received.")
+        if not isinstance(body, dict) or not has_items(body.get("contents")):
+            return google_error(
+                400, "* GenerateContentRequest.contents: contents is not specified\n"
+            )
+        error = ERRORS.get(model)
+        if error is not None:
+            status, name = error
+            return file_response(name, status=status, content_type=JSON_CONTENT_TYPE)
+        if not stream:
+            return file_response(GENERATE_CONTENT, content_type=JSON_CONTENT_TYPE)
+        name = FUNCTION_CALL_STREAM if has_items(body.get("tools")) else TEXT_STREAM
+        return await replay(
+            request,
+            (event.raw for event in sse_events(name)),
+            content_type=SSE_CONTENT_TYPE,
+            delay_ms=delay_ms,
+        )
+
+    for version in API_VERSIONS:
+        app.router.add_post(f"{PREFIX}/{version}/models/{{name}}", model_method)
