@@ -41,15 +41,20 @@ def test_demo_runs_the_sdk_through_the_proxy(home: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Recorded 3 traces" in out
+    assert "Recorded 7 traces" in out
     assert "get_weather" in out and "San Francisco" in out
     assert "I'm unable to provide real-time weather updates" in out
     summaries = TraceStore(home).list()
-    assert [(s.streaming, s.status) for s in summaries] == [
-        (True, "success"),
-        (True, "success"),
-        (False, "success"),
+    assert [(s.provider, s.streaming, s.status) for s in summaries] == [
+        ("cohere", True, "success"),
+        ("ollama", True, "success"),
+        ("gemini", True, "success"),
+        ("anthropic", True, "success"),
+        ("openai", True, "success"),
+        ("openai", True, "success"),
+        ("openai", False, "success"),
     ]
+    assert "claude-sonnet-4-5: Hello! I'm doing well" in out
     assert all(s.total_tokens > 0 for s in summaries)
 
 

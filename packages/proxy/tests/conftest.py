@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from traceforge_proxy.runner import ProxyService
-from traceforge_proxy.upstream import Upstream
+from traceforge_proxy.upstream import KEY_ENVS, Upstream
 from traceforge_shared.config import Config
 from traceforge_shared.store import TraceStore
 
@@ -20,7 +20,11 @@ MakeProxy = Callable[..., Awaitable[ProxyService]]
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("TRACEFORGE_HOME", str(tmp_path / "default-home"))
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    # Every provider goes to the embedded mock, whatever keys the machine has.
+    for names in KEY_ENVS.values():
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
 
 
 @pytest.fixture
@@ -34,7 +38,9 @@ async def make_proxy(store: TraceStore) -> AsyncIterator[MakeProxy]:
 
     Options: ``mock_delay_ms`` (default 0), ``chunk_cap``, ``read_timeout_s``,
     ``connect_timeout_s``, ``inject`` (inject_stream_usage, default True), ``api_key``,
-    ``base_url`` (forward there instead of starting an upstream app).
+    ``base_url`` (forward there instead of starting an upstream app), ``default_provider``
+    (for models no pattern matches; default ``openai``, so the mock's ``mock-*`` models
+    work), ``config`` (a base :class:`Config` to start from).
     """
     services: list[ProxyService] = []
 
@@ -48,9 +54,12 @@ async def make_proxy(store: TraceStore) -> AsyncIterator[MakeProxy]:
         inject: bool = True,
         api_key: str | None = None,
         base_url: str | None = None,
+        default_provider: str | None = "openai",
+        config: Config | None = None,
     ) -> ProxyService:
-        config = Config()
+        config = config or Config()
         config.proxy.port = 0
+        config.proxy.default_provider = default_provider
         config.proxy.chunk_cap = chunk_cap
         config.proxy.read_timeout_s = read_timeout_s
         config.proxy.connect_timeout_s = connect_timeout_s

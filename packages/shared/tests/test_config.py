@@ -40,11 +40,7 @@ def assert_defaults(config: Config) -> None:
     assert config.proxy.read_timeout_s == 300.0
     assert config.proxy.max_connections == 100
     assert config.proxy.chunk_cap == 10_000
-    assert config.upstreams == {
-        "openai": UpstreamConfig(
-            base_url=None, api_key_env="OPENAI_API_KEY", inject_stream_usage=None
-        )
-    }
+    assert config.upstreams == {"openai": UpstreamConfig()}
     assert config.storage.max_traces == 10_000
     assert config.storage.retention_days == 30
 
@@ -100,10 +96,11 @@ proxy:
   read_timeout_s: 0.5
 upstreams:
   openai:
-    api_key_env: null
-  local:
-    base_url: http://127.0.0.1:11434/v1
+    api_key_env: MY_KEY
+  ollama:
+    base_url: http://127.0.0.1:11434
     inject_stream_usage: false
+    models: [llama*, my-model]
 storage:
   max_traces: ~
   retention_days: 7
@@ -116,11 +113,12 @@ storage:
     assert config.proxy.host == "127.0.0.1"  # untouched default
     assert config.proxy.max_connections == 100
     assert config.upstreams == {
-        "openai": UpstreamConfig(base_url=None, api_key_env=None, inject_stream_usage=None),
-        "local": UpstreamConfig(
-            base_url="http://127.0.0.1:11434/v1",
-            api_key_env="OPENAI_API_KEY",
+        "openai": UpstreamConfig(base_url=None, api_key_env="MY_KEY", inject_stream_usage=None),
+        "ollama": UpstreamConfig(
+            base_url="http://127.0.0.1:11434",
+            api_key_env=None,
             inject_stream_usage=False,
+            models=["llama*", "my-model"],
         ),
     }
     assert config.storage == StorageConfig(max_traces=None, retention_days=7)
@@ -340,3 +338,12 @@ def test_conftest_isolates_the_home(traceforge_home: Path) -> None:
 
 def test_config_path() -> None:
     assert config_path(Path("/some/home")) == Path("/some/home/config.yaml")
+
+
+def test_unknown_provider_names_are_errors(tmp_path: Path) -> None:
+    path = write(tmp_path, "upstreams:\n  opanai:\n    base_url: http://x/v1\n")
+    with pytest.raises(ConfigError, match=r"unknown provider.*opanai.*known: openai, anthropic"):
+        load_config(path)
+    path = write(tmp_path, "proxy:\n  default_provider: groq\n")
+    with pytest.raises(ConfigError, match="unknown provider 'groq'"):
+        load_config(path)

@@ -81,7 +81,8 @@ def metadata_table(trace: Trace) -> Table:
         ("ID", trace.id),
         ("Time", local_time(trace.timestamp)),
         ("Call", f"{meta.method} {trace.endpoint} → {meta.upstream_url or '-'}"),
-        ("Provider / model", f"{trace.provider} / {trace.model or '-'}"),
+        ("Provider / model", _provider_model(trace)),
+        ("Route", _ROUTE_LABELS.get(trace.route, trace.route)),
         ("Status", _status(meta.status, meta.status_code)),
         ("Latency", _ms(meta.latency_ms)),
     ]
@@ -106,6 +107,20 @@ def metadata_table(trace: Trace) -> Table:
     for key, value in rows:
         table.add_row(key, value)
     return table
+
+
+_ROUTE_LABELS = {
+    "openai": "openai (OpenAI format, forwarded as is)",
+    "converted": "converted (OpenAI format ⇄ the provider's API)",
+    "passthrough": "passthrough (the provider's own API, forwarded as is)",
+}
+
+
+def _provider_model(trace: Trace) -> str:
+    text = f"{trace.provider} / {trace.model or '-'}"
+    if trace.response_model and trace.response_model != trace.model:
+        text += f" (answered by {trace.response_model})"
+    return text
 
 
 def stream_rows(trace: Trace) -> list[tuple[str, RenderableType]]:
@@ -137,7 +152,7 @@ def chunk_timeline(trace: Trace, limit: int | None) -> Table:
     slow = gaps[int(len(gaps) * 0.95)] if len(gaps) >= 20 else float("inf")
     shown = trace.chunks if limit is None else trace.chunks[:limit]
     for chunk in shown:
-        preview = chunk_text(chunk) or chunk.raw or _describe(chunk.data)
+        preview = chunk_text(chunk) or chunk.raw or _describe(chunk.data) or (chunk.event or "")
         style = "yellow" if chunk.index and chunk.delta_ms >= slow else ""
         note = "" if chunk.forwarded else " (not forwarded)"
         table.add_row(
@@ -173,15 +188,30 @@ def _describe(data: object) -> str:
 
 def trace_detail(trace: Trace, *, chunk_limit: int | None) -> Group:
     """The full view of one trace for ``trace show``."""
+    openai_view = " (OpenAI view)" if trace.native is not None else ""
     parts: list[RenderableType] = [
         Panel(metadata_table(trace), title="Trace", title_align="left"),
-        Panel(_json(trace.request), title="Request", title_align="left"),
+        Panel(_json(trace.request), title="Request" + openai_view, title_align="left"),
         Panel(
             _json(trace.response),
-            title="Response" + (" (rebuilt from the stream)" if trace.metadata.streaming else ""),
+            title="Response"
+            + openai_view
+            + (" (rebuilt from the stream)" if trace.metadata.streaming else ""),
             title_align="left",
         ),
     ]
+    if trace.native is not None:
+        parts.append(
+            Panel(
+                _json(trace.native.request),
+                title=f"Native request ({trace.provider} {trace.native.endpoint})",
+                title_align="left",
+            )
+        )
+        if trace.native.response is not None:
+            parts.append(
+                Panel(_json(trace.native.response), title="Native response", title_align="left")
+            )
     if trace.chunks:
         parts.append(chunk_timeline(trace, chunk_limit))
     return Group(*parts)

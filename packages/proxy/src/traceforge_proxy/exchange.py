@@ -13,8 +13,16 @@ from typing import Any
 import msgspec
 
 from traceforge_proxy.accumulate import ChatCompletionAccumulator
+from traceforge_proxy.providers import ProviderAdapter, StreamConverter
 from traceforge_proxy.sse import SSEEvent
-from traceforge_shared.trace import StreamChunk, Trace, TraceError, TraceMetadata, Usage
+from traceforge_shared.trace import (
+    NativeCall,
+    StreamChunk,
+    Trace,
+    TraceError,
+    TraceMetadata,
+    Usage,
+)
 
 _json_decode = msgspec.json.decode
 
@@ -109,6 +117,16 @@ class Exchange:
         self._malformed = 0
         self._accumulator = ChatCompletionAccumulator()
         self._completed_response: Any = None
+        # Routes other than plain OpenAI (see traceforge_shared.trace.ROUTES).
+        self.route = "openai"
+        self.adapter: ProviderAdapter | None = None
+        self.native_endpoint: str | None = None
+        #: converted route: the body sent to the provider.
+        self.native_request: Any = None
+        #: converted route, non-streaming: the OpenAI answer the client got.
+        self.converted_response: Any = None
+        #: converts native stream events into OpenAI chunks (converted and passthrough routes).
+        self.converter: StreamConverter | None = None
 
     # -- recording, called on the event loop ------------------------------------------------
 
@@ -123,25 +141,7 @@ class Exchange:
         if data is None:
             return False
         index = self.chunks_received
-        self.chunks_received += 1
-        previous = self.last_chunk_ns if self.last_chunk_ns is not None else self.sent_ns
-        if self.first_chunk_ns is None:
-            self.first_chunk_ns = now_ns
-        self.last_chunk_ns = now_ns
-        payload: Any = None
-        raw: str | None = None
-        if data == b"[DONE]":
-            raw = "[DONE]"
-        else:
-            try:
-                payload = _json_decode(data)
-            except msgspec.DecodeError:
-                raw = data.decode("utf-8", "replace")
-                self._malformed += 1
-                if self._malformed == 1:
-                    self.warnings.append(
-                        f"chunk {index}: SSE data is not JSON (forwarded as is): {raw[:120]!r}"
-                    )
+        payload, raw = self._decode(data, index)
         withheld = False
         if isinstance(payload, dict):
             self._accumulator.add(payload)
@@ -154,6 +154,57 @@ class Exchange:
             ):
                 withheld = True
                 self.chunks_withheld += 1
+        self._record(event.event, payload, raw, now_ns, forwarded=not withheld)
+        return withheld
+
+    def add_native_event(self, event: SSEEvent, now_ns: int) -> list[dict[str, Any]]:
+        """Record one provider-format event (SSE event or NDJSON line) that arrived at
+        ``now_ns`` and return the OpenAI ``chat.completion.chunk`` objects it converts to
+        (empty without a converter, or for events that carry nothing, like ``ping``)."""
+        data = event.data
+        if data is None or not data.strip():
+            return []
+        payload, raw = self._decode(data, self.chunks_received)
+        self._record(event.event, payload, raw, now_ns, forwarded=True)
+        if self.converter is None or payload is None or self.converter.error is not None:
+            return []
+        chunks = self.converter.feed(event.event, payload)
+        for chunk in chunks:
+            self._accumulator.add(chunk)
+        return chunks
+
+    def close_native_stream(self) -> list[dict[str, Any]]:
+        """The provider's stream ended: the converter's last chunks (the usage chunk)."""
+        if self.converter is None or self.converter.error is not None:
+            return []
+        chunks = self.converter.close()
+        for chunk in chunks:
+            self._accumulator.add(chunk)
+        return chunks
+
+    def _decode(self, data: bytes, index: int) -> tuple[Any, str | None]:
+        if data == b"[DONE]":
+            return None, "[DONE]"
+        try:
+            return _json_decode(data), None
+        except msgspec.DecodeError:
+            raw = data.decode("utf-8", "replace")
+            self._malformed += 1
+            if self._malformed == 1:
+                self.warnings.append(
+                    f"chunk {index}: stream data is not JSON (forwarded as is): {raw[:120]!r}"
+                )
+            return None, raw
+
+    def _record(
+        self, event: str | None, payload: Any, raw: str | None, now_ns: int, *, forwarded: bool
+    ) -> None:
+        index = self.chunks_received
+        self.chunks_received += 1
+        previous = self.last_chunk_ns if self.last_chunk_ns is not None else self.sent_ns
+        if self.first_chunk_ns is None:
+            self.first_chunk_ns = now_ns
+        self.last_chunk_ns = now_ns
         if index < self.chunk_cap:
             self.chunks.append(
                 StreamChunk(
@@ -162,11 +213,10 @@ class Exchange:
                     offset_ms=_ms(now_ns - self.sent_ns),
                     data=payload,
                     raw=raw,
-                    event=event.event,
-                    forwarded=not withheld,
+                    event=event,
+                    forwarded=forwarded,
                 )
             )
-        return withheld
 
     def fail(self, status: str, error_type: str, message: str) -> None:
         """Mark the call as failed (``upstream_error``, ``client_disconnected``, ...)."""
@@ -191,6 +241,11 @@ class Exchange:
                 f"chunk cap reached: {self.chunks_received} chunks received, the first "
                 f"{self.chunk_cap} stored (proxy.chunk_cap)"
             )
+        request: Any = (
+            self.request_json if self.request_json is not None else decode_json(self.request_body)
+        )
+        native: NativeCall | None = None
+        body = decode_json(self.response_body) if self.response_body else None
         response: Any
         usage: Usage | None
         if self.streaming:
@@ -198,13 +253,41 @@ class Exchange:
             usage = usage_from(self._accumulator.usage)
             if usage is None and isinstance(response, dict):
                 usage = usage_from(response.get("usage"))
-        else:
-            response = decode_json(self.response_body) if self.response_body else None
+            if usage is None and self.converter is not None:
+                # The client did not ask for the usage chunk; the converter counted anyway.
+                counted = self.converter.usage.as_openai()
+                usage = usage_from(counted)
+                if counted is not None and isinstance(response, dict):
+                    response["usage"] = counted
+        elif self.route == "openai":
+            response = body
             usage = usage_from(response.get("usage")) if isinstance(response, dict) else None
+        else:
+            response = self._normalized_response(body)
+            usage = usage_from(response.get("usage")) if isinstance(response, dict) else None
+        if self.route == "converted":
+            native = NativeCall(
+                endpoint=self.native_endpoint or "",
+                request=self.native_request,
+                response=None if self.streaming else body,
+            )
+        elif self.route == "passthrough":
+            native = NativeCall(
+                endpoint=self.native_endpoint or self.endpoint,
+                request=request,
+                response=None if self.streaming else body,
+            )
+            request = self._normalized_request(request)
+        converter_error = self.converter.error if self.converter is not None else None
+        if converter_error is not None and self.status == "success":
+            self.status = "error"
+            self.error = _error_from_body(converter_error.body, converter_error.status)
         if self.status == "success" and self.status_code >= 400:
             self.status = "error"
             if self.error is None:
-                self.error = _error_from_body(response, self.status_code)
+                self.error = _error_from_body(
+                    body if self.route == "passthrough" else response, self.status_code
+                )
         first = self.first_chunk_ns
         last = self.last_chunk_ns
         metadata = TraceMetadata(
@@ -228,26 +311,69 @@ class Exchange:
             request_headers=self.request_headers,
             response_headers=self.response_headers,
         )
+        response_model = response.get("model") if isinstance(response, dict) else None
         return Trace(
             id=self.trace_id,
             timestamp=self.timestamp,
             provider=self.provider,
             model=self.model,
             endpoint=self.endpoint,
-            request=self.request_json
-            if self.request_json is not None
-            else decode_json(self.request_body),
+            request=request,
             response=response,
             chunks=self.chunks,
             metadata=metadata,
+            route=self.route,
+            response_model=response_model if isinstance(response_model, str) else None,
+            native=native,
         )
+
+    def _normalized_request(self, native: Any) -> Any:
+        """Passthrough: the OpenAI view of the native request (the native one if none)."""
+        if self.adapter is None or not isinstance(native, dict) or self.native_endpoint is None:
+            return native
+        try:
+            view = self.adapter.normalize_request(native)
+        except Exception as exc:  # a view for reading only: never lose the trace over it
+            self.warnings.append(f"could not normalize the request: {exc}")
+            return native
+        if self.model and "model" not in view:
+            view = {"model": self.model, **view}
+        return view
+
+    def _normalized_response(self, body: Any) -> Any:
+        """Converted and passthrough routes, non-streaming: the OpenAI view of the answer."""
+        if self.route == "converted":
+            return self.converted_response if self.converted_response is not None else body
+        if (
+            self.adapter is None
+            or self.native_endpoint is None
+            or self.status_code >= 400
+            or not isinstance(body, dict)
+        ):
+            return body
+        try:
+            return self.adapter.convert_response(body, model=self.model, created=_created())
+        except Exception as exc:  # a view for reading only: never lose the trace over it
+            self.warnings.append(f"could not normalize the response: {exc}")
+            return body
+
+
+def _created() -> int:
+    return int(time.time())
 
 
 def _error_from_body(body: Any, status_code: int) -> TraceError:
-    """Read an error object from an upstream error body (OpenAI shape, or any JSON/text)."""
+    """Read an error object from an upstream error body (OpenAI, Anthropic, Gemini, Ollama
+    or Cohere shape, or any JSON/text)."""
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         err = body["error"]
-        kind = err.get("code") or err.get("type") or f"http_{status_code}"
+        kind = err.get("code") or err.get("type") or err.get("status") or f"http_{status_code}"
+        if isinstance(kind, int):
+            kind = err.get("status") or f"http_{status_code}"
         return TraceError(type=str(kind), message=str(err.get("message", "")))
+    if isinstance(body, dict) and isinstance(body.get("error") or body.get("message"), str):
+        return TraceError(
+            type=f"http_{status_code}", message=str(body.get("error") or body["message"])
+        )
     text = body if isinstance(body, str) else msgspec.json.encode(body).decode() if body else ""
     return TraceError(type=f"http_{status_code}", message=text[:500])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 from aiohttp import web
@@ -18,7 +18,7 @@ from aiohttp import web
 from traceforge_proxy.hooks import BeforeSave
 from traceforge_proxy.mock_upstream import create_mock_app
 from traceforge_proxy.server import create_proxy_app
-from traceforge_proxy.upstream import Upstream
+from traceforge_proxy.upstream import MOCK_PREFIXES, Upstream, resolve_upstreams
 from traceforge_proxy.writer import TraceWriter
 from traceforge_shared.config import Config
 from traceforge_shared.redact import Redactor
@@ -38,24 +38,26 @@ class ProxyService:
 
     Args:
         config: proxy settings (host, port: 0 picks a free port).
-        upstream: where to forward; ``upstream.mock`` starts the embedded mock on a free
-            loopback port and forwards there.
+        upstream: upstreams by provider, or one upstream (providers not given are resolved
+            from ``config`` and the environment). Upstreams with ``mock`` set go to
+            the embedded mock upstream, started on a free loopback port.
         store: where traces are saved.
         addons: ``before_save`` hooks for the writer, run after the redactor built from
             ``config.redaction``.
         mock_delay_ms: the mock's pause between SSE events.
-        upstream_app: an aiohttp app to start as the upstream instead of the mock (tests use
-            it for fault-injecting upstreams).
+        upstream_app: an aiohttp app to start as the OpenAI upstream instead of the mock
+            (tests use it for fault-injecting upstreams).
 
     Attributes (after :meth:`start`):
         url: the proxy's base URL for SDKs (``http://127.0.0.1:8787/v1``).
-        upstream: the upstream actually used (with the mock's address filled in).
+        upstreams: every provider's upstream actually used (mock addresses filled in).
+        upstream: the OpenAI one.
     """
 
     def __init__(
         self,
         config: Config,
-        upstream: Upstream,
+        upstream: Upstream | Mapping[str, Upstream],
         store: TraceStore,
         *,
         addons: Sequence[BeforeSave] = (),
@@ -63,7 +65,8 @@ class ProxyService:
         upstream_app: web.Application | None = None,
     ) -> None:
         self.config = config
-        self.upstream = upstream
+        given = {upstream.provider: upstream} if isinstance(upstream, Upstream) else upstream
+        self.upstreams = {**resolve_upstreams(config), **given}
         self.store = store
         # Redaction runs first, so no other addon ever sees an unredacted trace.
         self.writer = TraceWriter(
@@ -81,18 +84,19 @@ class ProxyService:
         Raises:
             OSError: the port is taken or the host cannot be bound.
         """
-        upstream_app = self.upstream_app
-        if upstream_app is None and self.upstream.mock:
-            upstream_app = create_mock_app(delay_ms=self.mock_delay_ms)
-        if upstream_app is not None:
-            runner = web.AppRunner(upstream_app, handle_signals=False, access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            self._runners.append(runner)
-            self.upstream = dataclasses.replace(
-                self.upstream, base_url=f"http://127.0.0.1:{_bound_port(runner)}/v1"
+        if self.upstream_app is not None:
+            address = await self._serve_upstream(self.upstream_app)
+            self.upstreams["openai"] = dataclasses.replace(
+                self.upstreams["openai"], base_url=f"{address}/v1", mock=False
             )
-        app = create_proxy_app(self.upstream, self.writer, self.config.proxy)
+        if any(u.mock for u in self.upstreams.values()):
+            address = await self._serve_upstream(create_mock_app(delay_ms=self.mock_delay_ms))
+            for provider, upstream in self.upstreams.items():
+                if upstream.mock:
+                    self.upstreams[provider] = dataclasses.replace(
+                        upstream, base_url=address + MOCK_PREFIXES[provider]
+                    )
+        app = create_proxy_app(self.upstreams, self.writer, self.config)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         proxy = self.config.proxy
@@ -101,6 +105,18 @@ class ProxyService:
         self.port = _bound_port(runner)
         host = f"[{proxy.host}]" if ":" in proxy.host else proxy.host
         self.url = f"http://{host}:{self.port}/v1"
+
+    @property
+    def upstream(self) -> Upstream:
+        """The OpenAI upstream."""
+        return self.upstreams["openai"]
+
+    async def _serve_upstream(self, app: web.Application) -> str:
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        self._runners.append(runner)
+        return f"http://127.0.0.1:{_bound_port(runner)}"
 
     async def stop(self) -> None:
         """Stop serving, then wait until every recorded trace is saved."""

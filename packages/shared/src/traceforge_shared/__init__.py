@@ -12,8 +12,10 @@ from traceforge_shared.store import (
     TraceStore,
 )
 from traceforge_shared.trace import (
+    ROUTES,
     SCHEMA_VERSION,
     TRACE_STATUSES,
+    NativeCall,
     StreamChunk,
     Trace,
     TraceError,
@@ -23,12 +25,14 @@ from traceforge_shared.trace import (
 )
 
 __all__ = [
+    "ROUTES",
     "SCHEMA_VERSION",
     "TRACE_STATUSES",
     "AmbiguousTraceIdError",
     "Config",
     "ConfigError",
     "InvalidTraceIdError",
+    "NativeCall",
     "StoreError",
     "StreamChunk",
     "Trace",

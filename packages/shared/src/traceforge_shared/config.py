@@ -30,6 +30,9 @@ Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 
+#: Providers the proxy can route to (keys of ``upstreams:`` in config.yaml).
+PROVIDERS = ("openai", "anthropic", "gemini", "ollama", "xai", "cohere", "azure")
+
 
 class ProxyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Where the proxy listens and how it talks to upstreams.
@@ -43,6 +46,9 @@ class ProxyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         max_connections: upstream connection pool size (caps concurrent upstream calls).
         chunk_cap: chunks kept per streamed trace; past it chunks are still forwarded and
             counted but not stored.
+        default_provider: provider for OpenAI-format requests whose model matches no
+            provider's patterns; ``None`` (default): such requests get a 400 that lists the
+            patterns, rather than a guess.
     """
 
     host: str = "127.0.0.1"
@@ -51,27 +57,46 @@ class ProxyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     read_timeout_s: PositiveFloat = 300.0
     max_connections: PositiveInt = 100
     chunk_cap: PositiveInt = 10_000
+    default_provider: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.default_provider is not None and self.default_provider not in PROVIDERS:
+            raise ValueError(
+                f"unknown provider {self.default_provider!r}; known: {', '.join(PROVIDERS)}"
+            )
 
 
 class UpstreamConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """One OpenAI-compatible upstream.
+    """One provider's upstream (a key of ``upstreams:``, one of :data:`PROVIDERS`).
 
     Attributes:
-        base_url: API base including the version path (``https://api.openai.com/v1``);
-            ``None`` means: the real OpenAI API when ``api_key_env`` is set in the environment,
-            else TraceForge's embedded mock upstream.
-        api_key_env: environment variable holding the key sent as ``Authorization: Bearer``
-            when the client sends no ``Authorization`` header.
-        inject_stream_usage: ask for ``stream_options.include_usage`` on streams whose client
-            did not, so streamed traces have token usage. The extra usage chunk is recorded but
-            not forwarded. ``None`` (default): on for the real OpenAI API and the embedded
-            mock, off for other upstreams, because some OpenAI-compatible servers answer
-            400/422 to ``stream_options``.
+        base_url: the provider's API base. For OpenAI-compatible providers (openai, xai) it
+            includes the version path (``https://api.openai.com/v1``); for the others it is the
+            host root (``https://api.anthropic.com``, ``http://localhost:11434``); for azure,
+            ``https://<resource>.openai.azure.com``. ``None``: the provider's real API when its
+            key variable is set (Ollama: when ``OLLAMA_HOST`` is set), else TraceForge's
+            embedded mock upstream.
+        api_key_env: environment variable holding the key the proxy sends when the client
+            sends none; ``None``: the provider's usual one (``OPENAI_API_KEY``,
+            ``ANTHROPIC_API_KEY``, ``GEMINI_API_KEY``, ``XAI_API_KEY``, ``CO_API_KEY``,
+            ``AZURE_OPENAI_API_KEY``).
+        inject_stream_usage: ask for ``stream_options.include_usage`` on OpenAI-format
+            streams whose client did not, so streamed traces have token usage. The extra usage
+            chunk is recorded but not forwarded. ``None`` (default): on for the real OpenAI API
+            and the embedded mock, off for other upstreams, because some OpenAI-compatible
+            servers answer 400/422 to ``stream_options``.
+        models: glob patterns (case-insensitive) of the model names routed to this provider
+            on ``/v1/chat/completions``, replacing its defaults (``claude-*`` for anthropic).
+        deployments: azure only: model name → deployment name; these models go to Azure.
+        api_version: azure only: the ``api-version`` query parameter.
     """
 
     base_url: str | None = None
-    api_key_env: str | None = "OPENAI_API_KEY"
+    api_key_env: str | None = None
     inject_stream_usage: bool | None = None
+    models: list[str] | None = None
+    deployments: dict[str, str] = msgspec.field(default_factory=dict)
+    api_version: str = "2024-10-21"
 
 
 class StorageConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -148,6 +173,14 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     redaction: RedactionConfig = msgspec.field(default_factory=RedactionConfig)
 
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.upstreams) - set(PROVIDERS))
+        if unknown:
+            raise ValueError(
+                f"unknown provider(s) under upstreams: {', '.join(unknown)}; "
+                f"known: {', '.join(PROVIDERS)}"
+            )
+
 
 DEFAULT_CONFIG_YAML = """\
 # TraceForge configuration. Every key is optional; these are the defaults.
@@ -158,12 +191,22 @@ proxy:
   read_timeout_s: 300      # seconds between two reads from the upstream (not a total limit)
   max_connections: 100     # upstream connection pool size
   chunk_cap: 10000         # SSE chunks stored per trace; later chunks are forwarded, not stored
-upstreams:
-  openai:
+  # default_provider: openai  # for models no pattern matches (default: answer 400)
+upstreams:                 # one entry per provider: openai anthropic gemini ollama xai cohere azure
+  openai: {}               # every key is optional:
     # base_url: https://api.openai.com/v1   # unset: OpenAI if $OPENAI_API_KEY is set, else the mock
-    api_key_env: OPENAI_API_KEY            # used when the client sends no Authorization header
+    # api_key_env: OPENAI_API_KEY          # sent when the client sends no key; default: the
+    #                                      # provider's usual variable (ANTHROPIC_API_KEY, ...)
     # inject_stream_usage: true            # ask for usage on streams (recorded, not forwarded);
     #                                      # default: on for OpenAI and the mock only
+    # models: ['gpt-*', 'o1*', 'o3*', 'o4*', 'chatgpt-*', 'text-*']  # routed here (globs)
+  # anthropic: {models: ['claude-*']}      # base_url default: https://api.anthropic.com
+  # gemini: {models: ['gemini-*']}         # key: $GEMINI_API_KEY or $GOOGLE_API_KEY
+  # ollama: {base_url: 'http://localhost:11434'}  # unset and no $OLLAMA_HOST: the mock
+  # azure:
+  #   base_url: https://my-resource.openai.azure.com
+  #   deployments: {gpt-4o: my-gpt4o-deployment}   # model -> deployment
+  #   api_version: '2024-10-21'
 storage:
   max_traces: 10000        # oldest traces beyond this are deleted
   retention_days: 30       # traces older than this are deleted

@@ -129,6 +129,28 @@ class TraceMetadata(msgspec.Struct, kw_only=True, omit_defaults=False):
     response_headers: dict[str, str] = msgspec.field(default_factory=dict)
 
 
+#: How a call reached its provider: ``openai`` (OpenAI format to an OpenAI-compatible
+#: provider, forwarded as is), ``converted`` (OpenAI format converted to and from another
+#: provider's API), ``passthrough`` (the provider's own API, forwarded as is).
+ROUTES = ("openai", "converted", "passthrough")
+
+
+class NativeCall(msgspec.Struct, kw_only=True, omit_defaults=False):
+    """The call in the provider's own format, when it differs from the OpenAI view.
+
+    Attributes:
+        endpoint: the provider API path (``/v1/messages``, ``/api/chat``, ...).
+        request: the request body the provider received (converted route) or the client sent
+            (passthrough route).
+        response: the provider's non-streaming answer; ``None`` for streams (their native
+            events are the trace's ``chunks``).
+    """
+
+    endpoint: str
+    request: Any = None
+    response: Any = None
+
+
 class Trace(msgspec.Struct, kw_only=True, omit_defaults=False):
     """One recorded call: request, response, chunks and metadata.
 
@@ -138,13 +160,24 @@ class Trace(msgspec.Struct, kw_only=True, omit_defaults=False):
             (``2026-11-23T08:55:54.123456Z``).
         schema_version: layout version of this record (:data:`SCHEMA_VERSION`).
         provider: provider name (``openai``, ...), OpenTelemetry ``gen_ai.provider.name``.
-        model: model asked for in the request (``gen_ai.request.model``); ``""`` if none.
-        endpoint: the API path called, e.g. ``/v1/chat/completions``.
-        request: the request body as JSON (or its text when it was not JSON).
-        response: the response body as JSON; for streams the rebuilt ``chat.completion``, so a
-            streaming trace's response looks like a non-streaming one. ``None`` if none arrived.
-        chunks: every SSE chunk kept (up to the chunk cap), in arrival order.
+        model: model asked for in the request (``gen_ai.request.model``), routing prefix
+            removed; ``""`` if none.
+        endpoint: the proxy path called, e.g. ``/v1/chat/completions``, ``/anthropic/v1/messages``.
+        request: the request body as JSON (or its text when it was not JSON). For chat calls
+            this is the OpenAI Chat Completions view, whatever the provider: as sent on the
+            ``openai`` and ``converted`` routes, normalized from the native body on
+            ``passthrough``.
+        response: the answer as JSON, as an OpenAI ``chat.completion`` for chat calls (for
+            streams: rebuilt from the chunks), so every trace reads, lists, diffs and tests
+            the same way. ``None`` if none arrived.
+        chunks: every stream chunk kept (up to the chunk cap), in arrival order, in the
+            provider's own format (SSE events, or NDJSON lines for Ollama).
         metadata: measurements, see :class:`TraceMetadata`.
+        route: one of :data:`ROUTES`.
+        response_model: model that answered, as the provider reports it
+            (``gen_ai.response.model``), when known.
+        native: the provider-format request and answer, for ``converted`` and ``passthrough``
+            routes; ``None`` on the ``openai`` route (``request``/``response`` are native).
     """
 
     id: str
@@ -156,6 +189,9 @@ class Trace(msgspec.Struct, kw_only=True, omit_defaults=False):
     response: Any = None
     chunks: list[StreamChunk] = msgspec.field(default_factory=list)
     metadata: TraceMetadata = msgspec.field(default_factory=TraceMetadata)
+    route: str = "openai"
+    response_model: str | None = None
+    native: NativeCall | None = None
     schema_version: int = SCHEMA_VERSION
 
 
@@ -223,15 +259,46 @@ def response_text(trace: Trace) -> str:
 
 
 def chunk_text(chunk: StreamChunk) -> str:
-    """Return the text delta a ``chat.completion.chunk`` carries (``""`` if none)."""
+    """Return the text delta a stream chunk carries (``""`` if none).
+
+    Knows the chunk shapes of OpenAI ``chat.completion.chunk`` (``choices[0].delta.content``),
+    Anthropic ``content_block_delta`` (``delta.text``), Gemini (``candidates[0].content.parts
+    [].text``), Ollama chat and generate lines (``message.content``, ``response``) and Cohere
+    v2 ``content-delta`` (``delta.message.content.text``).
+    """
     data = chunk.data
     if not isinstance(data, dict):
         return ""
     choices = data.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        return ""
-    delta = choices[0].get("delta")
-    if not isinstance(delta, dict):
-        return ""
-    content = delta.get("content")
-    return content if isinstance(content, str) else ""
+    if isinstance(choices, list):
+        if not choices or not isinstance(choices[0], dict):
+            return ""
+        delta = choices[0].get("delta")
+        content = delta.get("content") if isinstance(delta, dict) else None
+        return content if isinstance(content, str) else ""
+    delta = data.get("delta")
+    if isinstance(delta, dict):
+        if isinstance(delta.get("text"), str):  # Anthropic text_delta
+            return str(delta["text"])
+        message = delta.get("message")  # Cohere content-delta
+        content = message.get("content") if isinstance(message, dict) else None
+        text = content.get("text") if isinstance(content, dict) else None
+        return text if isinstance(text, str) else ""
+    candidates = data.get("candidates")
+    if isinstance(candidates, list):  # Gemini
+        first = candidates[0] if candidates and isinstance(candidates[0], dict) else {}
+        content = first.get("content")
+        parts = content.get("parts") if isinstance(content, dict) else None
+        if not isinstance(parts, list):
+            return ""
+        return "".join(
+            p["text"]
+            for p in parts
+            if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")
+        )
+    message = data.get("message")  # Ollama /api/chat
+    if isinstance(message, dict):
+        content = message.get("content")
+        return content if isinstance(content, str) else ""
+    response = data.get("response")  # Ollama /api/generate
+    return response if isinstance(response, str) else ""

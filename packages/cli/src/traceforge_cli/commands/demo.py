@@ -14,7 +14,7 @@ from traceforge_cli import context
 from traceforge_cli.context import home_option
 from traceforge_cli.render import trace_table
 from traceforge_proxy.runner import BackgroundProxy, ProxyService
-from traceforge_proxy.upstream import Upstream
+from traceforge_proxy.upstream import MOCK_PREFIXES, Upstream
 from traceforge_shared.ids import utc_timestamp
 
 WEATHER_TOOL: ChatCompletionToolParam = {
@@ -51,20 +51,28 @@ WEATHER_TOOL: ChatCompletionToolParam = {
 def demo(port: int, delay_ms: float) -> None:
     """Run the proxy on the built-in mock upstream and drive it with the official OpenAI SDK.
 
-    Makes three calls through the proxy, exactly as your app would: a plain chat completion,
-    a streamed one (printed token by token as it arrives) and a streamed tool call; then
-    lists the traces recorded. No API key or network is needed: the mock upstream replays
-    real recorded OpenAI answers.
+    Makes calls through the proxy, exactly as your app would: a plain chat completion, a
+    streamed one (printed token by token as it arrives), a streamed tool call, then the same
+    client asking Claude, Gemini, Llama (Ollama) and Command (Cohere) models, converted by the
+    proxy; then lists the traces recorded. No API key or network is needed: the mock upstream
+    replays real recorded answers of each provider.
     """
     cfg = context.config()
     cfg.proxy.port = port
     cfg.proxy.host = "127.0.0.1"
     store = context.store()
-    mock = Upstream(
-        provider="openai", base_url=None, api_key=None, inject_stream_usage=True, mock=True
-    )
+    mocks = {
+        provider: Upstream(
+            provider=provider,
+            base_url=None,
+            api_key=None,
+            inject_stream_usage=provider == "openai",
+            mock=True,
+        )
+        for provider in MOCK_PREFIXES
+    }
     console = Console(highlight=False)
-    service = ProxyService(cfg, mock, store, mock_delay_ms=delay_ms)
+    service = ProxyService(cfg, mocks, store, mock_delay_ms=delay_ms)
     started = time.time()
     try:
         proxy = BackgroundProxy(service).start()
@@ -72,8 +80,8 @@ def demo(port: int, delay_ms: float) -> None:
         raise click.ClickException(f"cannot start the proxy: {exc}") from exc
     try:
         console.print(
-            f"[bold green]TraceForge proxy[/] on {proxy.url} → mock upstream "
-            f"{service.upstream.base_url}"
+            f"[bold green]TraceForge proxy[/] on {proxy.url} → mock upstreams at "
+            f"{(service.upstream.base_url or '').removesuffix('/v1')}"
         )
         client = openai.OpenAI(base_url=proxy.url, api_key="sk-demo-not-a-real-key", max_retries=0)
         _run_calls(client, console)
@@ -82,7 +90,7 @@ def demo(port: int, delay_ms: float) -> None:
         raise click.ClickException(f"the demo call failed: {exc}") from exc
     finally:
         proxy.stop()
-    summaries = [s for s in store.list(limit=10) if s.timestamp >= utc_timestamp(started)]
+    summaries = [s for s in store.list(limit=20) if s.timestamp >= utc_timestamp(started)]
     console.print()
     console.print(f"[bold]Recorded {len(summaries)} traces[/] in {store.traces_dir}:")
     console.print(trace_table(summaries))
@@ -138,3 +146,13 @@ def _run_calls(client: openai.OpenAI, console: Console) -> None:
             f"{slot['name']}({json.dumps(json.loads(slot['arguments']))})  "
             f"[dim]finish_reason={finish}[/]"
         )
+
+    console.print("\n[bold]4. Other providers, same OpenAI client[/] (converted by the proxy)")
+    for model in ("claude-sonnet-4-5", "gemini-2.5-flash", "llama3.2", "command-a-03-2025"):
+        stream = client.chat.completions.create(
+            model=model,
+            messages=[{"role": "user", "content": "Say something short."}],
+            stream=True,
+        )
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+        console.print(f"[bold]{model}[/]: {text[:100]}{' …' if len(text) > 100 else ''}")

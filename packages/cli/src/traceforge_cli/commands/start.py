@@ -13,7 +13,7 @@ from rich.console import Console
 from traceforge_cli import context
 from traceforge_cli.context import home_option
 from traceforge_proxy.runner import ProxyService
-from traceforge_proxy.upstream import resolve_upstream
+from traceforge_proxy.upstream import resolve_upstreams
 from traceforge_web_api.embedded import bind, embedded_server
 
 #: The API binds to loopback only; exposing it needs the token support of a later version.
@@ -75,7 +75,9 @@ def start(
         cfg.proxy.port = port
     if host is not None:
         cfg.proxy.host = host
-    chosen = resolve_upstream(cfg, override_url=upstream)
+    if upstream is not None and cfg.proxy.default_provider is None:
+        cfg.proxy.default_provider = "openai"  # an explicit upstream takes every other model
+    chosen = resolve_upstreams(cfg, override_url=upstream)
     service = ProxyService(cfg, chosen, context.store(), mock_delay_ms=mock_delay_ms)
     console = Console()
     api_socket = None
@@ -106,10 +108,12 @@ def start(
 
 async def _serve(service: ProxyService, console: Console, api_socket: socket.socket | None) -> None:
     await service.start()
-    upstream = service.upstream
-    label = "built-in mock upstream (no provider key set)" if upstream.mock else ""
     console.print(f"[bold green]TraceForge proxy[/] listening on [bold]{service.url}[/]")
-    console.print(f"  upstream: {upstream.base_url} {label}".rstrip())
+    for provider, upstream in service.upstreams.items():
+        if upstream.base_url is None:
+            continue  # azure without a configured resource
+        label = "  [dim](built-in mock: no key set)[/]" if upstream.mock else ""
+        console.print(f"  {provider + ':':<10} {upstream.base_url}{label}")
     console.print(f"  traces:   {service.store.traces_dir}")
     api = None
     api_task: asyncio.Task[None] | None = None
@@ -118,7 +122,11 @@ async def _serve(service: ProxyService, console: Console, api_socket: socket.soc
         api_task = asyncio.create_task(api.serve(sockets=[api_socket]))
         api_port = api_socket.getsockname()[1]
         console.print(f"  REST API: http://{API_HOST}:{api_port}/api/traces")
-    console.print(f'  use it:   OpenAI(base_url="{service.url}")   [dim]Ctrl-C to stop[/]')
+    base = service.url.removesuffix("/v1")
+    console.print(
+        f'  use it:   OpenAI(base_url="{service.url}")  (any model: gpt-*, claude-*, ...)'
+    )
+    console.print(f'            Anthropic(base_url="{base}/anthropic")  [dim]Ctrl-C to stop[/]')
     try:
         await asyncio.Event().wait()
     finally:

@@ -261,6 +261,11 @@ class Redactor:
             return report
         trace.request = self.redact_value(trace.request, "request", report)
         trace.response = self.redact_value(trace.response, "response", report)
+        if trace.native is not None:
+            trace.native.request = self.redact_value(trace.native.request, "native.request", report)
+            trace.native.response = self.redact_value(
+                trace.native.response, "native.response", report
+            )
         meta = trace.metadata
         meta.request_headers = self.redact_headers(
             meta.request_headers, "metadata.request_headers", report
