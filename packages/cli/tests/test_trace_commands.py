@@ -129,3 +129,36 @@ def test_help_explains_commands() -> None:
     for command in ("demo", "start", "trace"):
         assert command in result.output
     assert "base_url=http://127.0.0.1:8787/v1" in result.output
+
+
+def test_show_converted_trace_has_route_native_panels_and_event_names(store: TraceStore) -> None:
+    from traceforge_shared.trace import NativeCall, StreamChunk
+
+    trace = make_trace(model="claude-opus-4-6", provider="anthropic", text="Bonjour")
+    trace.route = "converted"
+    trace.response_model = "claude-opus-4-6-20260101"
+    trace.native = NativeCall(
+        endpoint="/v1/messages",
+        request={"model": "claude-opus-4-6", "max_tokens": 4096, "messages": []},
+        response={"type": "message", "content": [{"type": "text", "text": "Bonjour"}]},
+    )
+    trace.chunks = [
+        StreamChunk(index=0, delta_ms=5.0, offset_ms=5.0, data={"type": "ping"}, event="ping"),
+        StreamChunk(
+            index=1,
+            delta_ms=2.0,
+            offset_ms=7.0,
+            data={"type": "content_block_delta", "delta": {"type": "text_delta", "text": "Bon"}},
+            event="content_block_delta",
+        ),
+    ]
+    store.save(trace)
+    result = CliRunner().invoke(cli, ["trace", "show", trace.id[:8]])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "anthropic / claude-opus-4-6 (answered by claude-opus-4-6-20260101)" in out
+    assert "converted (OpenAI format" in out
+    assert "Request (OpenAI view)" in out
+    assert "Native request (anthropic /v1/messages)" in out and '"max_tokens": 4096' in out
+    assert "Native response" in out
+    assert "'ping'" in out and "'Bon'" in out  # event name, or the text a chunk carries

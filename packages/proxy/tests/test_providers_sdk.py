@@ -52,12 +52,15 @@ COMMAND_TEXT = "The capital of France is Paris."
 
 
 async def _stream_text(
-    client: openai.AsyncOpenAI, model: str, **options: Any
+    client: openai.AsyncOpenAI, model: str, received: list[Any] | None = None, **options: Any
 ) -> tuple[str, dict[int, dict[str, str]], str | None, Any]:
-    """Stream a chat completion; return text, tool calls by index, finish reason, usage."""
+    """Stream a chat completion; return text, tool calls by index, finish reason, usage.
+    ``received`` collects every chunk."""
     text, calls, finish, usage = "", {}, None, None
     stream = await client.chat.completions.create(model=model, messages=ASK, stream=True, **options)
     async for chunk in stream:
+        if received is not None:
+            received.append(chunk)
         usage = chunk.usage or usage
         if not chunk.choices:
             continue
@@ -90,8 +93,9 @@ async def test_openai_sdk_streams_from_converted_providers(  # type: ignore[no-u
 ) -> None:
     service: ProxyService = await make_proxy(default_provider=None)
     client = sdk(service)
+    received: list[Any] = []
     got, calls, finish, usage = await _stream_text(
-        client, model, stream_options={"include_usage": True}
+        client, model, received, stream_options={"include_usage": True}
     )
     assert got == text
     assert calls == {}
@@ -114,6 +118,7 @@ async def test_openai_sdk_streams_from_converted_providers(  # type: ignore[no-u
     )
     # Chunks are the provider's own events, timed.
     assert trace.metadata.chunks_received == len(trace.chunks) > 1
+    assert trace.metadata.total_chunks == len(received)  # OpenAI chunks the app got
     assert trace.metadata.first_chunk_latency_ms is not None
     assert all(chunk.delta_ms >= 0 for chunk in trace.chunks)
     assert "choices" not in (trace.chunks[0].data or {})

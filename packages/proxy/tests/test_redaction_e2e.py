@@ -212,3 +212,37 @@ async def test_planted_values_never_reach_disk(make_proxy, sdk, store) -> None: 
     # Usage fields are not secrets.
     assert plain.metadata.usage is not None and plain.metadata.usage.total_tokens == 12
     assert plain.response["usage"]["total_tokens"] == 12
+
+
+async def test_planted_values_in_converted_and_native_calls_never_reach_disk(  # type: ignore[no-untyped-def]
+    make_proxy, sdk, store
+) -> None:
+    import anthropic
+
+    service = await make_proxy(default_provider=None)
+    content = f"mail {PLANTED[7]}, key {PLANTED[1]}, card {PLANTED[10]}"
+    # Converted: the OpenAI request and the Anthropic request built from it are both stored.
+    await sdk(service, api_key=PLANTED[1]).chat.completions.create(
+        model="claude-opus-4-6", messages=[{"role": "user", "content": content}]
+    )
+    # Native: the Anthropic SDK's own request, and the normalized view of it.
+    client = anthropic.AsyncAnthropic(
+        base_url=service.url.removesuffix("/v1") + "/anthropic", api_key=PLANTED[1], max_retries=0
+    )
+    async with client.messages.stream(
+        model="claude-opus-4-6",
+        max_tokens=50,
+        system=f"Reply to {PLANTED[7]}",
+        messages=[{"role": "user", "content": content}],
+    ) as stream:
+        await stream.get_final_message()
+    await client.close()
+    converted, native = await saved_traces(service, expected=2)
+    assert converted.native is not None and native.native is not None
+    assert "[EMAIL_REDACTED]" in converted.native.request["messages"][0]["content"]
+    assert "[EMAIL_REDACTED]" in native.native.request["system"]
+    assert "[EMAIL_REDACTED]" in native.request["messages"][0]["content"]  # the OpenAI view
+    for path in _files_under(store.home):
+        data = path.read_bytes()
+        for value in (PLANTED[1], PLANTED[7], PLANTED[10]):
+            assert value.encode() not in data, f"{value!r} found in {path}"

@@ -127,6 +127,8 @@ class Exchange:
         self.converted_response: Any = None
         #: converts native stream events into OpenAI chunks (converted and passthrough routes).
         self.converter: StreamConverter | None = None
+        #: converted route: OpenAI chunks sent to the client (``[DONE]`` not counted).
+        self.chunks_converted = 0
 
     # -- recording, called on the event loop ------------------------------------------------
 
@@ -171,6 +173,7 @@ class Exchange:
         chunks = self.converter.feed(event.event, payload)
         for chunk in chunks:
             self._accumulator.add(chunk)
+        self.chunks_converted += len(chunks)
         return chunks
 
     def close_native_stream(self) -> list[dict[str, Any]]:
@@ -180,6 +183,7 @@ class Exchange:
         chunks = self.converter.close()
         for chunk in chunks:
             self._accumulator.add(chunk)
+        self.chunks_converted += len(chunks)
         return chunks
 
     def _decode(self, data: bytes, index: int) -> tuple[Any, str | None]:
@@ -300,7 +304,9 @@ class Exchange:
             stream_duration_ms=_ms(last - first)
             if first is not None and last is not None
             else (0.0 if self.streaming else None),
-            total_chunks=self.chunks_received - self.chunks_withheld,
+            total_chunks=self.chunks_converted
+            if self.route == "converted"
+            else self.chunks_received - self.chunks_withheld,
             chunks_received=self.chunks_received,
             chunks_buffered=len(self.chunks),
             warnings=warnings,

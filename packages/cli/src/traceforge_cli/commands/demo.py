@@ -155,4 +155,5 @@ def _run_calls(client: openai.OpenAI, console: Console) -> None:
             stream=True,
         )
         text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+        text = " ".join(text.split())  # one line per model
         console.print(f"[bold]{model}[/]: {text[:100]}{' …' if len(text) > 100 else ''}")
