@@ -176,6 +176,7 @@ async def test_openai_sdk_cohere_parallel_tool_calls(make_proxy, sdk) -> None:  
         ("claude-opus-4-6", "anthropic", CLAUDE_TEXT),
         ("gemini-2.5-flash", "gemini", GEMINI_TEXT),
         ("llama3.2", "ollama", LLAMA_TEXT),
+        ("command-a-03-2025", "cohere", COMMAND_TEXT),
     ],
 )
 async def test_openai_sdk_non_streaming_converted(  # type: ignore[no-untyped-def]
@@ -202,6 +203,42 @@ async def test_openai_sdk_grok_goes_to_xai_unconverted(make_proxy, sdk) -> None:
     (trace,) = await saved_traces(service)
     assert (trace.provider, trace.route, trace.native) == ("xai", "openai", None)
     assert trace.response["choices"][0]["message"]["reasoning_content"]
+
+
+async def test_openai_sdk_grok_tool_call_stream_and_non_streaming(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+    service = await make_proxy(default_provider=None)
+    client = sdk(service)
+    _, calls, finish, _ = await _stream_text(client, "grok-3-mini", tools=[WEATHER])
+    assert finish == "tool_calls"
+    assert [c["name"] for c in calls.values()] and all(c["id"] for c in calls.values())
+    completion = await client.chat.completions.create(model="grok-3-mini", messages=ASK)
+    assert completion.choices[0].message.content == "Hello"
+    streamed, plain = await saved_traces(service, expected=2)
+    assert (streamed.provider, plain.provider) == ("xai", "xai")
+    tool_calls = streamed.response["choices"][0]["message"]["tool_calls"]
+    assert [c["function"]["name"] for c in tool_calls] == [c["name"] for c in calls.values()]
+
+
+def test_anthropic_sync_sdk_through_a_background_proxy(store) -> None:  # type: ignore[no-untyped-def]
+    """The synchronous Anthropic client, as a script would use it, against a proxy on its own
+    thread (as ``traceforge start`` runs it)."""
+    from traceforge_proxy.runner import BackgroundProxy
+    from traceforge_shared.config import Config
+
+    config = Config()
+    config.proxy.port = 0
+    with BackgroundProxy(ProxyService(config, {}, store, mock_delay_ms=0)) as proxy:
+        client = anthropic.Anthropic(
+            base_url=proxy.url.removesuffix("/v1") + "/anthropic", api_key="k", max_retries=0
+        )
+        message = client.messages.create(model="claude-opus-4-6", max_tokens=10, messages=ASK)
+        with client.messages.stream(model="claude-opus-4-6", max_tokens=10, messages=ASK) as stream:
+            streamed = "".join(stream.text_stream)
+        client.close()
+        assert proxy.drain()
+    assert message.content[0].text == CLAUDE_TEXT  # type: ignore[union-attr]
+    assert streamed == CLAUDE_STREAM_TEXT
+    assert [s.provider for s in store.list()] == ["anthropic", "anthropic"]
 
 
 async def test_prefix_and_header_pick_the_provider(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ OpenAI-compatible endpoint does) and requests return it, or the documented place
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -85,12 +86,17 @@ def _bad(message: str) -> ProviderError:
     return openai_error(400, message, "invalid_request_error")
 
 
+@functools.cache
+def _snake(key: str) -> str:
+    return re.sub("([A-Z])", r"_\1", key).lower()
+
+
 def _get(obj: Any, key: str) -> Any:
     """A field by its camelCase or snake_case name (the REST API accepts both)."""
     if not isinstance(obj, dict):
         return None
     value = obj.get(key)
-    return value if value is not None else obj.get(re.sub("([A-Z])", r"_\1", key).lower())
+    return value if value is not None else obj.get(_snake(key))
 
 
 def _finish_reason(reason: Any, has_calls: bool) -> str | None:
