@@ -535,3 +535,51 @@ async def test_azure_deployment_map(make_proxy, sdk, monkeypatch) -> None:  # ty
     (trace,) = await saved_traces(service)
     assert (trace.provider, trace.route, trace.model) == ("azure", "openai", "gpt-4o")
     assert trace.metadata.request_headers["api-key"] == "[REDACTED]"
+
+
+async def test_provider_dying_mid_stream_breaks_the_converted_stream_and_is_recorded(  # type: ignore[no-untyped-def]
+    make_proxy, sdk
+) -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    from traceforge_proxy.mock_upstream import transcript_bytes
+    from traceforge_shared.config import Config, UpstreamConfig
+
+    recorded = transcript_bytes("anthropic/stream-text.sse")
+    first_events = b"\n\n".join(recorded.split(b"\n\n")[:4]) + b"\n\n"
+
+    async def dying(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(first_events)  # message_start .. first text delta
+        assert request.transport is not None
+        request.transport.close()  # then the connection drops
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/messages", dying)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        config = Config()
+        config.upstreams["anthropic"] = UpstreamConfig(
+            base_url=str(server.make_url("")).rstrip("/")
+        )
+        service = await make_proxy(default_provider=None, config=config)
+        received: list[Any] = []
+        with pytest.raises(openai.APIError):
+            await _stream_text(sdk(service), "claude-opus-4-6", received)
+    finally:
+        await server.close()
+    (trace,) = await saved_traces(service)
+    assert (trace.provider, trace.metadata.status) == ("anthropic", "upstream_error")
+    assert trace.metadata.error is not None
+    assert trace.metadata.error.type == "upstream_disconnected"
+    assert [c.event for c in trace.chunks] == [
+        "message_start",
+        "content_block_start",
+        "ping",
+        "content_block_delta",
+    ]
+    assert trace.response["choices"][0]["message"]["content"] == "Hello"
