@@ -583,3 +583,25 @@ async def test_provider_dying_mid_stream_breaks_the_converted_stream_and_is_reco
         "content_block_delta",
     ]
     assert trace.response["choices"][0]["message"]["content"] == "Hello"
+
+
+async def test_every_response_names_its_trace(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+    service = await make_proxy(default_provider=None)
+    client = sdk(service)
+    raw = await client.chat.completions.with_raw_response.create(
+        model="claude-opus-4-6", messages=ASK
+    )
+    streamed = await client.chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=ASK, stream=True
+    )
+    async for _ in streamed.parse():
+        pass
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.chat.completions.create(model="mystery", messages=ASK)
+    ids = [
+        raw.headers["X-TraceForge-Trace-Id"],
+        streamed.headers["X-TraceForge-Trace-Id"],
+        caught.value.response.headers["X-TraceForge-Trace-Id"],
+    ]
+    traces = await saved_traces(service, expected=3)
+    assert [t.id for t in traces] == ids

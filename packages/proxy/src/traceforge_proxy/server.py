@@ -14,6 +14,8 @@ Routes (each call is recorded as one trace, see ``traceforge_shared.trace.ROUTES
   ways; the trace also gets the OpenAI view of chat calls.
 - ``GET /healthz``.
 
+Every recorded response carries an ``X-TraceForge-Trace-Id`` header naming its trace.
+
 Relayed streams (``text/event-stream``, Ollama's ``application/x-ndjson``) are written to the
 client read by read, as the upstream's bytes; events are framed and timed alongside, never
 altered. The only bytes ever withheld are those of the usage-only chunk the proxy asked for on
@@ -57,6 +59,10 @@ _CLIENT_GONE = (ConnectionResetError, ConnectionError)
 _UPSTREAM_FAILED = (aiohttp.ClientError, asyncio.TimeoutError)
 
 SESSION_KEY: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.ClientSession)
+
+#: Response header naming the trace a call is recorded as (``traceforge trace show <id>``).
+TRACE_ID_HEADER = "X-TraceForge-Trace-Id"
+_TRACE_ID_KEY: web.RequestKey[str] = web.RequestKey("traceforge_trace_id", str)
 
 #: How the relay loop writes: the upstream's bytes as read, the same minus a withheld usage
 #: chunk, or OpenAI chunks converted from the provider's events.
@@ -168,6 +174,7 @@ class ProxyHandler:
             request_json=request_json,
             chunk_cap=self.config.chunk_cap,
         )
+        request[_TRACE_ID_KEY] = exchange.trace_id
         return exchange, body
 
     @staticmethod
@@ -625,7 +632,13 @@ def create_proxy_app(
             }
         )
 
+    async def trace_id_header(request: web.Request, response: web.StreamResponse) -> None:
+        trace_id = request.get(_TRACE_ID_KEY)
+        if trace_id is not None:
+            response.headers[TRACE_ID_HEADER] = trace_id
+
     app.cleanup_ctx.append(session_ctx)
+    app.on_response_prepare.append(trace_id_header)
     app.router.add_get("/healthz", health)
     app.router.add_route("*", "/v1/{tail:.*}", handler.handle_openai)
     app.router.add_route("*", "/passthrough/{provider}/{tail:.*}", handler.handle_native)
