@@ -1,0 +1,216 @@
+"""Finding and reading test files (``.ai-tests/tests/*.yaml``) into :class:`TestCase`.
+
+Every problem with a file's content is a :class:`TestFileError` that names the file, the line
+and the field, the way compilers report errors::
+
+    .ai-tests/tests/sky.yaml:12: assertions[1].max_ms: Expected `float`, got `str`
+
+:func:`load_tests` collects these per file, so one broken file never stops the others.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, get_args
+
+import msgspec
+
+from traceforge_shared.evals.testcase import TYPE_ALIASES, Assertion, Regex, TestCase
+from traceforge_shared.yamlfile import YamlProblem, line_of, locate_error, read_yaml, to_plain
+
+#: File name endings of test files in a directory.
+TEST_FILE_SUFFIXES = (".yaml", ".yml")
+
+_ASSERTION_TYPES: dict[str, type[Any]] = {
+    cls.__struct_config__.tag: cls for cls in get_args(Assertion)
+}
+
+
+class TestFileError(ValueError):
+    """A test file that cannot be used.
+
+    ``str()`` is ``"<path>:<line>: <field>: <reason>"``; the line and field are left out
+    when unknown.
+
+    Attributes:
+        path: the file.
+        line: 1-based line of the offending value, when known.
+        field: path of the offending field (``assertions[1].max_ms``), when known.
+        reason: what is wrong.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self, path: Path, reason: str, *, line: int | None = None, field: str | None = None
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.field = field
+        self.reason = reason
+        where = f"{path}:{line}" if line else str(path)
+        what = f"{field}: " if field else ""
+        super().__init__(f"{where}: {what}{reason}")
+
+
+def _known_types() -> str:
+    aliases = ", ".join(f"{alias} ({canonical})" for alias, canonical in TYPE_ALIASES.items())
+    return f"known types: {', '.join(_ASSERTION_TYPES)}; aliases: {aliases}"
+
+
+def load_test_file(path: Path) -> TestCase:
+    """Read one test file (UTF-8 YAML) into a :class:`TestCase`.
+
+    Assertion ``type`` aliases (:data:`TYPE_ALIASES`, e.g. ``fuzzy_match``) become their
+    canonical type; YAML-specific values become plain Python (timestamps: ISO 8601 text).
+
+    Raises:
+        TestFileError: for any problem with the file or its content: it cannot be read, is not
+            UTF-8 or not valid YAML, is not a mapping, has an unknown assertion type (the
+            message lists the known types and aliases), a missing, unknown or wrongly typed
+            field, no ``request.model`` or ``request.messages``, or an invalid ``regex``
+            pattern. The error names the line and the field where they are known.
+    """
+    try:
+        doc = read_yaml(path)
+        if not isinstance(doc, dict):
+            got = "empty" if doc is None else f"a {type(to_plain(doc)).__name__}"
+            raise YamlProblem(
+                f"a test file must be a mapping (name:, request:, assertions:), not {got}",
+                line=line_of(doc, []) if doc is not None else None,
+            )
+        plain = to_plain(doc)
+        _canonicalize_types(doc, plain)
+        try:
+            case = msgspec.convert(plain, TestCase)
+        except msgspec.ValidationError as exc:
+            problem = locate_error(doc, exc)
+            if problem.reason == "unknown field" and problem.field:
+                problem.reason += _known_fields(plain, problem.field)
+            raise problem from exc
+        except RecursionError as exc:
+            raise YamlProblem("the document is nested too deeply") from exc
+        _check_patterns(doc, case)
+    except YamlProblem as problem:
+        raise TestFileError(
+            path, problem.reason, line=problem.line, field=problem.field
+        ) from problem
+    return case
+
+
+def _canonicalize_types(doc: Any, plain: dict[str, Any]) -> None:
+    """Replace alias types in ``plain["assertions"]`` by canonical ones; refuse unknown ones.
+
+    Items that are not mappings or have no string ``type`` are left to msgspec's messages.
+    """
+    assertions = plain.get("assertions")
+    if not isinstance(assertions, list):
+        return
+    for index, item in enumerate(assertions):
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+            continue
+        kind = TYPE_ALIASES.get(item["type"], item["type"])
+        if kind not in _ASSERTION_TYPES:
+            parts: list[str | int] = ["assertions", index, "type"]
+            raise YamlProblem(
+                f"unknown assertion type {item['type']!r}; {_known_types()}",
+                line=line_of(doc, parts),
+                field=f"assertions[{index}].type",
+            )
+        item["type"] = kind
+
+
+def _known_fields(plain: dict[str, Any], field: str) -> str:
+    """``"; known: ..."`` for an unknown top-level or assertion field, else ``""``."""
+    cls: type[Any] | None = TestCase if "." not in field and "[" not in field else None
+    match = re.fullmatch(r"assertions\[(\d+)\]\.[^.\[]+", field)
+    if match:
+        assertions = plain.get("assertions")
+        item = assertions[int(match.group(1))] if isinstance(assertions, list) else None
+        kind = item.get("type") if isinstance(item, dict) else None
+        cls = _ASSERTION_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        return ""
+    names = [*(["type"] if cls is not TestCase else []), *cls.__struct_fields__]
+    return f"; known: {', '.join(names)}"
+
+
+def _check_patterns(doc: Any, case: TestCase) -> None:
+    for index, assertion in enumerate(case.assertions):
+        if not isinstance(assertion, Regex):
+            continue
+        try:
+            re.compile(assertion.pattern)
+        except (re.error, RecursionError, OverflowError) as exc:
+            raise YamlProblem(
+                f"invalid regular expression {assertion.pattern!r}: {exc}",
+                line=line_of(doc, ["assertions", index, "pattern"]),
+                field=f"assertions[{index}].pattern",
+            ) from None
+
+
+def discover_tests(paths: Sequence[Path]) -> list[Path]:
+    """Return the test files in ``paths``, in order, each once.
+
+    A file is taken as is, whatever its name. A directory is searched recursively for
+    ``*.yaml`` and ``*.yml`` files, sorted by path; hidden directories and files (a name
+    starting with ``.``) below it are skipped, and symlinked directories are not followed.
+
+    Raises:
+        FileNotFoundError: a path does not exist (``filename`` is that path).
+    """
+    found: list[Path] = []
+    seen: set[Path] = set()
+
+    def add(file: Path) -> None:
+        key = file.resolve()
+        if key not in seen:
+            seen.add(key)
+            found.append(file)
+
+    for path in paths:
+        if path.is_dir():
+            for file in _walk(path):
+                add(file)
+        elif path.exists():
+            add(path)
+        else:
+            raise FileNotFoundError(errno.ENOENT, "no such test file or directory", str(path))
+    return found
+
+
+def _walk(root: Path) -> list[Path]:
+    files: list[Path] = []
+    for current, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        files.extend(
+            Path(current) / name
+            for name in filenames
+            if name.endswith(TEST_FILE_SUFFIXES) and not name.startswith(".")
+        )
+    return sorted(files, key=lambda f: f.relative_to(root).parts)
+
+
+def load_tests(
+    paths: Sequence[Path],
+) -> tuple[list[tuple[Path, TestCase]], list[TestFileError]]:
+    """Discover (:func:`discover_tests`) and load (:func:`load_test_file`) every test file.
+
+    Returns ``(cases, errors)``: ``(path, test)`` for each file that loaded, and one
+    :class:`TestFileError` for each that did not, both in discovery order.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+    """
+    cases: list[tuple[Path, TestCase]] = []
+    errors: list[TestFileError] = []
+    for path in discover_tests(paths):
+        try:
+            cases.append((path, load_test_file(path)))
+        except TestFileError as exc:
+            errors.append(exc)
+    return cases, errors
