@@ -1,0 +1,139 @@
+"""The USD cost of a recorded call, from its provider, model and token usage.
+
+Prices come from the ``genai-prices`` package (pydantic's, https://github.com/pydantic/genai-prices),
+which ships its price data: no network access. Prices are looked up for the time of the call
+(the trace's ``timestamp``), so an old trace keeps the price it had.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from traceforge_shared.trace import Trace
+
+#: TraceForge provider name (:data:`traceforge_shared.config.PROVIDERS`) → genai-prices
+#: provider id. Other names are passed to genai-prices as they are.
+PROVIDER_IDS: dict[str, str] = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "gemini": "google",
+    "xai": "x-ai",
+    "cohere": "cohere",
+    "azure": "azure",
+}
+
+#: Providers that run on the user's machine: their calls cost nothing.
+LOCAL_PROVIDERS = frozenset({"ollama"})
+
+
+def cost_usd(trace: Trace) -> float | None:
+    """Return what the call of ``trace`` cost, in US dollars.
+
+    In order:
+
+    1. ``trace.metadata.cost_usd`` when it is set (a cost recorded with the trace);
+    2. ``0.0`` for local providers (``ollama``);
+    3. the genai-prices price of the model that answered (``trace.response_model``, else the
+       model asked for, ``trace.model``) at the provider (``gemini`` → ``google``, ``xai`` →
+       ``x-ai``, ...), for ``metadata.usage``: prompt tokens (of which cached tokens, read from
+       ``response.usage.prompt_tokens_details.cached_tokens``, at the cache-read price, and for
+       Anthropic the cache-creation tokens of the native answer at the cache-write price) and
+       completion tokens.
+
+    Returns ``None`` when the cost cannot be known: no usage recorded, or neither model has a
+    price at that provider in genai-prices. Never raises for odd trace content.
+    """
+    if trace.metadata.cost_usd is not None:
+        return trace.metadata.cost_usd
+    if trace.provider in LOCAL_PROVIDERS:
+        return 0.0
+    usage = trace.metadata.usage
+    if usage is None:
+        return None
+    # Imported on first use: genai-prices (pydantic, its price data) takes ~0.3 s to import.
+    import genai_prices
+
+    prompt = usage.prompt_tokens
+    cache_read = _cached_tokens(trace.response)
+    cache_write = _anthropic_cache_write(trace) if trace.provider == "anthropic" else None
+    if cache_read is not None and cache_write is not None and cache_read + cache_write > prompt:
+        cache_write = None  # inconsistent counts: price the write tokens as plain input
+    if cache_read is not None and cache_read > prompt:
+        cache_read = None
+    if cache_write is not None and cache_write > prompt:
+        cache_write = None
+    priced = genai_prices.Usage(
+        input_tokens=prompt,
+        output_tokens=usage.completion_tokens,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+    )
+    provider_id = PROVIDER_IDS.get(trace.provider, trace.provider)
+    when = _timestamp(trace.timestamp)
+    for model in _model_refs(trace):
+        try:
+            price = genai_prices.calc_price(
+                priced, model, provider_id=provider_id, genai_request_timestamp=when
+            )
+        except (LookupError, ValueError, ArithmeticError, TypeError):
+            continue
+        return float(price.total_price)
+    return None
+
+
+def _model_refs(trace: Trace) -> list[str]:
+    """Model names to look up, the answering model first, without duplicates."""
+    refs: list[str] = []
+    for model in (trace.response_model, trace.model):
+        if not isinstance(model, str) or not model:
+            continue
+        model = model.removeprefix("models/")  # Gemini's resource names
+        if model not in refs:
+            refs.append(model)
+    return refs
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _get(value: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _cached_tokens(response: Any) -> int | None:
+    """``usage.prompt_tokens_details.cached_tokens`` of an OpenAI chat completion."""
+    return _count(_get(response, "usage", "prompt_tokens_details", "cached_tokens"))
+
+
+def _anthropic_cache_write(trace: Trace) -> int | None:
+    """``cache_creation_input_tokens`` of an Anthropic answer: its native non-streaming body,
+    else the ``message_start``/``message_delta`` stream events (the last count wins)."""
+    if trace.native is not None:
+        found = _count(_get(trace.native.response, "usage", "cache_creation_input_tokens"))
+        if found is not None:
+            return found
+    found = None
+    for chunk in trace.chunks:
+        data = chunk.data
+        usage = _get(data, "message", "usage") if _get(data, "type") == "message_start" else None
+        if usage is None:
+            usage = _get(data, "usage")
+        count = _count(_get(usage, "cache_creation_input_tokens"))
+        if count is not None:
+            found = count
+    return found
+
+
+def _timestamp(value: str) -> datetime | None:
+    """The trace's ISO 8601 timestamp, ``None`` (now) when it cannot be read."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None
