@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from traceforge_proxy.upstream import KEY_ENVS
 from traceforge_shared.store import TraceStore
 
 
@@ -13,7 +14,11 @@ from traceforge_shared.store import TraceStore
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "home"
     monkeypatch.setenv("TRACEFORGE_HOME", str(path))
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    # Every provider goes to the built-in mock upstream, whatever keys this machine has.
+    for names in KEY_ENVS.values():
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
     monkeypatch.setenv("COLUMNS", "120")
     return path
 

@@ -14,13 +14,15 @@ from pathlib import Path
 
 import openai
 
+from traceforge_proxy.upstream import KEY_ENVS
 from traceforge_shared.store import TraceStore
 
 TRACEFORGE = [sys.executable, "-m", "traceforge_cli.main"]
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    keys = {name for names in KEY_ENVS.values() for name in names} | {"OLLAMA_HOST"}
+    env = {k: v for k, v in os.environ.items() if k not in keys}
     env.update(TRACEFORGE_HOME=str(home), COLUMNS="120", PYTHONUNBUFFERED="1")
     return env
 
@@ -128,3 +130,38 @@ def test_start_port_in_use(home: Path) -> None:
     assert result.returncode == 1
     assert "already in use" in result.stderr
     assert json.dumps(port) in result.stderr
+
+
+def test_test_run_watch_reruns_changed_files_until_interrupted(home: Path, tmp_path: Path) -> None:
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    body = (
+        "name: {name}\n"
+        "request:\n  model: gpt-4o\n  messages: [{{role: user, content: hi}}]\n"
+        "assertions:\n  - {{type: icontains, value: {word}}}\n"
+    )
+    (suite / "a.yaml").write_text(body.format(name="a", word="holiday"))
+    (suite / "b.yaml").write_text(body.format(name="b", word="holiday"))
+    process = subprocess.Popen(
+        [*TRACEFORGE, "test", "run", str(suite), "--watch", "--json"],
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = json.loads(process.stdout.readline())
+        assert [(r["name"], r["status"]) for r in first["results"]] == [
+            ("a", "passed"),
+            ("b", "passed"),
+        ]
+        time.sleep(0.5)  # let the watcher start before the change
+        (suite / "b.yaml").write_text(body.format(name="b", word="zebra"))
+        second = json.loads(process.stdout.readline())
+        # Only the changed file ran again, and it now fails.
+        assert [(r["name"], r["status"]) for r in second["results"]] == [("b", "failed")]
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err

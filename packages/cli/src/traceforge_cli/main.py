@@ -8,6 +8,7 @@ from traceforge_cli.commands.demo import demo
 from traceforge_cli.commands.init import init
 from traceforge_cli.commands.redact import redact
 from traceforge_cli.commands.start import start
+from traceforge_cli.commands.test import test
 from traceforge_cli.commands.trace import trace
 from traceforge_cli.context import home_option
 
@@ -27,6 +28,8 @@ def cli() -> None:
       traceforge start             run the proxy for your own app (Ctrl-C to stop)
       traceforge trace list        list recorded calls
       traceforge trace show ID     show one call: request, response, chunk timeline
+      traceforge test create-from-trace ID   turn a call into a YAML regression test
+      traceforge test run          run the tests in .ai-tests/tests (--replay: offline)
       traceforge init              set up .ai-tests/ and keep traces out of git
       traceforge redact check      audit traces (or any files) for unredacted secrets
     """
@@ -37,6 +40,7 @@ cli.add_command(demo)
 cli.add_command(trace)
 cli.add_command(init)
 cli.add_command(redact)
+cli.add_command(test)
 
 if __name__ == "__main__":  # pragma: no cover
     cli()

@@ -1,0 +1,303 @@
+"""``traceforge test``: LLM regression tests made from traces, run in parallel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import msgspec
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from traceforge_cli import context
+from traceforge_cli.context import home_option
+from traceforge_cli.junit import write_junit
+from traceforge_cli.testrun import Mode, RunOptions, load_error_result, run_tests
+from traceforge_shared.config import Config
+from traceforge_shared.evals import TestCase, TestResult, TestRun
+from traceforge_shared.evals.authoring import test_from_trace
+from traceforge_shared.evals.loader import TestFileError, discover_tests, load_tests
+from traceforge_shared.evals.results import ResultStore
+from traceforge_shared.evals.schema import test_file_schema
+from traceforge_shared.store import AmbiguousTraceIdError, TraceNotFoundError, TraceStore
+
+#: Exit status of ``test run``.
+EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+@click.group()
+def test() -> None:
+    """Regression tests: turn a trace into a YAML test, run tests in parallel."""
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:60].rstrip("-") or "test"
+
+
+@test.command("create-from-trace")
+@home_option
+@click.argument("trace_id")
+@click.option("--name", help="Test name [default: from the first user message].")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write [default: <home>/tests/<name>.yaml]; '-' prints it.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def create_from_trace(trace_id: str, name: str | None, out: Path | None, force: bool) -> None:
+    """Write a test whose request is the trace's and whose assertions are drawn from its
+    answer (key terms, a fuzzy baseline, finish reason, tool calls, latency and token
+    budgets), each with a comment explaining it. Edit it, then `traceforge test run`."""
+    store = context.store()
+    try:
+        trace = store.get(trace_id)
+    except (TraceNotFoundError, AmbiguousTraceIdError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    text = test_from_trace(trace, name=name)
+    if out is not None and str(out) == "-":
+        sys.stdout.write(text)
+        return
+    if out is None:
+        out = context.home() / "tests" / f"{_slug(name or _first_line_name(text))}.yaml"
+    if out.exists() and not force:
+        raise click.ClickException(f"{out} exists; pass --force to overwrite or --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    Console().print(
+        f"wrote [bold]{out}[/] from trace {trace.id[:8]}; run it: traceforge test run {out}"
+    )
+
+
+def _first_line_name(text: str) -> str:
+    for line in text.splitlines():
+        if line.startswith("name:"):
+            return line[5:].strip().strip("'\"")
+    return "test"
+
+
+@test.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of test files (for editors: yaml-language-server)."""
+    sys.stdout.write(json.dumps(test_file_schema(), indent=2) + "\n")
+
+
+@test.command("run")
+@home_option
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--concurrency",
+    "-j",
+    type=click.IntRange(1, 256),
+    default=5,
+    show_default=True,
+    help="Tests in flight at once.",
+)
+@click.option("--direct", is_flag=True, help="Call the providers without recording traces.")
+@click.option(
+    "--replay",
+    is_flag=True,
+    help="Offline: check each test against its recorded trace instead of calling a provider.",
+)
+@click.option("--tag", "tags", multiple=True, help="Only tests with this tag (repeatable).")
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write JUnit XML here (for CI).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (no table).")
+@click.option("--watch", is_flag=True, help="Re-run tests whose files change, until Ctrl-C.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=120.0,
+    show_default=True,
+    help="Seconds allowed per test.",
+)
+def run(
+    paths: tuple[Path, ...],
+    concurrency: int,
+    direct: bool,
+    replay: bool,
+    tags: tuple[str, ...],
+    junit_path: Path | None,
+    as_json: bool,
+    watch: bool,
+    timeout_s: float,
+) -> None:
+    """Run the tests in PATHS (files or directories; default: <home>/tests).
+
+    Each test's request goes through an in-process capture proxy, so every run is a trace
+    (--direct: not recorded; --replay: no network, the recorded answer is checked). Results
+    are kept under <home>/results/. Exit status: 0 all passed, 1 a test failed, 2 a test file
+    could not be loaded or a test could not run.
+    """
+    if direct and replay:
+        raise click.UsageError("--direct and --replay exclude each other")
+    mode: Mode = "replay" if replay else "direct" if direct else "proxy"
+    targets = list(paths) or [context.home() / "tests"]
+    options = RunOptions(mode=mode, concurrency=concurrency, timeout_s=timeout_s)
+    err = Console(stderr=True)
+    try:
+        discover_tests(targets)
+    except FileNotFoundError as exc:
+        raise click.UsageError(str(exc)) from exc
+    session = _Session(
+        home=context.home(),
+        store=context.store(),
+        config=context.config(),
+        tags=set(tags),
+        options=options,
+        junit_path=junit_path,
+        as_json=as_json,
+        err=err,
+    )
+    status = session.run_once(targets)
+    if not watch:
+        raise SystemExit(status)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_watch(targets, session))
+
+
+@dataclass
+class _Session:
+    """What every run of one ``test run`` invocation shares (also across --watch re-runs,
+    which happen outside click's context)."""
+
+    home: Path
+    store: TraceStore
+    config: Config
+    tags: set[str]
+    options: RunOptions
+    junit_path: Path | None
+    as_json: bool
+    err: Console
+
+    def run_once(self, targets: Sequence[Path]) -> int:
+        """Load, run and report the tests in ``targets``; return the exit status."""
+        return _run_once(self, targets)
+
+
+def _run_once(session: _Session, targets: Sequence[Path]) -> int:
+    err, tags = session.err, session.tags
+    cases, load_errors = load_tests(targets)
+    if tags:
+        cases = [(p, c) for p, c in cases if tags & set(c.tags)]
+    for error in load_errors:
+        err.print(f"[red]invalid test file[/] {error}")
+    if not cases and not load_errors:
+        err.print(f"[yellow]no tests found[/] in {', '.join(map(str, targets))}")
+    run_result = _execute(session, cases)
+    run_result.results[:0] = [load_error_result(e) for e in load_errors]
+    ResultStore(session.home).save(run_result)
+    if session.junit_path is not None:
+        write_junit(run_result, session.junit_path)
+    if session.as_json:
+        sys.stdout.write(msgspec.json.encode(run_result).decode() + "\n")
+    else:
+        _report(run_result, Console(), session.home)
+    if load_errors or run_result.errors:
+        return EXIT_ERROR
+    return EXIT_FAILED if run_result.failed else EXIT_PASSED
+
+
+def _execute(session: _Session, cases: list[tuple[Path, TestCase]]) -> TestRun:
+    with Progress(
+        TextColumn("[bold]Testing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"),
+        TimeElapsedColumn(),
+        console=session.err,
+        transient=True,
+        disable=not session.err.is_terminal,
+    ) as progress:
+        task = progress.add_task("tests", total=len(cases), last="")
+
+        def advance(result: TestResult) -> None:
+            progress.update(task, advance=1, last=f"{result.status} {result.name[:40]}")
+
+        return asyncio.run(
+            run_tests(
+                cases,
+                config=session.config,
+                store=session.store,
+                options=session.options,
+                on_result=advance,
+            )
+        )
+
+
+_STYLES = {"passed": "green", "failed": "red", "error": "magenta"}
+
+
+def _report(run_result: TestRun, console: Console, home: Path) -> None:
+    table = Table(header_style="bold", show_edge=False)
+    for column in ("Test", "Status", "Assertions", "Time", "Trace"):
+        table.add_column(column, justify="right" if column == "Time" else "left")
+    for result in run_result.results:
+        passed = sum(a.passed for a in result.assertions)
+        table.add_row(
+            result.name,
+            Text(result.status, style=_STYLES.get(result.status, "")),
+            f"{passed}/{len(result.assertions)}" if result.assertions else "-",
+            f"{result.duration_ms:,.0f} ms",
+            (result.trace_id or "-")[:8],
+        )
+    console.print(table)
+    for result in run_result.results:
+        if result.status == "passed":
+            continue
+        style = _STYLES[result.status]
+        console.print(
+            f"\n[bold {style}]{result.status.upper()}[/] {result.name}  [dim]{result.file}[/]"
+        )
+        if result.error:
+            console.print(f"  {result.error}")
+        for assertion in result.assertions:
+            if not assertion.passed:
+                why = f" ({assertion.description})" if assertion.description else ""
+                console.print(f"  ✗ {assertion.type}{why}: {assertion.message}")
+    summary = f"{run_result.passed} passed, {run_result.failed} failed"
+    if run_result.errors:
+        summary += f", {run_result.errors} errors"
+    style = "green" if not (run_result.failed or run_result.errors) else "red"
+    console.print(
+        f"\n[bold {style}]{summary}[/] in {run_result.duration_ms / 1000:.1f} s "
+        f"({run_result.mode}; results: {home / 'results' / run_result.id}.json)"
+    )
+
+
+async def _watch(targets: Sequence[Path], session: _Session) -> None:
+    from watchfiles import Change, awatch
+
+    err = session.err
+    err.print("[dim]watching for changes (Ctrl-C to stop)[/]")
+    watched = [t for t in targets if t.exists()]
+    async for changes in awatch(*watched):
+        # A deleted file has nothing to run; watchfiles reports it as Change.deleted.
+        changed = sorted(
+            {
+                Path(p)
+                for kind, p in changes
+                if p.endswith((".yaml", ".yml")) and kind != Change.deleted
+            }
+        )
+        if not changed:
+            continue
+        err.print(f"[dim]changed: {', '.join(map(str, changed))}[/]")
+        await asyncio.to_thread(session.run_once, changed)
+
+
+__all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_PASSED", "TestFileError", "test"]

@@ -1,0 +1,248 @@
+"""Running LLM regression tests: each test's request goes through the capture proxy (so the
+run is itself traced), straight to the providers (``direct``: nothing recorded), or not at all
+(``replay``: the recorded answer is checked, offline and deterministic); its assertions are
+then evaluated against the trace of the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import aiohttp
+import msgspec
+
+from traceforge_proxy.runner import ProxyService
+from traceforge_proxy.server import TRACE_ID_HEADER
+from traceforge_shared.config import Config
+from traceforge_shared.evals import TestCase, TestResult, TestRun, evaluate_all
+from traceforge_shared.evals.loader import TestFileError
+from traceforge_shared.ids import utc_timestamp
+from traceforge_shared.store import TraceFilter, TraceNotFoundError, TraceStore
+from traceforge_shared.trace import Trace
+
+Mode = Literal["proxy", "direct", "replay"]
+
+#: Request fields that do not change the answer's content, ignored when matching recordings.
+_TRANSPORT_FIELDS = frozenset({"stream", "stream_options"})
+
+
+@dataclass
+class RunOptions:
+    """How to run.
+
+    Attributes:
+        mode: ``proxy`` (through an in-process capture proxy; every run is a trace in the
+            store), ``direct`` (the same path to the providers, traces discarded) or
+            ``replay`` (no network: the recorded trace of each test's request is checked).
+        concurrency: tests in flight at once.
+        timeout_s: limit per test, seconds.
+        mock_delay_ms: pause between events of the built-in mock upstream (providers with no
+            key set), ms.
+    """
+
+    mode: Mode = "proxy"
+    concurrency: int = 5
+    timeout_s: float = 120.0
+    mock_delay_ms: float = 0.0
+
+
+def new_run_id() -> str:
+    """A run id sortable by time: ``20261123T101500-3f9a1c``."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + os.urandom(3).hex()
+
+
+def normalized_request(request: Any) -> bytes:
+    """Canonical JSON of a chat request without transport fields (``stream``), so a test's
+    request matches the recording it came from whether or not either streamed."""
+    if not isinstance(request, dict):
+        return b""
+    kept = {k: v for k, v in request.items() if k not in _TRANSPORT_FIELDS}
+    return msgspec.json.encode(kept, order="sorted")
+
+
+def find_recording(store: TraceStore, case: TestCase) -> Trace | None:
+    """The recorded trace a test replays: its ``source_trace`` when that still exists, else
+    the newest successful trace whose request equals the test's (ignoring ``stream``)."""
+    if case.source_trace:
+        try:
+            return store.get(case.source_trace)
+        except (TraceNotFoundError, ValueError):
+            pass
+    wanted = normalized_request(case.request)
+    for trace in store.iter_traces(TraceFilter(status="success")):
+        if normalized_request(trace.request) == wanted:
+            return trace
+    return None
+
+
+class _Capture:
+    """``before_save`` addon (after redaction): hands each trace to the test waiting for it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiting: dict[str, asyncio.Future[Trace]] = {}
+        self.arrived: dict[str, Trace] = {}
+
+    def before_save(self, trace: Trace) -> Trace:
+        self.loop.call_soon_threadsafe(self._deliver, trace)
+        return trace
+
+    def _deliver(self, trace: Trace) -> None:
+        future = self.waiting.pop(trace.id, None)
+        if future is not None and not future.done():
+            future.set_result(trace)
+        else:
+            self.arrived[trace.id] = trace
+
+    async def wait(self, trace_id: str, timeout_s: float) -> Trace:
+        trace = self.arrived.pop(trace_id, None)
+        if trace is not None:
+            return trace
+        future = self.waiting[trace_id] = self.loop.create_future()
+        return await asyncio.wait_for(future, timeout_s)
+
+
+async def _call(session: aiohttp.ClientSession, url: str, case: TestCase, timeout_s: float) -> str:
+    """Send the test's request through the proxy and read the whole answer; return the id
+    of the trace the proxy recorded."""
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    # No key header: the proxy adds each provider's key from the environment.
+    async with session.post(
+        f"{url}/chat/completions", json=case.request, timeout=timeout
+    ) as response:
+        await response.read()
+        trace_id = response.headers.get(TRACE_ID_HEADER)
+        if not trace_id:
+            raise RuntimeError(f"the proxy answered {response.status} without a trace id")
+        return trace_id
+
+
+def _result(
+    path: Path, case: TestCase, trace: Trace | None, started: float, error: str | None
+) -> TestResult:
+    duration = round((time.perf_counter() - started) * 1000, 3)
+    if error is not None or trace is None:
+        return TestResult(
+            name=case.name,
+            file=str(path),
+            status="error",
+            duration_ms=duration,
+            error=error or "no trace",
+            tags=case.tags,
+        )
+    results = evaluate_all(case.assertions, trace)
+    return TestResult(
+        name=case.name,
+        file=str(path),
+        status="passed" if all(r.passed for r in results) else "failed",
+        duration_ms=duration,
+        assertions=results,
+        trace_id=trace.id,
+        tags=case.tags,
+    )
+
+
+def load_error_result(error: TestFileError) -> TestResult:
+    """A test file that could not be loaded, as a result (status ``error``)."""
+    return TestResult(name=error.path.name, file=str(error.path), status="error", error=str(error))
+
+
+async def run_tests(
+    cases: Sequence[tuple[Path, TestCase]],
+    *,
+    config: Config,
+    store: TraceStore,
+    options: RunOptions,
+    on_result: Callable[[TestResult], None] | None = None,
+) -> TestRun:
+    """Run ``cases`` at most ``options.concurrency`` at a time; results keep file order.
+
+    ``on_result`` is called as each test finishes (progress bars). A test whose request
+    fails (HTTP error, timeout, unroutable model) still gets its assertions evaluated when
+    a trace was recorded: an error answer fails the assertions that expect an answer.
+    """
+    run_id, started_at, started = new_run_id(), utc_timestamp(), time.perf_counter()
+    results: list[TestResult | None] = [None] * len(cases)
+
+    def done(index: int, result: TestResult) -> None:
+        results[index] = result
+        if on_result is not None:
+            on_result(result)
+
+    if options.mode == "replay":
+        for index, (path, case) in enumerate(cases):
+            began = time.perf_counter()
+            trace = await asyncio.to_thread(find_recording, store, case)
+            error = None
+            if trace is None:
+                error = (
+                    "no recording to replay: no trace has this request (record one with "
+                    "`traceforge test run` without --replay, or check source_trace)"
+                )
+            done(index, _result(path, case, trace, began, error))
+    else:
+        await _run_live(cases, config, store, options, done)
+    return TestRun(
+        id=run_id,
+        started=started_at,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        mode=options.mode,
+        results=[r for r in results if r is not None],
+    )
+
+
+async def _run_live(
+    cases: Sequence[tuple[Path, TestCase]],
+    config: Config,
+    store: TraceStore,
+    options: RunOptions,
+    done: Callable[[int, TestResult], None],
+) -> None:
+    scratch: Path | None = None
+    if options.mode == "direct":
+        scratch = Path(tempfile.mkdtemp(prefix="traceforge-direct-"))
+        store = TraceStore(scratch, fsync=False)
+    proxy_config = msgspec.structs.replace(
+        config, proxy=msgspec.structs.replace(config.proxy, host="127.0.0.1", port=0)
+    )
+    capture = _Capture(asyncio.get_running_loop())
+    service = ProxyService(
+        proxy_config,
+        {},
+        store,
+        addons=[capture],
+        mock_delay_ms=options.mock_delay_ms,
+    )
+    await service.start()
+    limit = asyncio.Semaphore(max(1, options.concurrency))
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def one(index: int, path: Path, case: TestCase) -> None:
+                async with limit:
+                    began = time.perf_counter()
+                    trace: Trace | None = None
+                    error: str | None = None
+                    try:
+                        trace_id = await _call(session, service.url, case, options.timeout_s)
+                        trace = await capture.wait(trace_id, options.timeout_s)
+                    except TimeoutError:
+                        error = f"no answer within {options.timeout_s:g} s"
+                    except (aiohttp.ClientError, RuntimeError) as exc:
+                        error = f"request failed: {exc}"
+                    done(index, _result(path, case, trace, began, error))
+
+            await asyncio.gather(*(one(i, p, c) for i, (p, c) in enumerate(cases)))
+    finally:
+        await service.stop()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
