@@ -605,3 +605,38 @@ async def test_every_response_names_its_trace(make_proxy, sdk) -> None:  # type:
     ]
     traces = await saved_traces(service, expected=3)
     assert [t.id for t in traces] == ids
+
+
+async def test_generic_passthrough_route_and_ollama_generate(make_proxy) -> None:  # type: ignore[no-untyped-def]
+    import aiohttp
+
+    from traceforge_proxy.mock_upstream import transcript_bytes
+
+    service = await make_proxy(default_provider=None)
+    base = service.url.removesuffix("/v1")
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{base}/passthrough/cohere/v2/chat",
+            json={"model": "command-a-03-2025", "messages": ASK, "stream": True},
+        ) as response:
+            cohere_body = await response.read()
+        async with session.post(
+            f"{base}/ollama/api/generate", json={"model": "llama3.2", "prompt": "Why?"}
+        ) as response:
+            generate_body = await response.read()
+        async with session.post(f"{base}/nowhere/v1/x", json={}) as response:
+            assert response.status == 404
+            assert "unknown provider 'nowhere'" in (await response.json())["error"]["message"]
+    assert cohere_body == transcript_bytes("cohere/chat-stream.sse")
+    assert generate_body == transcript_bytes("ollama/generate-stream.ndjson")
+    cohere, generate, unknown = await saved_traces(service, expected=3)
+    assert (cohere.provider, cohere.route, cohere.endpoint) == (
+        "cohere",
+        "passthrough",
+        "/passthrough/cohere/v2/chat",
+    )
+    assert cohere.response["choices"][0]["message"]["content"] == COMMAND_TEXT
+    assert (generate.provider, generate.model) == ("ollama", "llama3.2")
+    assert generate.request["messages"] == [{"role": "user", "content": "Why?"}]
+    assert generate.response["choices"][0]["message"]["content"]
+    assert unknown.metadata.status_code == 404
