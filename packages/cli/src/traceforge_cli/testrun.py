@@ -7,15 +7,13 @@ then evaluated against the trace of the call.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import aiohttp
 import msgspec
@@ -23,16 +21,30 @@ import msgspec
 from traceforge_proxy.runner import ProxyService
 from traceforge_proxy.server import TRACE_ID_HEADER
 from traceforge_shared.config import Config
-from traceforge_shared.evals import TestCase, TestResult, TestRun, evaluate_all
-from traceforge_shared.evals.loader import TestFileError
+from traceforge_shared.evals import TestCase, TestResult, TestRun
+from traceforge_shared.evals.replay import (
+    find_recording,
+    load_error_result,
+    new_run_id,
+    normalized_request,
+    replay_tests,
+    test_result,
+)
 from traceforge_shared.ids import utc_timestamp
-from traceforge_shared.store import TraceFilter, TraceNotFoundError, TraceStore
+from traceforge_shared.store import TraceStore
 from traceforge_shared.trace import Trace
 
 Mode = Literal["proxy", "direct", "replay"]
 
-#: Request fields that do not change the answer's content, ignored when matching recordings.
-_TRANSPORT_FIELDS = frozenset({"stream", "stream_options"})
+__all__ = [
+    "Mode",
+    "RunOptions",
+    "find_recording",
+    "load_error_result",
+    "new_run_id",
+    "normalized_request",
+    "run_tests",
+]
 
 
 @dataclass
@@ -53,35 +65,6 @@ class RunOptions:
     concurrency: int = 5
     timeout_s: float = 120.0
     mock_delay_ms: float = 0.0
-
-
-def new_run_id() -> str:
-    """A run id sortable by time: ``20261123T101500-3f9a1c``."""
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + os.urandom(3).hex()
-
-
-def normalized_request(request: Any) -> bytes:
-    """Canonical JSON of a chat request without transport fields (``stream``), so a test's
-    request matches the recording it came from whether or not either streamed."""
-    if not isinstance(request, dict):
-        return b""
-    kept = {k: v for k, v in request.items() if k not in _TRANSPORT_FIELDS}
-    return msgspec.json.encode(kept, order="sorted")
-
-
-def find_recording(store: TraceStore, case: TestCase) -> Trace | None:
-    """The recorded trace a test replays: its ``source_trace`` when that still exists, else
-    the newest successful trace whose request equals the test's (ignoring ``stream``)."""
-    if case.source_trace:
-        try:
-            return store.get(case.source_trace)
-        except (TraceNotFoundError, ValueError):
-            pass
-    wanted = normalized_request(case.request)
-    for trace in store.iter_traces(TraceFilter(status="success")):
-        if normalized_request(trace.request) == wanted:
-            return trace
-    return None
 
 
 class _Capture:
@@ -126,36 +109,6 @@ async def _call(session: aiohttp.ClientSession, url: str, case: TestCase, timeou
         return trace_id
 
 
-def _result(
-    path: Path, case: TestCase, trace: Trace | None, started: float, error: str | None
-) -> TestResult:
-    duration = round((time.perf_counter() - started) * 1000, 3)
-    if error is not None or trace is None:
-        return TestResult(
-            name=case.name,
-            file=str(path),
-            status="error",
-            duration_ms=duration,
-            error=error or "no trace",
-            tags=case.tags,
-        )
-    results = evaluate_all(case.assertions, trace)
-    return TestResult(
-        name=case.name,
-        file=str(path),
-        status="passed" if all(r.passed for r in results) else "failed",
-        duration_ms=duration,
-        assertions=results,
-        trace_id=trace.id,
-        tags=case.tags,
-    )
-
-
-def load_error_result(error: TestFileError) -> TestResult:
-    """A test file that could not be loaded, as a result (status ``error``)."""
-    return TestResult(name=error.path.name, file=str(error.path), status="error", error=str(error))
-
-
 async def run_tests(
     cases: Sequence[tuple[Path, TestCase]],
     *,
@@ -179,18 +132,9 @@ async def run_tests(
             on_result(result)
 
     if options.mode == "replay":
-        for index, (path, case) in enumerate(cases):
-            began = time.perf_counter()
-            trace = await asyncio.to_thread(find_recording, store, case)
-            error = None
-            if trace is None:
-                error = (
-                    "no recording to replay: no trace has this request (record one with "
-                    "`traceforge test run` without --replay, or check source_trace)"
-                )
-            done(index, _result(path, case, trace, began, error))
-    else:
-        await _run_live(cases, config, store, options, done)
+        replayed = await replay_tests(cases, store, on_result)
+        return msgspec.structs.replace(replayed, id=run_id, started=started_at)
+    await _run_live(cases, config, store, options, done)
     return TestRun(
         id=run_id,
         started=started_at,
@@ -239,7 +183,7 @@ async def _run_live(
                         error = f"no answer within {options.timeout_s:g} s"
                     except (aiohttp.ClientError, RuntimeError) as exc:
                         error = f"request failed: {exc}"
-                    done(index, _result(path, case, trace, began, error))
+                    done(index, test_result(path, case, trace, began, error))
 
             await asyncio.gather(*(one(i, p, c) for i, (p, c) in enumerate(cases)))
     finally:
