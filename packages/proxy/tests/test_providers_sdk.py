@@ -193,6 +193,9 @@ async def test_openai_sdk_non_streaming_converted(  # type: ignore[no-untyped-de
     assert trace.response == completion.model_dump(exclude_unset=True)
     assert trace.native is not None and trace.native.response is not None
     assert trace.response_model == completion.model
+    # Priced from the usage when saved (genai-prices); local Ollama models cost nothing.
+    cost = trace.metadata.cost_usd
+    assert cost == 0.0 if provider == "ollama" else (cost is not None and cost > 0)
 
 
 async def test_openai_sdk_grok_goes_to_xai_unconverted(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from traceforge_proxy.server import create_proxy_app
 from traceforge_proxy.upstream import MOCK_PREFIXES, Upstream, resolve_upstreams
 from traceforge_proxy.writer import TraceWriter
 from traceforge_shared.config import Config
+from traceforge_shared.cost import CostRecorder
 from traceforge_shared.redact import Redactor
 from traceforge_shared.store import TraceStore
 
@@ -68,9 +69,12 @@ class ProxyService:
         given = {upstream.provider: upstream} if isinstance(upstream, Upstream) else upstream
         self.upstreams = {**resolve_upstreams(config), **given}
         self.store = store
-        # Redaction runs first, so no other addon ever sees an unredacted trace.
+        # Redaction runs first, so no other addon ever sees an unredacted trace; then the
+        # cost in USD is priced from the usage (genai-prices).
         self.writer = TraceWriter(
-            store, addons=[Redactor(config.redaction), *addons], storage=config.storage
+            store,
+            addons=[Redactor(config.redaction), CostRecorder(), *addons],
+            storage=config.storage,
         )
         self.mock_delay_ms = mock_delay_ms
         self.upstream_app = upstream_app

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 from rapidfuzz import fuzz
 
-from traceforge_shared.evals.cost import cost_usd
+from traceforge_shared.cost import cost_usd
 from traceforge_shared.evals.fields import FieldNotFoundError, json_type, resolve_data
 from traceforge_shared.evals.testcase import (
     Assertion,

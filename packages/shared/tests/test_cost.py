@@ -1,4 +1,4 @@
-"""Call costs from genai-prices: ``traceforge_shared.evals.cost``.
+"""Call costs from genai-prices: ``traceforge_shared.cost``.
 
 Expected costs are computed here by hand (tokens x price per million) from the per-token
 prices in genai-prices' bundled data, not with its ``calc_price``.
@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from genai_prices.data_snapshot import get_snapshot
 
-from traceforge_shared.evals import cost_usd
+from traceforge_shared.cost import cost_usd
 from traceforge_shared.testing import make_trace
 from traceforge_shared.trace import NativeCall, StreamChunk, Trace
 

@@ -137,3 +137,15 @@ def _timestamp(value: str) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return moment if moment.tzinfo is not None else None
+
+
+class CostRecorder:
+    """``before_save`` hook: stores :func:`cost_usd` in ``metadata.cost_usd`` when it is not
+    set and can be known, so listings, analytics and the ``cost`` assertion read it from the
+    trace (and the index) instead of pricing every trace again."""
+
+    def before_save(self, trace: Trace) -> Trace:
+        """Set ``trace.metadata.cost_usd`` (USD) in place; returns ``trace``."""
+        if trace.metadata.cost_usd is None and trace.metadata.usage is not None:
+            trace.metadata.cost_usd = cost_usd(trace)
+        return trace
