@@ -1,9 +1,9 @@
 """LLM regression tests: test-file types, loading, assertions and results (see
 :mod:`traceforge_shared.evals.testcase`)."""
 
+from traceforge_shared.cost import cost_usd
 from traceforge_shared.evals.assertions import evaluate, evaluate_all
 from traceforge_shared.evals.authoring import default_assertions, test_from_trace
-from traceforge_shared.cost import cost_usd
 from traceforge_shared.evals.fields import FieldNotFoundError, resolve_field
 from traceforge_shared.evals.loader import TestFileError, discover_tests, load_test_file, load_tests
 from traceforge_shared.evals.schema import test_file_schema

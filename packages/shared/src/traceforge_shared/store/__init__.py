@@ -26,7 +26,7 @@ from traceforge_shared.store.errors import (
     TraceSchemaError,
 )
 from traceforge_shared.store.files import encode_trace, read_trace_file, write_atomic
-from traceforge_shared.store.index import TraceIndex
+from traceforge_shared.store.index import IndexEntry, TraceIndex, like_substring, search_text
 from traceforge_shared.trace import TRACE_STATUSES, Trace, TraceSummary, summarize
 
 __all__ = [
@@ -40,6 +40,11 @@ __all__ = [
 ]
 
 _MTIME_KEY = "traces_dir_mtime_ns"
+#: Rows put per index transaction when catching up with files (the write lock is held that
+#: long: ~0.1 s for 2000 rows).
+_BATCH_ROWS = 2000
+#: From this many rows to add (and at least as many as there are), the index is bulk loaded.
+_BULK_ROWS = 2000
 
 
 class TraceFilter:
@@ -52,6 +57,9 @@ class TraceFilter:
         streaming: only streamed (``True``) or only non-streamed (``False``) calls.
         since: only traces at or after this time (aware datetime, or naive UTC).
         until: only traces before this time.
+        q: case-insensitive substring of the request's message texts or the answer text
+            (searched in the index, see :func:`traceforge_shared.store.index.search_text`;
+            ``%``, ``_`` and ``\\`` are literal). ``None`` or ``""``: no text filter.
     """
 
     def __init__(
@@ -63,6 +71,7 @@ class TraceFilter:
         streaming: bool | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        q: str | None = None,
     ) -> None:
         if status is not None and status not in TRACE_STATUSES:
             raise ValueError(
@@ -74,6 +83,7 @@ class TraceFilter:
         self.streaming = streaming
         self.since = since
         self.until = until
+        self.q = q
 
     def sql(self) -> tuple[str, list[object]]:
         """Return the SQL ``WHERE`` clause and parameters for the index."""
@@ -96,13 +106,21 @@ class TraceFilter:
         if self.until is not None:
             clauses.append("timestamp < ?")
             params.append(_iso(self.until))
+        if self.q:
+            clauses.append("search_text LIKE ? ESCAPE '\\'")
+            params.append(like_substring(self.q))
         return " AND ".join(clauses), params
+
+    def scans_rows(self) -> bool:
+        """Whether the index should scan its rows rather than walk its time index (see
+        :meth:`TraceIndex.query`): for a text search not bounded below by ``since``."""
+        return bool(self.q) and self.since is None
 
 
 def _iso(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.isoformat(timespec="microseconds") + "Z"  # 4-digit years, unlike strftime
 
 
 class TraceStore:
@@ -146,7 +164,7 @@ class TraceStore:
         self.traces_dir.mkdir(parents=True, exist_ok=True)
         before = self._dir_mtime()
         write_atomic(path, encode_trace(trace), fsync=self.fsync)
-        self.index.put([summarize(trace)])
+        self.index.put([(summarize(trace), search_text(trace))])
         # If the index was in sync before this write, it still is: record the new mtime so the
         # next read need not rescan the directory.
         self.index.set_meta(
@@ -217,14 +235,18 @@ class TraceStore:
             offset: skip this many first (for paging).
         """
         self.refresh()
-        where, params = (filters or TraceFilter()).sql()
-        return self.index.query(where, params, limit=limit, offset=offset)
+        filters = filters or TraceFilter()
+        where, params = filters.sql()
+        return self.index.query(
+            where, params, limit=limit, offset=offset, scan=filters.scans_rows()
+        )
 
     def count(self, filters: TraceFilter | None = None) -> int:
         """Return how many traces match ``filters``."""
         self.refresh()
-        where, params = (filters or TraceFilter()).sql()
-        return self.index.count(where, params)
+        filters = filters or TraceFilter()
+        where, params = filters.sql()
+        return self.index.count(where, params, scan=filters.scans_rows())
 
     def iter_traces(self, filters: TraceFilter | None = None) -> Iterator[Trace]:
         """Yield whole traces matching ``filters``, newest first (parses each file)."""
@@ -267,11 +289,11 @@ class TraceStore:
         """Drop the index and rebuild it from the trace files; returns the number indexed.
 
         Unreadable files are skipped (``traceforge trace show`` reports them)."""
-        with self._lock:
+        with self._lock, self.index.bulk_load():
             conn = self.index.connection()
             conn.execute("DELETE FROM traces")
             self._reconcile(self._dir_mtime())
-            return self.index.count()
+        return self.index.count()
 
     def _reconcile(self, mtime: int) -> int:
         self.index.created = False
@@ -280,17 +302,22 @@ class TraceStore:
         gone = indexed - on_disk
         if gone:
             self.index.remove(gone)
-        summaries: list[TraceSummary] = []
-        for trace_id in on_disk - indexed:
-            try:
-                summaries.append(summarize(read_trace_file(self.path_for(trace_id))))
-            except (FileNotFoundError, TraceSchemaError, InvalidTraceIdError):
-                continue
-            if len(summaries) >= 1000:
-                self.index.put(summaries)
-                summaries = []
-        if summaries:
-            self.index.put(summaries)
+        missing = on_disk - indexed
+        # Many new rows (a new index, a big copy): build the secondary indexes once at the end.
+        bulk = len(missing) >= _BULK_ROWS and len(missing) >= len(indexed) - len(gone)
+        with self.index.bulk_load() if bulk else contextlib.nullcontext():
+            entries: list[IndexEntry] = []
+            for trace_id in missing:
+                try:
+                    trace = read_trace_file(self.path_for(trace_id))
+                except (FileNotFoundError, TraceSchemaError, InvalidTraceIdError):
+                    continue
+                entries.append((summarize(trace), search_text(trace)))
+                if len(entries) >= _BATCH_ROWS:
+                    self.index.put(entries)
+                    entries = []
+            if entries:
+                self.index.put(entries)
         self.index.set_meta(_MTIME_KEY, str(mtime))
         return len(on_disk)
 
