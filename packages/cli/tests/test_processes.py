@@ -94,13 +94,29 @@ def test_start_records_sdk_traffic_until_interrupted(home: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert listed[0]["streaming"] is True
+        # Tests run through the API go through this proxy's runner and are recorded too.
+        (home / "tests").mkdir(exist_ok=True)
+        (home / "tests" / "holiday.yaml").write_text(
+            "name: holiday\nrequest: {model: gpt-4o, messages: [{role: user, content: hi}]}\n"
+            "assertions: [{type: icontains, value: holiday}]\n"
+        )
+        request = urllib.request.Request(
+            f"{api}/api/tests/run",
+            data=json.dumps({"mode": "proxy"}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            run = json.load(response)
+        assert [(r["name"], r["status"]) for r in run["results"]] == [("holiday", "passed")]
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "stopped" in out
-    (summary,) = TraceStore(home).list()
-    assert summary.streaming and summary.status == "success"
+    test_call, sdk_call = TraceStore(home).list()
+    assert sdk_call.streaming and sdk_call.status == "success"
+    assert not test_call.streaming and test_call.status == "success"
 
 
 def test_start_refuses_an_invalid_config(home: Path) -> None:

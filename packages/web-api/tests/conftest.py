@@ -1,11 +1,18 @@
-"""Fixtures: a trace store in ``tmp_path`` and a TestClient for the API over it."""
+"""Fixtures: a trace store in ``tmp_path`` and a TestClient for the API over it.
+
+The traces are :func:`traceforge_shared.testing.make_trace` OpenAI and Ollama calls and
+Anthropic and Gemini calls built from recorded provider transcripts (:mod:`.factories`).
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 from starlette.testclient import TestClient
 
 from traceforge_shared.store import TraceStore
@@ -13,8 +20,20 @@ from traceforge_shared.testing import make_trace
 from traceforge_shared.trace import Trace
 from traceforge_web_api import create_app
 
-#: 2026-11-23T08:00:00Z; traces below are one minute apart after it.
-BASE_EPOCH = 1795420800.0
+from .factories import (
+    BASE_EPOCH,
+    anthropic_message_trace,
+    anthropic_stream_trace,
+    gemini_content_trace,
+    gemini_stream_trace,
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the caches hypothesis (under schemathesis) writes at collection time out of the
+    working tree, unless ``$HYPOTHESIS_STORAGE_DIRECTORY`` says where they go."""
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "traceforge-hypothesis")
 
 
 @pytest.fixture
@@ -51,6 +70,27 @@ def traces(store: TraceStore) -> list[Trace]:
     for trace in made:
         store.save(trace)
     return made
+
+
+@pytest.fixture
+def provider_traces(store: TraceStore) -> list[Trace]:
+    """Four Anthropic and Gemini traces, oldest first, after :func:`traces`' five:
+    anthropic streamed, anthropic converted, gemini streamed, gemini converted."""
+    made = [
+        anthropic_stream_trace(BASE_EPOCH + 300),
+        anthropic_message_trace(BASE_EPOCH + 360),
+        gemini_stream_trace(BASE_EPOCH + 420),
+        gemini_content_trace(BASE_EPOCH + 480),
+    ]
+    for trace in made:
+        store.save(trace)
+    return made
+
+
+@pytest.fixture
+def all_traces(traces: list[Trace], provider_traces: list[Trace]) -> list[Trace]:
+    """All nine traces, oldest first."""
+    return [*traces, *provider_traces]
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
 
 from traceforge_shared.store import TraceStore
@@ -37,3 +38,27 @@ def test_wrong_method_is_json_405(client: TestClient) -> None:
     assert response.status_code == 405
     assert response.json() == {"error": "Method Not Allowed"}
     assert "GET" in response.headers["allow"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PATCH", "/api/config", {"GET", "HEAD", "PUT"}),
+        ("DELETE", "/api/tests", {"GET", "HEAD", "POST"}),
+        ("PUT", "/api/tests/sky", {"GET", "HEAD", "DELETE"}),
+        ("POST", "/api/traces/abc", {"GET", "HEAD", "DELETE"}),
+        ("GET", "/api/tests/run/now", None),
+        ("DELETE", "/api/traces/diff", {"GET", "HEAD"}),
+        ("POST", "/api/export", {"GET", "HEAD"}),
+    ],
+)
+def test_405_lists_every_method_of_the_path(
+    client: TestClient, method: str, path: str, allow: set[str] | None
+) -> None:
+    response = client.request(method, path)
+    if allow is None:
+        assert response.status_code == 404
+        return
+    assert response.status_code == 405
+    assert response.json() == {"error": "Method Not Allowed"}
+    assert set(response.headers["allow"].split(", ")) == allow

@@ -30,7 +30,13 @@ def twins(store: TraceStore) -> list[Trace]:
 def test_list_empty(client: TestClient) -> None:
     response = client.get("/api/traces")
     assert response.status_code == 200
-    assert response.json() == {"traces": [], "total": 0, "limit": 50, "offset": 0}
+    assert response.json() == {
+        "traces": [],
+        "total": 0,
+        "limit": 50,
+        "offset": 0,
+        "next_cursor": None,
+    }
 
 
 def test_list_newest_first_with_summary_fields(client: TestClient, traces: list[Trace]) -> None:

@@ -10,19 +10,29 @@ import uvicorn
 
 from traceforge_shared.store import TraceStore
 from traceforge_web_api.app import create_app
+from traceforge_web_api.routes.tests import TestRunner
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "serve"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "TestRunner", "create_app", "serve"]
 
 #: Where :func:`serve` listens by default: this machine only.
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3001
 
 
-def serve(store: TraceStore, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+def serve(
+    store: TraceStore,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    token: str | None = None,
+) -> None:
     """Serve the API for ``store`` on ``host:port``; blocks until the server stops (Ctrl+C).
+
+    ``token``: require ``Authorization: Bearer <token>`` on every request (see
+    :func:`create_app`); needed when ``host`` is not a loopback address.
 
     Raises:
         SystemExit: uvicorn could not start (e.g. the port is in use); uvicorn logs why.
     """
-    config = uvicorn.Config(create_app(store), host=host, port=port, log_level="info")
+    config = uvicorn.Config(create_app(store, token=token), host=host, port=port, log_level="info")
     uvicorn.Server(config).run()

@@ -1,21 +1,41 @@
 """The Starlette application of the TraceForge web API.
 
-The API reads and deletes traces only through :class:`~traceforge_shared.store.TraceStore`;
-it never touches trace files itself and does not depend on the proxy. Routes live in
+The API reads and writes traces only through :class:`~traceforge_shared.store.TraceStore`
+and the shared modules (config loader, test loader, replay, results, diff, analytics); it
+never touches trace files itself and does not depend on the proxy. Routes live in
 :mod:`traceforge_web_api.routes` (one module per resource). Every error, including unknown
-paths (404) and wrong methods (405), has a JSON body ``{"error": message}``.
+paths (404), wrong methods (405) and unexpected failures (500), has a JSON body
+``{"error": message}``.
 """
 
 from __future__ import annotations
 
+import logging
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
 from traceforge_shared.store import TraceStore
-from traceforge_web_api.common import STORE_STATE_KEY, error_response
-from traceforge_web_api.routes import health, traces
+from traceforge_web_api.auth import BearerTokenMiddleware
+from traceforge_web_api.common import STORE_STATE_KEY, ApiError, error_response
+from traceforge_web_api.feed import TraceFeed
+from traceforge_web_api.routes import (
+    analytics,
+    config,
+    diff,
+    events,
+    export,
+    health,
+    openapi,
+    tests,
+    traces,
+)
+from traceforge_web_api.routes.tests import RUNNER_STATE_KEY, TestRunner
+
+logger = logging.getLogger(__name__)
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
@@ -27,16 +47,66 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     return response
 
 
-def create_app(store: TraceStore) -> Starlette:
-    """Return the API application serving the traces of ``store``.
+async def _api_error(request: Request, exc: Exception) -> Response:
+    """Render an :class:`ApiError` raised by a route."""
+    assert isinstance(exc, ApiError)
+    return exc.response()
 
-    Routes: ``GET /api/health``, ``GET /api/traces``, ``GET /api/traces/{id}``,
-    ``DELETE /api/traces/{id}`` (see :mod:`traceforge_web_api.routes.traces` for the shapes
-    and error codes).
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """A bug or an I/O failure: log it, answer ``500`` as JSON."""
+    logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return error_response(500, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def create_app(
+    store: TraceStore,
+    *,
+    token: str | None = None,
+    test_runner: TestRunner | None = None,
+) -> Starlette:
+    """Return the API application serving ``store``'s home (traces, config, tests).
+
+    Args:
+        store: the trace store; its ``home`` also holds ``config.yaml`` and ``tests/``.
+        token: when set, every request must carry ``Authorization: Bearer <token>``
+            (``401`` otherwise). Required when the API listens beyond loopback.
+        test_runner: runs tests through the capture proxy for ``POST /api/tests/run`` with
+            ``"mode": "proxy"`` (``traceforge start`` passes one); without it such runs
+            answer ``501``.
+
+    Routes: ``/api/health``, ``/api/traces`` (+ ``/diff``, ``/{id}``), ``/api/analytics``,
+    ``/api/config``, ``/api/tests`` (+ ``/run``, ``/{name}``), ``/api/export``,
+    ``/api/events``, ``/openapi.json``; see each module of :mod:`traceforge_web_api.routes`
+    for the shapes and error codes.
+
+    Raises:
+        ValueError: ``token`` is the empty string.
     """
+    middleware = [Middleware(BearerTokenMiddleware, token=token)] if token is not None else []
+    if token is not None and not token:
+        raise ValueError("the API token must not be empty")
     app = Starlette(
-        routes=[*health.routes, *traces.routes],
-        exception_handlers={HTTPException: _http_exception},
+        routes=[
+            *health.routes,
+            *diff.routes,  # /api/traces/diff before /api/traces/{id}
+            *traces.routes,
+            *analytics.routes,
+            *config.routes,
+            *tests.routes,
+            *export.routes,
+            *events.routes,
+            *openapi.routes,
+        ],
+        middleware=middleware,
+        exception_handlers={
+            HTTPException: _http_exception,
+            ApiError: _api_error,
+            Exception: _unexpected,
+        },
     )
     setattr(app.state, STORE_STATE_KEY, store)
+    setattr(app.state, RUNNER_STATE_KEY, test_runner)
+    setattr(app.state, events.FEED_STATE_KEY, TraceFeed(store))
+    setattr(app.state, openapi.SECURED_STATE_KEY, token is not None)
     return app

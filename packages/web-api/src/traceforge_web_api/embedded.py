@@ -10,6 +10,7 @@ import uvicorn
 
 from traceforge_shared.store import TraceStore
 from traceforge_web_api.app import create_app
+from traceforge_web_api.routes.tests import TestRunner
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -43,10 +44,23 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def embedded_server(store: TraceStore, *, log_level: str = "warning") -> EmbeddedServer:
+def embedded_server(
+    store: TraceStore,
+    *,
+    token: str | None = None,
+    test_runner: TestRunner | None = None,
+    log_level: str = "warning",
+) -> EmbeddedServer:
     """Return an :class:`EmbeddedServer` for the API over ``store``; serve it with
-    ``await server.serve(sockets=[bind(host, port)])``."""
+    ``await server.serve(sockets=[bind(host, port)])``.
+
+    ``token`` and ``test_runner`` are :func:`~traceforge_web_api.create_app`'s: a bearer token
+    every request must carry, and the runner of ``proxy`` mode test runs.
+    """
     config = uvicorn.Config(
-        create_app(store), log_level=log_level, access_log=False, lifespan="off"
+        create_app(store, token=token, test_runner=test_runner),
+        log_level=log_level,
+        access_log=False,
+        lifespan="off",
     )
     return EmbeddedServer(config)

@@ -5,19 +5,52 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
+import os
 import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import click
 from rich.console import Console
 
 from traceforge_cli import context
 from traceforge_cli.context import home_option
+from traceforge_cli.testrun import Mode, RunOptions, run_tests
 from traceforge_proxy.runner import ProxyService
 from traceforge_proxy.upstream import resolve_upstreams
+from traceforge_shared.evals import TestCase, TestRun
 from traceforge_web_api.embedded import bind, embedded_server
 
-#: The API binds to loopback only; exposing it needs the token support of a later version.
+#: Where the API listens by default: this machine only.
 API_HOST = "127.0.0.1"
+
+#: Environment variable holding the API's bearer token; required to serve it beyond loopback.
+API_TOKEN_ENV = "TRACEFORGE_API_TOKEN"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def _api_token(api_host: str) -> str | None:
+    """The API token for ``api_host``: ``None`` on loopback (only this machine can connect),
+    else ``$TRACEFORGE_API_TOKEN``, which must then be set."""
+    if _is_loopback(api_host):
+        return None
+    token = os.environ.get(API_TOKEN_ENV) or None
+    if token is None:
+        raise click.ClickException(
+            f"--api-host {api_host} exposes your traces and config to the network: set "
+            f"{API_TOKEN_ENV} to a secret token (clients then send 'Authorization: Bearer "
+            "<token>'), or keep the API on 127.0.0.1"
+        )
+    return token
 
 
 @click.command()
@@ -47,7 +80,14 @@ API_HOST = "127.0.0.1"
     type=click.IntRange(0, 65535),
     default=3001,
     show_default=True,
-    help="Port of the REST API served alongside the proxy on 127.0.0.1 (0: any free port).",
+    help="Port of the REST API served alongside the proxy (0: any free port).",
+)
+@click.option(
+    "--api-host",
+    default=API_HOST,
+    show_default=True,
+    help=f"Address the REST API binds. Anything but loopback requires ${API_TOKEN_ENV}: "
+    "a secret every request must then send as 'Authorization: Bearer <token>'.",
 )
 @click.option("--no-api", is_flag=True, help="Run the proxy only, without the REST API.")
 @click.option(
@@ -62,6 +102,7 @@ def start(
     port: int | None,
     host: str | None,
     api_port: int,
+    api_host: str,
     no_api: bool,
     mock_delay_ms: float,
 ) -> None:
@@ -81,16 +122,19 @@ def start(
     service = ProxyService(cfg, chosen, context.store(), mock_delay_ms=mock_delay_ms)
     console = Console()
     api_socket = None
+    api_token = None
     if not no_api:
+        api_token = _api_token(api_host)
         try:
-            api_socket = bind(API_HOST, api_port)
-        except OSError as exc:
+            api_socket = bind(api_host.strip("[]"), api_port)
+        except (OSError, OverflowError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
             raise click.ClickException(
-                f"cannot serve the API on {API_HOST}:{api_port}: {exc.strerror}; "
-                "pass --api-port or --no-api"
+                f"cannot serve the API on {api_host}:{api_port}: {reason}; "
+                "pass --api-host, --api-port or --no-api"
             ) from exc
     try:
-        asyncio.run(_serve(service, console, api_socket))
+        asyncio.run(_serve(service, console, api_socket, api_token))
     except KeyboardInterrupt:
         pass
     except OSError as exc:
@@ -106,7 +150,27 @@ def start(
     console.print("[dim]stopped; traces saved in[/] " + str(service.store.traces_dir))
 
 
-async def _serve(service: ProxyService, console: Console, api_socket: socket.socket | None) -> None:
+def _test_runner(
+    service: ProxyService,
+) -> Callable[[list[tuple[Path, TestCase]], str], Awaitable[TestRun]]:
+    """``POST /api/tests/run`` with ``mode`` ``proxy`` or ``direct``: the CLI's runner, with
+    this proxy's config and store (each test's call is recorded like ``traceforge test run``)."""
+
+    async def run(cases: list[tuple[Path, TestCase]], mode: str) -> TestRun:
+        chosen: Mode = "direct" if mode == "direct" else "proxy"
+        return await run_tests(
+            cases, config=service.config, store=service.store, options=RunOptions(mode=chosen)
+        )
+
+    return run
+
+
+async def _serve(
+    service: ProxyService,
+    console: Console,
+    api_socket: socket.socket | None,
+    api_token: str | None,
+) -> None:
     await service.start()
     console.print(f"[bold green]TraceForge proxy[/] listening on [bold]{service.url}[/]")
     for provider, upstream in service.upstreams.items():
@@ -118,10 +182,12 @@ async def _serve(service: ProxyService, console: Console, api_socket: socket.soc
     api = None
     api_task: asyncio.Task[None] | None = None
     if api_socket is not None:
-        api = embedded_server(service.store)
+        api = embedded_server(service.store, token=api_token, test_runner=_test_runner(service))
         api_task = asyncio.create_task(api.serve(sockets=[api_socket]))
-        api_port = api_socket.getsockname()[1]
-        console.print(f"  REST API: http://{API_HOST}:{api_port}/api/traces")
+        api_host, api_port = api_socket.getsockname()[:2]
+        shown_host = f"[{api_host}]" if ":" in api_host else api_host
+        secured = "  [dim](bearer token required)[/]" if api_token else ""
+        console.print(f"  REST API: http://{shown_host}:{api_port}/api/traces{secured}")
     base = service.url.removesuffix("/v1")
     console.print(
         f'  use it:   OpenAI(base_url="{service.url}")  (any model: gpt-*, claude-*, ...)'
