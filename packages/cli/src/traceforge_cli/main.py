@@ -10,6 +10,7 @@ from traceforge_cli.commands.redact import redact
 from traceforge_cli.commands.start import start
 from traceforge_cli.commands.test import test
 from traceforge_cli.commands.trace import trace
+from traceforge_cli.commands.ui import ui
 from traceforge_cli.context import home_option
 
 
@@ -30,6 +31,7 @@ def cli() -> None:
       traceforge trace show ID     show one call: request, response, chunk timeline
       traceforge test create-from-trace ID   turn a call into a YAML regression test
       traceforge test run          run the tests in .ai-tests/tests (--replay: offline)
+      traceforge ui                terminal UI: live list, detail, replay, diff, dashboard
       traceforge init              set up .ai-tests/ and keep traces out of git
       traceforge redact check      audit traces (or any files) for unredacted secrets
     """
@@ -41,6 +43,7 @@ cli.add_command(trace)
 cli.add_command(init)
 cli.add_command(redact)
 cli.add_command(test)
+cli.add_command(ui)
 
 if __name__ == "__main__":  # pragma: no cover
     cli()

@@ -1,6 +1,8 @@
-"""The Textual application: a trace list (default screen) and a trace detail screen.
+"""The Textual application: the trace list is the default screen; detail, replay, and (when
+they are installed) dashboard, config, tests and diff screens are pushed over it.
 
-Keys: ``q`` quits from anywhere; see each screen for its own keys.
+Keys anywhere: ``q`` quit, ``a`` dashboard, ``c`` config, ``t`` tests, ``ctrl+t`` dark or
+light theme; see each screen for its own keys.
 """
 
 from __future__ import annotations
@@ -12,31 +14,91 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from traceforge_shared.store import TraceStore
-from traceforge_tui.screens.trace_list import TraceListScreen
+from traceforge_tui.optional import open_screen
+from traceforge_tui.screens.trace_list import PAGE_SIZE, POLL_INTERVAL_S, TraceListScreen
+
+#: The themes ``ctrl+t`` switches between (Textual's own).
+DARK_THEME = "textual-dark"
+LIGHT_THEME = "textual-light"
 
 
 class TraceForgeApp(App[None]):
     """Browse the traces of one :class:`TraceStore`.
 
     Args:
-        store: where the traces are read from (read-only use).
+        store: where the traces are read from (and deleted from, on request).
+        page_size: rows the list reads from the index at a time.
+        poll_interval: seconds between two reads of the newest traces (live list).
+        replay_speed: the speed stream replays start at.
+        theme: the theme to start with (:data:`DARK_THEME` or :data:`LIGHT_THEME`).
     """
 
     TITLE = "TraceForge"
     CSS_PATH = "traceforge.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
+        Binding("a", "dashboard", "Dashboard"),
+        Binding("c", "config", "Config"),
+        Binding("t", "tests", "Tests"),
+        Binding("ctrl+t", "toggle_theme", "Theme"),
     ]
 
-    def __init__(self, store: TraceStore) -> None:
+    def __init__(
+        self,
+        store: TraceStore,
+        *,
+        page_size: int = PAGE_SIZE,
+        poll_interval: float = POLL_INTERVAL_S,
+        replay_speed: float = 1.0,
+        theme: str = DARK_THEME,
+    ) -> None:
         super().__init__()
         self.store = store
+        self.page_size = page_size
+        self.poll_interval = poll_interval
+        self.replay_speed = replay_speed
+        self.theme = theme
 
     def get_default_screen(self) -> Screen[None]:
-        """The trace list is the bottom screen; Esc from a detail screen returns to it."""
-        return TraceListScreen(self.store)
+        """The trace list is the bottom screen."""
+        return TraceListScreen(
+            self.store,
+            page_size=self.page_size,
+            poll_interval=self.poll_interval,
+            replay_speed=self.replay_speed,
+        )
+
+    def action_toggle_theme(self) -> None:
+        """Switch between the dark and the light theme."""
+        self.theme = LIGHT_THEME if self.current_theme.dark else DARK_THEME
+
+    def action_dashboard(self) -> None:
+        """Open the dashboard."""
+        open_screen(self, "dashboard", "DashboardScreen", "The dashboard", self.store)
+
+    def action_config(self) -> None:
+        """Open the configuration of the store's home."""
+        open_screen(self, "config", "ConfigScreen", "The config view", self.store.home)
+
+    def action_tests(self) -> None:
+        """Open the regression tests of the store's home."""
+        open_screen(self, "tests", "TestsScreen", "The tests view", self.store, self.store.home)
 
 
-def make_app(store: TraceStore) -> TraceForgeApp:
-    """Return the TUI application for ``store`` (call ``.run()`` on it to start it)."""
-    return TraceForgeApp(store)
+def make_app(
+    store: TraceStore,
+    *,
+    page_size: int = PAGE_SIZE,
+    poll_interval: float = POLL_INTERVAL_S,
+    replay_speed: float = 1.0,
+    theme: str = DARK_THEME,
+) -> TraceForgeApp:
+    """Return the TUI application for ``store`` (call ``.run()`` on it to start it); see
+    :class:`TraceForgeApp` for the options."""
+    return TraceForgeApp(
+        store,
+        page_size=page_size,
+        poll_interval=poll_interval,
+        replay_speed=replay_speed,
+        theme=theme,
+    )

@@ -1,6 +1,9 @@
-"""One trace: key metadata, the assistant's text, and the request and response JSON.
+"""One trace: its metadata, then tabs for the conversation, the request and response JSON,
+the provider's native format and the stream chunks.
 
-Esc returns to the list.
+Keys: ``r`` replay the stream, ``n`` save as a test under ``<home>/tests``, ``y`` copy the id,
+``x`` delete (asks first), ``Esc`` / ``q`` back. The screen is dismissed with the trace id
+when the trace was deleted (``None`` otherwise), so the list can drop its row.
 """
 
 from __future__ import annotations
@@ -8,104 +11,227 @@ from __future__ import annotations
 import sqlite3
 from typing import ClassVar
 
-from rich.syntax import Syntax
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, Tabs
 
-from traceforge_shared.store import StoreError, TraceStore
-from traceforge_shared.trace import Trace, response_text
+from traceforge_shared.store import StoreError, TraceNotFoundError, TraceStore
+from traceforge_shared.trace import Trace
 from traceforge_tui import formatting as fmt
+from traceforge_tui.messages import (
+    ActionFailed,
+    TestSaved,
+    TraceDeleted,
+    TraceLoaded,
+    TraceLoadFailed,
+)
+from traceforge_tui.saving import save_test
+from traceforge_tui.screens.confirm import ConfirmScreen
+from traceforge_tui.screens.stream_replay import StreamReplayScreen
+from traceforge_tui.timing import gap_stats
+from traceforge_tui.widgets.chunk_table import ChunkTable
+from traceforge_tui.widgets.conversation import ConversationView
+from traceforge_tui.widgets.json_view import JsonView
+from traceforge_tui.widgets.trace_meta import TraceMeta
+
+#: Errors of reading or changing the store.
+STORE_ERRORS = (StoreError, OSError, sqlite3.Error)
+
+#: Actions that need the trace itself (not only its id).
+_NEEDS_TRACE = frozenset({"replay", "save_test"})
 
 
-def metadata_text(trace: Trace) -> Text:
-    """Key facts of ``trace``, one ``label  value`` per line."""
+def chunks_summary(trace: Trace) -> Text:
+    """One line over the Chunks table: counts, first-chunk latency, the p95 gap."""
     meta = trace.metadata
-    rows: list[tuple[str, str | Text]] = [
-        ("ID", trace.id),
-        ("Time", fmt.local_time(trace.timestamp)),
-        ("Provider", trace.provider),
-        ("Model", trace.model or "-"),
-        ("Endpoint", f"{meta.method} {trace.endpoint}"),
-        ("Status", fmt.status(meta.status, meta.status_code)),
-        ("Latency", f"{fmt.milliseconds(meta.latency_ms)} ms"),
-    ]
-    if meta.usage is not None:
-        u = meta.usage
-        rows.append(
-            (
-                "Tokens",
-                f"{u.prompt_tokens} prompt + {u.completion_tokens} completion = {u.total_tokens}",
-            )
-        )
-    else:
-        rows.append(("Tokens", "-"))
-    if meta.streaming:
-        rows.append(("First chunk", f"{fmt.milliseconds(meta.first_chunk_latency_ms)} ms"))
-        rows.append(("Chunks", str(meta.total_chunks)))
-    if meta.cost_usd is not None:
-        rows.append(("Cost", f"${meta.cost_usd:.6f}"))
-    if meta.error is not None:
-        rows.append(("Error", Text(f"{meta.error.type}: {meta.error.message}", style="red")))
-    for warning in meta.warnings:
-        rows.append(("Warning", Text(warning, style="yellow")))
-    width = max(len(label) for label, _ in rows)
-    text = Text()
-    for i, (label, value) in enumerate(rows):
-        if i:
-            text.append("\n")
-        text.append(label.ljust(width + 2), style="bold")
-        text.append(value)
+    stats = gap_stats(trace.chunks)
+    text = Text(f"{len(trace.chunks)} chunks kept of {meta.chunks_received} received")
+    text.append(f" · first after {fmt.milliseconds(meta.first_chunk_latency_ms)} ms")
+    text.append(f" · p95 gap {fmt.milliseconds(stats.p95_ms)} ms")
+    if stats.slow:
+        text.append(f" · {len(stats.slow)} slow gaps", style="bold red")
     return text
 
 
-def json_block(value: object) -> Syntax:
-    """``value`` as highlighted, wrapped JSON."""
-    return Syntax(fmt.pretty_json(value), "json", word_wrap=True, theme="ansi_dark")
+class TraceDetailScreen(Screen[str | None]):
+    """Details of the trace ``trace_id`` of ``store``, read in a worker when shown.
 
+    A trace that cannot be read (deleted meanwhile, corrupt file) shows the reason instead
+    (it can still be deleted).
 
-class TraceDetailScreen(Screen[None]):
-    """Details of the trace ``trace_id`` of ``store``, read when the screen is composed.
-
-    A trace that cannot be read (deleted meanwhile, corrupt file) shows the reason instead.
+    Args:
+        store: the trace store.
+        trace_id: the trace to show.
+        replay_speed: the speed the stream replay starts at.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "back", "Back"),
+        Binding("q", "back", "Back", show=False),
+        Binding("r", "replay", "Replay"),
+        Binding("n", "save_test", "Save as test"),
+        Binding("y", "copy_id", "Copy id"),
+        Binding("x", "delete", "Delete"),
     ]
 
-    def __init__(self, store: TraceStore, trace_id: str) -> None:
+    def __init__(self, store: TraceStore, trace_id: str, *, replay_speed: float = 1.0) -> None:
         super().__init__()
         self.store = store
         self.trace_id = trace_id
+        self.replay_speed = replay_speed
         self.trace: Trace | None = None
+        self.error: str | None = None
+
+    # -- composing -------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        """Loading, the error, or the trace."""
         yield Header()
-        with VerticalScroll(id="detail"):
-            try:
-                trace = self.store.get(self.trace_id)
-            except (StoreError, OSError, sqlite3.Error) as exc:
-                yield Static(
-                    Text(f"Cannot show trace {self.trace_id}: {exc}", style="red"),
-                    id="detail-error",
-                )
-            else:
-                self.trace = trace
-                yield from self._sections(trace)
+        if self.error is not None:
+            yield Static(
+                Text(f"Cannot show trace {self.trace_id}: {self.error}", style="red"),
+                id="detail-error",
+            )
+        elif self.trace is None:
+            yield Static(f"Loading trace {self.trace_id}…", id="detail-loading")
+        else:
+            with Vertical(id="detail"):
+                yield TraceMeta(self.trace, id="detail-meta")
+                yield from self._tabs(self.trace)
         yield Footer()
 
-    def _sections(self, trace: Trace) -> ComposeResult:
-        yield Static(metadata_text(trace), id="detail-meta")
-        yield Static("Response text", classes="section-title")
-        yield Static(Text(response_text(trace) or "(no text)"), id="detail-response-text")
-        yield Static("Request", classes="section-title")
-        yield Static(json_block(trace.request), id="detail-request")
-        yield Static("Response", classes="section-title")
-        yield Static(json_block(trace.response), id="detail-response")
+    def _tabs(self, trace: Trace) -> ComposeResult:
+        with TabbedContent(id="detail-tabs"):
+            with TabPane("Conversation", id="tab-conversation"):
+                yield ConversationView(trace, id="conversation")
+            with TabPane("Request", id="tab-request"), VerticalScroll():
+                yield JsonView(trace.request, id="detail-request")
+            with TabPane("Response", id="tab-response"), VerticalScroll():
+                yield JsonView(trace.response, id="detail-response")
+            if trace.native is not None:
+                with TabPane("Native", id="tab-native"), VerticalScroll():
+                    native = trace.native
+                    yield Static(f"{native.endpoint} request", classes="section-title")
+                    yield JsonView(native.request, id="native-request")
+                    yield Static(f"{native.endpoint} response", classes="section-title")
+                    if native.response is None:
+                        yield Static("Streamed: the native events are the chunks.")
+                    else:
+                        yield JsonView(native.response, id="native-response")
+            with TabPane("Chunks", id="tab-chunks"):
+                if trace.chunks:
+                    yield Static(chunks_summary(trace), id="chunks-summary")
+                    yield ChunkTable(trace.chunks, id="chunk-table")
+                else:
+                    yield Static("Not a streamed call: no chunks.", id="chunks-empty")
 
     def on_mount(self) -> None:
+        """Read the trace."""
         self.sub_title = f"trace {self.trace_id}"
+        self._load()
+
+    @work(thread=True, exclusive=True, group="trace")
+    def _load(self) -> None:
+        try:
+            trace = self.store.get(self.trace_id)
+        except STORE_ERRORS as exc:
+            self.post_message(TraceLoadFailed(self.trace_id, str(exc)))
+        else:
+            self.post_message(TraceLoaded(trace))
+        finally:
+            self.store.index.close()  # this worker thread's connection, if it opened one
+
+    async def on_trace_loaded(self, message: TraceLoaded) -> None:
+        """Show the trace; the tab strip has the focus (left and right switch tabs)."""
+        self.trace = message.trace
+        await self.recompose()
+        self.query_one("#detail-tabs", TabbedContent).query_one(Tabs).focus()
+        self.refresh_bindings()
+
+    async def on_trace_load_failed(self, message: TraceLoadFailed) -> None:
+        """Show why the trace cannot be shown."""
+        self.error = message.reason
+        await self.recompose()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Replay needs a streamed trace, saving needs the trace (greyed out until then)."""
+        if action in _NEEDS_TRACE and self.trace is None:
+            return None
+        if action == "replay" and self.trace is not None and not self.trace.chunks:
+            return None
+        return True
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        """Back to the list."""
+        self.dismiss(None)
+
+    def action_replay(self) -> None:
+        """Replay the stream."""
+        if self.trace is not None and self.trace.chunks:
+            self.app.push_screen(StreamReplayScreen(self.trace, speed=self.replay_speed))
+
+    def action_save_test(self) -> None:
+        """Write a regression test made from the trace to ``<home>/tests/<slug>.yaml``."""
+        if self.trace is not None:
+            self._save_test(self.trace)
+
+    @work(thread=True, group="save")
+    def _save_test(self, trace: Trace) -> None:
+        try:
+            path = save_test(trace, self.store.home / "tests")
+        except (ValueError, OSError) as exc:
+            self.post_message(ActionFailed(f"Cannot save as a test: {exc}"))
+        else:
+            self.post_message(TestSaved(path))
+
+    def on_test_saved(self, message: TestSaved) -> None:
+        """Say where the test went."""
+        self.notify(f"Saved test {message.path}", title="Save as test")
+
+    def on_action_failed(self, message: ActionFailed) -> None:
+        """Say what went wrong."""
+        self.notify(message.reason, severity="error")
+
+    def action_copy_id(self) -> None:
+        """Copy the trace id to the clipboard."""
+        self.app.copy_to_clipboard(self.trace_id)
+        self.notify(f"Copied {self.trace_id}", title="Trace id")
+
+    def action_delete(self) -> None:
+        """Delete the trace, after a confirmation."""
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Delete trace {self.trace_id}?\n\nIts file is removed from {self.store.home}.",
+                confirm="Delete",
+            ),
+            callback=self._confirmed,
+        )
+
+    def _confirmed(self, answer: bool | None) -> None:
+        if answer:
+            self._delete()
+
+    @work(thread=True, group="delete")
+    def _delete(self) -> None:
+        try:
+            self.store.delete(self.trace_id)
+        except TraceNotFoundError:
+            pass  # gone already: that is what was asked
+        except STORE_ERRORS as exc:
+            self.post_message(ActionFailed(f"Cannot delete {self.trace_id}: {exc}"))
+            return
+        finally:
+            self.store.index.close()
+        self.post_message(TraceDeleted(self.trace_id))
+
+    def on_trace_deleted(self, message: TraceDeleted) -> None:
+        """Back to the list, which drops the row."""
+        self.app.notify(f"Deleted {message.trace_id}", title="Trace")
+        self.dismiss(message.trace_id)

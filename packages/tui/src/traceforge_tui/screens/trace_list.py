@@ -1,11 +1,21 @@
-"""The trace list: newest traces first in a table; Enter opens one, ``r`` reloads."""
+"""The trace list: the newest traces first, live, paged, filterable, sortable.
+
+Rows come from the store's index only (never from trace files), read in worker threads:
+:data:`PAGE_SIZE` at a time, the next page when the cursor or the scroll reaches the last row,
+and the newest page again every :data:`POLL_INTERVAL_S` so new traces appear at the top (and
+deleted ones go) while the cursor stays on its trace.
+
+Keys: ``/`` filter (``model:gpt-4o provider:anthropic status:error type:stream words``),
+``s`` sort on the next column (or click a header), ``space`` mark a trace (two at most),
+``d`` diff the two marked, ``Enter`` open, ``r`` reload, ``q`` quit.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from typing import ClassVar
 
-from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -13,97 +23,304 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from traceforge_shared.store import StoreError, TraceStore
 from traceforge_shared.trace import TraceSummary
-from traceforge_tui import formatting as fmt
-from traceforge_tui.screens.trace_detail import TraceDetailScreen
-
-#: Most traces the list shows (the newest).
-LIST_LIMIT = 500
-
-#: Column labels, in order.
-COLUMNS: tuple[str, ...] = (
-    "Time",
-    "Provider",
-    "Model",
-    "Type",
-    "Tokens",
-    "Latency (ms)",
-    "Status",
+from traceforge_tui.messages import (
+    FilterSubmitted,
+    LoadMore,
+    MarksChanged,
+    PageLoaded,
+    StoreReadFailed,
+    TracesPolled,
 )
+from traceforge_tui.optional import open_screen
+from traceforge_tui.query import Query
+from traceforge_tui.screens.trace_detail import TraceDetailScreen
+from traceforge_tui.widgets.filter_bar import FilterBar
+from traceforge_tui.widgets.trace_table import COLUMNS, TraceTable
+
+#: Rows read from the index at a time.
+PAGE_SIZE = 200
+#: Seconds between two reads of the newest page.
+POLL_INTERVAL_S = 1.0
+STORE_ERRORS = (StoreError, OSError, sqlite3.Error)
 
 EMPTY_MESSAGE = (
     "No traces yet.\n\n"
-    "Send requests through the TraceForge proxy (traceforge start), then press r to reload."
+    "Send requests through the TraceForge proxy (traceforge start): they appear here as they "
+    "are recorded."
 )
+LOADING_MESSAGE = "Loading traces…"
 
 
-def row_cells(summary: TraceSummary) -> tuple[str | Text, ...]:
-    """Return the table cells of one trace, in :data:`COLUMNS` order (numbers right-aligned,
-    status coloured)."""
-    return (
-        fmt.local_time(summary.timestamp),
-        summary.provider,
-        summary.model or "-",
-        "Stream" if summary.streaming else "Normal",
-        Text(fmt.tokens(summary.total_tokens), justify="right"),
-        Text(fmt.milliseconds(summary.latency_ms), justify="right"),
-        fmt.status(summary.status, summary.status_code),
-    )
+def _newest_first(summaries: list[TraceSummary]) -> list[TraceSummary]:
+    return sorted(summaries, key=lambda s: (s.timestamp, s.id), reverse=True)
 
 
 class TraceListScreen(Screen[None]):
-    """A table of the newest :data:`LIST_LIMIT` traces of ``store``, newest first.
+    """The traces of ``store``, newest first; each row's key is the trace id.
 
-    Each row's key is the trace id. An empty store shows :data:`EMPTY_MESSAGE` instead.
+    Args:
+        store: the trace store (read only here; the detail screen may delete).
+        page_size: rows read from the index at a time.
+        poll_interval: seconds between two reads of the newest page (live update).
+        replay_speed: the speed stream replays start at.
+
+    Attributes:
+        search: the filter applied.
+        loaded: the index rows read so far, newest first.
+        total: how many traces the index holds for the filter's fields.
+        exhausted: whether every row of the index was read.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_filter", "Filter"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("space", "toggle_mark", "Mark"),
+        Binding("d", "diff", "Diff marked"),
         Binding("r", "reload", "Reload"),
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, store: TraceStore) -> None:
+    def __init__(
+        self,
+        store: TraceStore,
+        *,
+        page_size: int = PAGE_SIZE,
+        poll_interval: float = POLL_INTERVAL_S,
+        replay_speed: float = 1.0,
+    ) -> None:
         super().__init__()
         self.store = store
+        self.page_size = page_size
+        self.poll_interval = poll_interval
+        self.replay_speed = replay_speed
+        self.search = Query()
+        self.loaded: list[TraceSummary] = []
+        self.total = 0
+        self.exhausted = False
+        self.loading = False
+        self.error: str | None = None
+        self._generation = 0
+        self._polling = False
+        self._first_page = True
 
     def compose(self) -> ComposeResult:
+        """Filter bar, table, empty-state message."""
         yield Header()
-        yield DataTable(id="traces", cursor_type="row", zebra_stripes=True)
-        yield Static(EMPTY_MESSAGE, id="empty")
+        yield FilterBar(id="filter")
+        yield TraceTable(id="traces")
+        yield Static(LOADING_MESSAGE, id="empty")
         yield Footer()
 
+    @property
+    def table(self) -> TraceTable:
+        """The trace table."""
+        return self.query_one("#traces", TraceTable)
+
     def on_mount(self) -> None:
-        table = self.query_one("#traces", DataTable)
-        table.add_columns(*COLUMNS)
-        self.action_reload()
+        """Read the first page and start polling."""
+        self.table.focus()
+        self._show()
+        self._request_page(0, self.page_size)
+        self.set_interval(self.poll_interval, self._poll)
+
+    # -- reading (worker threads) ----------------------------------------------------------
+
+    def _request_page(self, offset: int, limit: int) -> None:
+        self.loading = True
+        self._read_page(self._generation, self.search, offset, limit)
+
+    @work(thread=True, exclusive=True, group="page")
+    def _read_page(self, generation: int, query: Query, offset: int, limit: int) -> None:
+        filters = query.to_filter()
+        try:
+            summaries = self.store.list(filters, limit=limit, offset=offset)
+            total = self.store.count(filters)
+        except STORE_ERRORS as exc:
+            self.post_message(StoreReadFailed(generation, str(exc)))
+        else:
+            self.post_message(PageLoaded(generation, offset, limit, summaries, total))
+        finally:
+            self.store.index.close()  # this worker thread's connection
+
+    def _poll(self) -> None:
+        if self._polling or self.loading:
+            return
+        self._polling = True
+        self._read_newest(self._generation, self.search, self.page_size)
+
+    @work(thread=True, group="poll")
+    def _read_newest(self, generation: int, query: Query, limit: int) -> None:
+        filters = query.to_filter()
+        try:
+            summaries = self.store.list(filters, limit=limit)
+            total = self.store.count(filters)
+        except STORE_ERRORS as exc:
+            self.post_message(StoreReadFailed(generation, str(exc)))
+        else:
+            self.post_message(TracesPolled(generation, limit, summaries, total))
+        finally:
+            self.store.index.close()
+
+    # -- results ---------------------------------------------------------------------------
+
+    def on_page_loaded(self, message: PageLoaded) -> None:
+        """Show a page: the first replaces the rows, the next ones are added below."""
+        if message.generation != self._generation:
+            return
+        self.loading = False
+        self.error = None
+        self.total = message.total
+        self.exhausted = len(message.summaries) < message.limit
+        table = self.table
+        if message.offset == 0:
+            self.loaded = _newest_first(message.summaries)
+            table.set_summaries(self.loaded)
+        else:
+            known = {s.id for s in self.loaded}
+            more = [s for s in message.summaries if s.id not in known]
+            self.loaded.extend(more)
+            table.extend_summaries(more)
+        if self._first_page:
+            self._first_page = False
+            table.move_cursor(row=0)
+        self._show()
+
+    def on_traces_polled(self, message: TracesPolled) -> None:
+        """Add new traces at the top, drop the ones deleted behind our back."""
+        self._polling = False
+        if message.generation != self._generation or self.loading:
+            return
+        self.error = None
+        self.total = message.total
+        window = {s.id for s in message.summaries}
+        known = {s.id for s in self.loaded}
+        fresh = [s for s in message.summaries if s.id not in known]
+        if len(message.summaries) < message.limit:
+            gone = known - window  # the poll saw every matching trace
+        else:
+            oldest = min((s.timestamp, s.id) for s in message.summaries)
+            gone = {s.id for s in self.loaded if (s.timestamp, s.id) > oldest} - window
+        if fresh or gone:
+            kept = [s for s in self.loaded if s.id not in gone]
+            self.loaded = _newest_first(kept + fresh)
+            self.table.set_summaries(self.loaded)
+        self._show()
+
+    def on_store_read_failed(self, message: StoreReadFailed) -> None:
+        """Say why the list cannot be read."""
+        self._polling = False
+        if message.generation != self._generation:
+            return
+        self.loading = False
+        self.error = f"Cannot read traces from {self.store.home}: {message.reason}"
+        self._show()
+
+    def on_load_more(self, message: LoadMore) -> None:
+        """The table reached its last row: read the next page."""
+        if not (self.loading or self.exhausted or self.error):
+            self._request_page(len(self.loaded), self.page_size)
+
+    def on_marks_changed(self, message: MarksChanged) -> None:
+        """Show the marks in the subtitle."""
+        self._show()
+
+    def on_filter_submitted(self, message: FilterSubmitted) -> None:
+        """Apply a new filter: read from the first page again."""
+        self.search = message.query
+        self._reset()
+        self.table.focus()
+
+    def _reset(self, limit: int | None = None) -> None:
+        self._generation += 1
+        self._polling = False
+        self.exhausted = False
+        self._request_page(0, limit or self.page_size)
+        self._show()
+
+    # -- showing ---------------------------------------------------------------------------
+
+    def _show(self) -> None:
+        """Table or empty-state message, and the subtitle."""
+        table = self.table
+        empty = self.query_one("#empty", Static)
+        has_rows = table.row_count > 0
+        table.display = has_rows
+        empty.display = not has_rows
+        if not has_rows:
+            if self.error:
+                empty.update(self.error)
+            elif self.loading and not self.loaded:
+                empty.update(LOADING_MESSAGE)
+            elif not self.search.is_empty:
+                empty.update(f"No trace matches {self.search}.")
+            else:
+                empty.update(EMPTY_MESSAGE)
+        self.sub_title = self._subtitle()
+
+    def _subtitle(self) -> str:
+        table = self.table
+        shown = table.row_count
+        if shown >= self.total:
+            parts = [f"{self.total} traces"]
+        else:
+            parts = [f"{shown} of {self.total} traces"]
+        if not self.search.is_empty:
+            parts.append(f"filter: {self.search}")
+        if not table.is_index_order:
+            label = next(c.label for c in COLUMNS if c.key == table.sort_column)
+            arrow = "▼" if table.sort_descending else "▲"
+            parts.append(f"sorted by {label.lower()} {arrow}")
+        if table.marked:
+            marks = f"{len(table.marked)} marked"
+            parts.append(marks + (" (d: diff)" if len(table.marked) == 2 else ""))
+        return " · ".join(parts)
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_focus_filter(self) -> None:
+        """Type a filter."""
+        self.query_one("#filter", FilterBar).focus()
+
+    def action_cycle_sort(self) -> None:
+        """Sort on the next column."""
+        self.table.cycle_sort()
+        self._show()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """A header click sorted the table (see :class:`TraceTable`)."""
+        self._show()
+
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the trace under the cursor (two at most)."""
+        table = self.table
+        if not table.toggle_mark() and table.row_count:
+            self.notify("Two traces are marked already: unmark one first", severity="warning")
+
+    def action_diff(self) -> None:
+        """Compare the two marked traces."""
+        marked = self.table.marked
+        if len(marked) != 2:
+            self.notify("Mark two traces with space to compare them", severity="warning")
+            return
+        open_screen(self.app, "diff", "DiffScreen", "The diff view", self.store, *marked)
 
     def action_reload(self) -> None:
-        """Re-read the list from the store, keeping the cursor on the same trace if it is
-        still listed."""
-        table = self.query_one("#traces", DataTable)
-        empty = self.query_one("#empty", Static)
-        selected: str | None = None
-        if table.row_count:
-            selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        try:
-            summaries = self.store.list(limit=LIST_LIMIT)
-            total = self.store.count()
-        except (StoreError, OSError, sqlite3.Error) as exc:
-            summaries, total = [], 0
-            empty.update(f"Cannot read traces from {self.store.home}: {exc}")
-        else:
-            empty.update(EMPTY_MESSAGE)
-        table.clear()
-        for summary in summaries:
-            table.add_row(*row_cells(summary), key=summary.id)
-        table.display = bool(summaries)
-        empty.display = not summaries
-        shown = len(summaries)
-        self.sub_title = f"{total} traces" if shown == total else f"newest {shown} of {total}"
-        if selected is not None and selected in table.rows:
-            table.move_cursor(row=table.get_row_index(selected))
+        """Read the loaded rows again (the cursor stays on its trace)."""
+        self._reset(max(self.page_size, len(self.loaded)))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a row: open that trace."""
         trace_id = event.row_key.value
-        if trace_id is not None:
-            self.app.push_screen(TraceDetailScreen(self.store, trace_id))
+        if event.data_table.id == "traces" and trace_id is not None:
+            self.app.push_screen(
+                TraceDetailScreen(self.store, trace_id, replay_speed=self.replay_speed),
+                callback=self._detail_closed,
+            )
+
+    def _detail_closed(self, deleted: str | None) -> None:
+        if deleted is None:
+            return
+        self.loaded = [s for s in self.loaded if s.id != deleted]
+        self.total = max(0, self.total - 1)
+        self.table.set_summaries(self.loaded)
+        self._show()
