@@ -96,6 +96,28 @@ def openai_error(
     )
 
 
+def delta_chunk(
+    head: dict[str, Any], delta: dict[str, Any], finish_reason: str | None, include_usage: bool
+) -> dict[str, Any]:
+    """A ``chat.completion.chunk`` of one choice (index 0): ``head`` (``id``, ``object``,
+    ``created``, ``model``) plus the delta; ``"usage": null`` when the client asked for the
+    usage chunk, as OpenAI sends it on every other chunk."""
+    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    chunk = {**head, "choices": [choice]}
+    return {**chunk, "usage": None} if include_usage else chunk
+
+
+def usage_chunks(
+    head: dict[str, Any], usage: StreamUsage, *, include_usage: bool, failed: bool
+) -> list[dict[str, Any]]:
+    """The final usage chunk (``"choices": []``) when the client asked for it, the provider
+    reported usage and the stream did not fail; else nothing."""
+    counted = usage.as_openai()
+    if failed or not include_usage or counted is None:
+        return []
+    return [{**head, "choices": [], "usage": counted}]
+
+
 class StreamConverter(Protocol):
     """Turns one provider stream into OpenAI ``chat.completion.chunk`` objects, event by
     event, keeping the state the provider spreads over events (ids, tool-call indexes,

@@ -31,7 +31,9 @@ from traceforge_proxy.providers.base import (
     ProviderError,
     ProviderRequest,
     StreamUsage,
+    delta_chunk,
     openai_error,
+    usage_chunks,
 )
 
 #: Cohere ``finish_reason`` -> OpenAI (anything else: ``stop``).
@@ -187,9 +189,7 @@ class CohereStream:
         if not self._role_sent:
             delta = {"role": "assistant", **delta}
             self._role_sent = True
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        chunk = {**self._head(), "choices": [choice]}
-        return {**chunk, "usage": None} if self._include_usage else chunk
+        return delta_chunk(self._head(), delta, finish_reason, self._include_usage)
 
     def _fail(self, message: str) -> list[dict[str, Any]]:
         self.error = openai_error(500, message or "Cohere stream error", "server_error")
@@ -243,10 +243,12 @@ class CohereStream:
 
     def close(self) -> list[dict[str, Any]]:
         """The usage chunk (``"choices": []``) when asked for and Cohere reported usage."""
-        usage = self.usage.as_openai()
-        if self.error is not None or not self._include_usage or usage is None:
-            return []
-        return [{**self._head(), "choices": [], "usage": usage}]
+        return usage_chunks(
+            self._head(),
+            self.usage,
+            include_usage=self._include_usage,
+            failed=self.error is not None,
+        )
 
 
 class CohereAdapter:

@@ -28,7 +28,9 @@ from traceforge_proxy.providers.base import (
     ProviderError,
     ProviderRequest,
     StreamUsage,
+    delta_chunk,
     openai_error,
+    usage_chunks,
 )
 
 #: OpenAI sampling fields that keep their names in Ollama's ``options``.
@@ -264,9 +266,7 @@ class OllamaStream:
         if not self._role_sent:
             delta = {"role": "assistant", **delta}
             self._role_sent = True
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        chunk = {**self._head(), "choices": [choice]}
-        return {**chunk, "usage": None} if self._include_usage else chunk
+        return delta_chunk(self._head(), delta, finish_reason, self._include_usage)
 
     def feed(self, event: str | None, payload: Any) -> list[dict[str, Any]]:
         """Convert one decoded NDJSON line (see :class:`StreamConverter`)."""
@@ -302,10 +302,12 @@ class OllamaStream:
 
     def close(self) -> list[dict[str, Any]]:
         """The usage chunk (``"choices": []``) when asked for and Ollama reported counts."""
-        usage = self.usage.as_openai()
-        if self.error is not None or not self._include_usage or usage is None:
-            return []
-        return [{**self._head(), "choices": [], "usage": usage}]
+        return usage_chunks(
+            self._head(),
+            self.usage,
+            include_usage=self._include_usage,
+            failed=self.error is not None,
+        )
 
 
 class OllamaAdapter:
