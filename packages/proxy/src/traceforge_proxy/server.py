@@ -35,7 +35,7 @@ import msgspec
 from aiohttp import web
 
 from traceforge_proxy.errors import error_body
-from traceforge_proxy.exchange import Exchange
+from traceforge_proxy.exchange import Exchange, decode_json
 from traceforge_proxy.headers import (
     redact_headers,
     relayed_response_headers,
@@ -262,19 +262,21 @@ class ProxyHandler:
             upstream_response.headers.items(), "metadata.response_headers", exchange.redacted_fields
         )
         created = int(time.time())
-        content_type = upstream_response.headers.get("Content-Type", "")
-        if upstream_response.status < 400 and native.stream and _stream_framing(content_type):
+        framing = _stream_framing(upstream_response.headers.get("Content-Type", ""))
+        if upstream_response.status < 400 and native.stream and framing is not None:
             options = payload.get("stream_options")
             exchange.converter = adapter.stream_converter(
                 model=model,
                 created=created,
                 include_usage=isinstance(options, dict) and options.get("include_usage") is True,
             )
-            return await self._relay_stream(request, upstream_response, exchange, "convert")
+            return await self._relay_stream(
+                request, upstream_response, exchange, "convert", framing
+            )
         relayed = await self._read_body(upstream_response, exchange)
         if isinstance(relayed, web.Response):
             return relayed
-        answer = _decode_json(relayed)
+        answer = decode_json(relayed)
         if upstream_response.status >= 400:
             error = adapter.convert_error(upstream_response.status, answer)
             return self._provider_error(exchange, error, record_status=False)
@@ -355,7 +357,7 @@ class ProxyHandler:
                 exchange.converter = exchange.adapter.stream_converter(
                     model=exchange.model, created=int(time.time()), include_usage=False
                 )
-            return await self._relay_stream(request, upstream_response, exchange, mode)
+            return await self._relay_stream(request, upstream_response, exchange, mode, framing)
         payload = await self._read_body(upstream_response, exchange)
         if isinstance(payload, web.Response):
             return payload
@@ -456,6 +458,7 @@ class ProxyHandler:
         upstream_response: aiohttp.ClientResponse,
         exchange: Exchange,
         mode: RelayMode,
+        framing: Literal["sse", "ndjson"],
     ) -> web.StreamResponse:
         exchange.streaming = True
         response = web.StreamResponse(status=upstream_response.status)
@@ -466,7 +469,6 @@ class ProxyHandler:
                 response.headers.add(name, value)
             response.headers["Cache-Control"] = "no-cache"
             response.headers["X-Accel-Buffering"] = "no"
-        framing = _stream_framing(upstream_response.headers.get("Content-Type", ""))
         parser: SSEParser | NDJSONParser = NDJSONParser() if framing == "ndjson" else SSEParser()
         complete = False
         try:
@@ -578,13 +580,6 @@ def _decode_request(body: bytes) -> object:
         return msgspec.json.decode(body)
     except msgspec.DecodeError:
         return None
-
-
-def _decode_json(body: bytes) -> Any:
-    try:
-        return msgspec.json.decode(body) if body else None
-    except msgspec.DecodeError:
-        return body.decode("utf-8", "replace")
 
 
 def create_proxy_app(

@@ -128,13 +128,6 @@ def read_test(path: Path) -> tuple[str, TestCase | None, TestFileError | None]:
         return text, None, exc
 
 
-def slug(text: str) -> str:
-    """A test name made from free text, the way ``traceforge test create-from-trace`` names
-    files: lower case, runs of other characters as ``-``, at most 60 characters."""
-    made = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return made[:60].rstrip("-") or "test"
-
-
 def save_test(
     home: Path, name: str, text: str, *, overwrite: bool = False, fsync: bool = True
 ) -> tuple[Path, TestCase]:

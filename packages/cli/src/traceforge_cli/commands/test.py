@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from traceforge_cli.junit import write_junit
 from traceforge_cli.testrun import Mode, RunOptions, load_error_result, run_tests
 from traceforge_shared.config import Config
 from traceforge_shared.evals import TestCase, TestResult, TestRun
-from traceforge_shared.evals.authoring import test_from_trace
+from traceforge_shared.evals.authoring import default_test_name, test_file_stem, test_from_trace
 from traceforge_shared.evals.loader import TestFileError, discover_tests, load_tests
 from traceforge_shared.evals.results import ResultStore
 from traceforge_shared.evals.schema import test_file_schema
@@ -37,11 +36,6 @@ EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 @click.group()
 def test() -> None:
     """Regression tests: turn a trace into a YAML test, run tests in parallel."""
-
-
-def _slug(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:60].rstrip("-") or "test"
 
 
 @test.command("create-from-trace")
@@ -68,7 +62,7 @@ def create_from_trace(trace_id: str, name: str | None, out: Path | None, force: 
         sys.stdout.write(text)
         return
     if out is None:
-        out = context.home() / "tests" / f"{_slug(name or _first_line_name(text))}.yaml"
+        out = context.home() / "tests" / f"{test_file_stem(name or default_test_name(trace))}.yaml"
     if out.exists() and not force:
         raise click.ClickException(f"{out} exists; pass --force to overwrite or --out")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -76,13 +70,6 @@ def create_from_trace(trace_id: str, name: str | None, out: Path | None, force: 
     Console().print(
         f"wrote [bold]{out}[/] from trace {trace.id[:8]}; run it: traceforge test run {out}"
     )
-
-
-def _first_line_name(text: str) -> str:
-    for line in text.splitlines():
-        if line.startswith("name:"):
-            return line[5:].strip().strip("'\"")
-    return "test"
 
 
 @test.command("schema")

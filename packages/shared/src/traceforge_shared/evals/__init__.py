@@ -3,7 +3,12 @@
 
 from traceforge_shared.cost import cost_usd
 from traceforge_shared.evals.assertions import evaluate, evaluate_all
-from traceforge_shared.evals.authoring import default_assertions, test_from_trace
+from traceforge_shared.evals.authoring import (
+    default_assertions,
+    default_test_name,
+    test_file_stem,
+    test_from_trace,
+)
 from traceforge_shared.evals.fields import FieldNotFoundError, resolve_field
 from traceforge_shared.evals.loader import TestFileError, discover_tests, load_test_file, load_tests
 from traceforge_shared.evals.schema import test_file_schema
@@ -31,6 +36,7 @@ __all__ = [
     "TestRun",
     "cost_usd",
     "default_assertions",
+    "default_test_name",
     "discover_tests",
     "evaluate",
     "evaluate_all",
@@ -38,5 +44,6 @@ __all__ = [
     "load_tests",
     "resolve_field",
     "test_file_schema",
+    "test_file_stem",
     "test_from_trace",
 ]

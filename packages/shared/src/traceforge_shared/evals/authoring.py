@@ -204,7 +204,7 @@ def _message_text(content: Any) -> str:
     return ""
 
 
-def _default_name(trace: Trace) -> str:
+def default_test_name(trace: Trace) -> str:
     """The first user message on one line, cut at a word to at most 60 characters; else
     ``Trace <first 8 digits of the id>``."""
     messages = trace.request.get("messages") if isinstance(trace.request, dict) else None
@@ -220,6 +220,17 @@ def _default_name(trace: Trace) -> str:
                 return text
             break
     return f"Trace {trace.id[:8]}"
+
+
+def test_file_stem(name: str) -> str:
+    """The file name stem of a test called ``name`` (``traceforge test create-from-trace``
+    and ``POST /api/tests`` name files this way): lower case, runs of other characters as
+    ``-``, at most 60 characters; ``test`` when nothing is left."""
+    stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return stem[:60].rstrip("-") or "test"
+
+
+test_file_stem.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
 #: What a literal block cannot hold as is: a character outside YAML's printable set, a line
@@ -310,7 +321,7 @@ def test_from_trace(trace: Trace, *, name: str | None = None) -> str:  # noqa: P
             "only chat calls can become tests"
         )
     doc = CommentedMap()
-    doc["name"] = name or _default_name(trace)
+    doc["name"] = name or default_test_name(trace)
     doc["description"] = (
         f"Made from trace {trace.id} ({trace.provider} {trace.model}, recorded {trace.timestamp})."
     )

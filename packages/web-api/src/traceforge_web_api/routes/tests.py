@@ -35,11 +35,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from traceforge_shared.evals import TestCase, TestFileError, TestRun, test_from_trace
+from traceforge_shared.evals import (
+    TestCase,
+    TestFileError,
+    TestRun,
+    default_test_name,
+    test_file_stem,
+    test_from_trace,
+)
 from traceforge_shared.evals.replay import load_error_result, replay_tests
 from traceforge_shared.evals.results import ResultStore
 from traceforge_shared.store import StoreError
-from traceforge_shared.yamlfile import YamlProblem, parse_yaml
 from traceforge_web_api.common import (
     ApiError,
     convert_body,
@@ -60,7 +66,6 @@ from traceforge_web_api.testfiles import (
     list_test_files,
     read_test,
     save_test,
-    slug,
     tests_dir,
 )
 
@@ -292,7 +297,7 @@ def _create(request: Request, data: dict[str, Any]) -> Response:
             text = test_from_trace(trace, name=spec.name)
         except ValueError as exc:
             raise ApiError(422, str(exc)) from None
-        name = slug(spec.name or _test_name(text))
+        name = test_file_stem(spec.name or default_test_name(trace))
         overwrite = spec.overwrite
     elif "yaml" in data:
         from_yaml = convert_body(data, TestFromYaml)
@@ -312,15 +317,6 @@ def _create(request: Request, data: dict[str, Any]) -> Response:
     except InvalidTest as exc:
         return json_response(TestRefused(error=str(exc), line=exc.line, field=exc.field), 422)
     return json_response(_detail(path), 201)
-
-
-def _test_name(text: str) -> str:
-    try:
-        doc = parse_yaml(text)
-    except YamlProblem:  # pragma: no cover - test_from_trace writes valid YAML
-        return "test"
-    name = doc.get("name") if isinstance(doc, dict) else None
-    return name if isinstance(name, str) else "test"
 
 
 async def create_test(request: Request) -> Response:
