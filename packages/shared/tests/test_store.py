@@ -820,3 +820,52 @@ def test_corrupt_file_skipped_by_list_and_get_raises(
     store.save(good)
     assert ids_of(store.list())[0] == CORRUPT_ID
     assert store.get(CORRUPT_ID) == good
+
+
+def test_save_many_indexes_a_batch(store: TraceStore) -> None:
+    traces = [make_trace(text=f"answer {i}", epoch_s=1_700_000_000 + i) for i in range(5)]
+    paths = store.save_many(traces, fsync=False)
+    assert [p.name for p in paths] == [f"{t.id}.json" for t in traces]
+    assert [s.id for s in store.list(limit=None)] == [t.id for t in reversed(traces)]
+    assert store.index.get_meta("traces_dir_mtime_ns") == str(store.traces_dir.stat().st_mtime_ns)
+
+
+def test_save_many_indexes_what_it_wrote_before_a_failure(
+    store: TraceStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    traces = [make_trace(epoch_s=1_700_000_000 + i) for i in range(3)]
+    real = store_module.write_atomic
+
+    def failing(path: Path, data: bytes, *, fsync: bool = True) -> None:
+        if path.stem == traces[2].id:
+            raise OSError(28, "No space left on device")
+        real(path, data, fsync=fsync)
+
+    monkeypatch.setattr(store_module, "write_atomic", failing)
+    with pytest.raises(OSError, match="No space"):
+        store.save_many(traces)
+    assert {s.id for s in store.list(limit=None)} == {traces[0].id, traces[1].id}
+
+
+def test_a_crash_between_writing_and_indexing_is_seen_on_the_next_read(
+    store: TraceStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The directory's mtime may not move (coarse timestamps): the "saving" mark left by a
+    save that never indexed its file makes the next reader rescan anyway."""
+    first = make_trace(epoch_s=1_700_000_000)
+    store.save(first)
+    assert len(store.list()) == 1  # the index is in sync with the directory
+    before = store.traces_dir.stat().st_mtime_ns
+    assert store.index.get_meta("traces_dir_mtime_ns") == str(before)
+
+    def crash(entries: object) -> None:
+        raise KeyboardInterrupt  # the process dies after the file, before the index
+
+    monkeypatch.setattr(store.index, "put", crash)
+    lost = make_trace(epoch_s=1_700_000_001)
+    with pytest.raises(KeyboardInterrupt):
+        store.save(lost)
+    monkeypatch.undo()
+    os.utime(store.traces_dir, ns=(before, before))  # same tick as before the crash
+    reader = TraceStore(store.home)
+    assert [s.id for s in reader.list(limit=None)] == [lost.id, first.id]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -160,17 +160,55 @@ class TraceStore:
             InvalidTraceIdError: ``trace.id`` is not a valid id.
             OSError: the file could not be written (nothing is left half-written).
         """
-        path = self.path_for(trace.id)
-        self.traces_dir.mkdir(parents=True, exist_ok=True)
+        return self.save_many([trace])[0]
+
+    def save_many(self, traces: Sequence[Trace], *, fsync: bool | None = None) -> list[Path]:
+        """Write each trace atomically to its own file, then index them all in one transaction
+        (what the proxy's writer does with the traces that finished while it was busy: one
+        index commit per batch instead of one per trace).
+
+        Args:
+            traces: the traces, any number.
+            fsync: flush each file to disk before renaming it into place (default: the
+                store's ``fsync``).
+
+        Returns:
+            The file paths, in the order of ``traces``.
+
+        Raises:
+            InvalidTraceIdError: a trace id is not valid (nothing is written).
+            OSError: a file could not be written; the traces written before it are indexed,
+                nothing is left half-written.
+        """
+        paths = [self.path_for(trace.id) for trace in traces]
+        flush = self.fsync if fsync is None else fsync
         before = self._dir_mtime()
-        write_atomic(path, encode_trace(trace), fsync=self.fsync)
-        self.index.put([(summarize(trace), search_text(trace))])
-        # If the index was in sync before this write, it still is: record the new mtime so the
-        # next read need not rescan the directory.
-        self.index.set_meta(
-            _MTIME_KEY, str(self._dir_mtime()), expected=str(before), only_if_expected=True
+        # If the index was in sync before these writes, mark it "saving" until they are
+        # indexed: a crash in between leaves the mark, so the next refresh() rescans even when
+        # the directory's mtime did not move (coarse timestamps: same tick as before).
+        saving = f"saving {os.getpid()} {threading.get_ident()} {before}"
+        marked = self.index.set_meta(
+            _MTIME_KEY, saving, expected=str(before), only_if_expected=True
         )
-        return path
+        written: list[Trace] = []
+        try:
+            for trace, path in zip(traces, paths, strict=True):
+                data = encode_trace(trace)
+                try:
+                    write_atomic(path, data, fsync=flush)
+                except FileNotFoundError:  # first save, or the directory was removed
+                    self.traces_dir.mkdir(parents=True, exist_ok=True)
+                    write_atomic(path, data, fsync=flush)
+                written.append(trace)
+        finally:
+            if written:
+                self.index.put([(summarize(trace), search_text(trace)) for trace in written])
+            if marked:
+                # In sync again: record the new mtime so the next read need not rescan.
+                self.index.set_meta(
+                    _MTIME_KEY, str(self._dir_mtime()), expected=saving, only_if_expected=True
+                )
+        return paths
 
     def delete(self, id_or_prefix: str) -> str:
         """Delete a trace by id or unique prefix; returns the full id.
