@@ -12,27 +12,16 @@ import openai
 import pytest
 from aiohttp import web
 
-from traceforge_proxy.mock_upstream import TEXT_STREAM, transcript_events
-from traceforge_proxy.testing import saved_traces
+from traceforge_proxy.testing import saved_traces, transcript_chunks, upstream_app
 
 USER = [{"role": "user", "content": "hi"}]
 SSE = "text/event-stream; charset=utf-8"
-
-
-def _events(include_usage: bool = False) -> list[bytes]:
-    return [raw for raw, usage in transcript_events(TEXT_STREAM) if include_usage or not usage]
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _app(handler) -> web.Application:  # type: ignore[no-untyped-def]
-    app = web.Application()
-    app.router.add_route("*", "/v1/{tail:.*}", handler)
-    return app
 
 
 async def test_upstream_unreachable(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
@@ -57,7 +46,7 @@ async def test_upstream_timeout_before_headers(make_proxy, sdk) -> None:  # type
         await release.wait()
         return web.json_response({})
 
-    service = await make_proxy(_app(slow), read_timeout_s=0.2)
+    service = await make_proxy(upstream_app(slow), read_timeout_s=0.2)
     try:
         with pytest.raises(openai.APIStatusError) as info:
             await sdk(service).chat.completions.create(model="gpt-4o", messages=USER)
@@ -108,7 +97,7 @@ async def test_client_disconnects_mid_stream(make_proxy, sdk) -> None:  # type: 
         nonlocal sent
         response = web.StreamResponse(headers={"Content-Type": SSE})
         await response.prepare(request)
-        event = _events()[1]
+        event = transcript_chunks()[1]
         try:
             for _ in range(10_000):
                 await response.write(event)
@@ -119,7 +108,7 @@ async def test_client_disconnects_mid_stream(make_proxy, sdk) -> None:  # type: 
             raise
         return response
 
-    service = await make_proxy(_app(endless))
+    service = await make_proxy(upstream_app(endless))
     stream = await sdk(service).chat.completions.create(model="gpt-4o", messages=USER, stream=True)
     received = 0
     async for _chunk in stream:
@@ -142,14 +131,14 @@ async def test_upstream_dies_mid_stream(make_proxy, sdk) -> None:  # type: ignor
     async def dying(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": SSE})
         await response.prepare(request)
-        for event in _events()[:5]:
+        for event in transcript_chunks()[:5]:
             await response.write(event)
         await asyncio.sleep(0.05)
         assert request.transport is not None
         request.transport.close()  # no terminating chunk: a broken stream
         return response
 
-    service = await make_proxy(_app(dying))
+    service = await make_proxy(upstream_app(dying))
     stream = await sdk(service).chat.completions.create(model="gpt-4o", messages=USER, stream=True)
     received: list[str | None] = []
 
@@ -169,7 +158,7 @@ async def test_upstream_dies_mid_stream(make_proxy, sdk) -> None:  # type: ignor
 
 
 async def test_malformed_sse_line_forwarded_and_noted(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
-    events = _events()
+    events = transcript_chunks()
     broken = b"data: {this is not json\n\n"
     body = events[0] + events[1] + broken + b"".join(events[2:])
 
@@ -180,7 +169,7 @@ async def test_malformed_sse_line_forwarded_and_noted(make_proxy, sdk) -> None: 
         await response.write_eof()
         return response
 
-    service = await make_proxy(_app(upstream), inject=False)
+    service = await make_proxy(upstream_app(upstream), inject=False)
     client = sdk(service)
     async with client.chat.completions.with_streaming_response.create(
         model="gpt-4o",
@@ -208,7 +197,7 @@ async def test_chunk_cap(make_proxy, sdk) -> None:  # type: ignore[no-untyped-de
         text += chunk.choices[0].delta.content or ""
     (trace,) = await saved_traces(service)
     meta = trace.metadata
-    assert meta.chunks_received == len(_events(include_usage=True))
+    assert meta.chunks_received == len(transcript_chunks(include_usage=True))
     assert meta.chunks_buffered == len(trace.chunks) == 10
     assert any("chunk cap" in w for w in meta.warnings)
     # Past the cap chunks are still forwarded and still count towards the rebuilt answer.
@@ -223,7 +212,7 @@ async def test_auth_passthrough_and_env_key(make_proxy, store) -> None:  # type:
         seen.append((request.headers.get("Authorization"), await request.json()))
         return web.json_response({"object": "chat.completion", "choices": []})
 
-    service = await make_proxy(_app(recording), api_key="sk-from-env-SECRET")
+    service = await make_proxy(upstream_app(recording), api_key="sk-from-env-SECRET")
     async with openai.AsyncOpenAI(
         base_url=service.url, api_key="sk-client-SECRET", max_retries=0
     ) as client:
@@ -251,11 +240,11 @@ async def test_no_stream_options_injected_for_unknown_upstreams(make_proxy, sdk)
         bodies.append(body)
         response = web.StreamResponse(headers={"Content-Type": SSE})
         await response.prepare(request)
-        await response.write(b"".join(_events()))
+        await response.write(b"".join(transcript_chunks()))
         await response.write_eof()
         return response
 
-    service = await make_proxy(_app(strict), inject=False)
+    service = await make_proxy(upstream_app(strict), inject=False)
     async for _ in await sdk(service).chat.completions.create(
         model="gpt-4o", messages=USER, stream=True
     ):
@@ -293,7 +282,7 @@ async def test_100_concurrent_streams_all_saved(make_proxy, sdk) -> None:  # typ
         .get("delta", {})
         .get("content")
         or ""
-        for raw in _events()
+        for raw in transcript_chunks()
         if raw.startswith(b"data: {") and b'"choices":[]' not in raw
     )
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-from traceforge_proxy.mock_upstream import transcript_events
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from traceforge_proxy.mock_upstream import TEXT_STREAM, transcript_events
 from traceforge_proxy.runner import ProxyService
 from traceforge_shared.trace import Trace
 
@@ -18,8 +21,20 @@ async def saved_traces(service: ProxyService, expected: int = 1) -> list[Trace]:
     return [service.store.get(s.id) for s in reversed(summaries)]
 
 
+def transcript_chunks(name: str = TEXT_STREAM, *, include_usage: bool = False) -> list[bytes]:
+    """The SSE events the mock upstream sends for a transcript, each as its raw bytes (blank
+    line included), ``[DONE]`` last; the usage-only chunk only if asked for."""
+    return [raw for raw, usage_only in transcript_events(name) if include_usage or not usage_only]
+
+
 def transcript_body(name: str, *, include_usage: bool) -> bytes:
     """The bytes the mock upstream sends for a transcript (usage chunk only if asked for)."""
-    return b"".join(
-        raw for raw, usage_only in transcript_events(name) if include_usage or not usage_only
-    )
+    return b"".join(transcript_chunks(name, include_usage=include_usage))
+
+
+def upstream_app(handler: Handler) -> web.Application:
+    """A fake OpenAI upstream: an app answering every ``/v1/...`` request with ``handler``
+    (pass it to ``ProxyService(upstream_app=...)``, or serve it yourself)."""
+    app = web.Application()
+    app.router.add_route("*", "/v1/{tail:.*}", handler)
+    return app

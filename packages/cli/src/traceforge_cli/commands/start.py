@@ -7,6 +7,7 @@ import contextlib
 import errno
 import ipaddress
 import os
+import signal
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -193,8 +194,12 @@ async def _serve(
         f'  use it:   OpenAI(base_url="{service.url}")  (any model: gpt-*, claude-*, ...)'
     )
     console.print(f'            Anthropic(base_url="{base}/anthropic")  [dim]Ctrl-C to stop[/]')
+    stopping = asyncio.Event()
+    # SIGTERM (kill, systemd, docker stop) stops like Ctrl-C: queued traces are saved first.
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     try:
-        await asyncio.Event().wait()
+        await stopping.wait()
     finally:
         if api is not None and api_task is not None:
             api.should_exit = True
