@@ -1,0 +1,1 @@
+"""Benchmark harness: TraceForge's proxy against peer proxies, driven from separate processes."""
