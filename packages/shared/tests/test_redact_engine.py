@@ -636,3 +636,20 @@ def test_chunk_deltas_equal_response_after_redaction_at_every_split(
         expected = f"Reach me at {EMAIL_M} or {PHONE_M}; my key is {API_M}."
         assert trace.response["choices"][0]["message"]["content"] == expected
         assert _deltas(trace) == expected, cut
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "card 4111 1111 1111 1111 on file",  # ASCII: the digit look-up by `in`
+        "carte bancaire réglée: 4111 1111 1111 1111",  # not ASCII: the regex look-up
+        "\u0663\u0664 then 4111-1111-1111-1111",  # Arabic-Indic digits before it
+    ],
+)
+def test_digit_detectors_run_whatever_the_script(redactor: Redactor, text: str) -> None:
+    assert [f.kind for f in redactor.find(text)] == ["card"]
+
+
+def test_texts_without_digits_skip_the_digit_detectors(redactor: Redactor) -> None:
+    text = "call me at (five five five) or mail x@y.org; ssn - none; ip a.b.c.d " * 50
+    assert [f.kind for f in redactor.find(text)] == ["email"] * 50

@@ -48,6 +48,8 @@ class Detector:
             pattern is not run on texts without any (most texts: this is what keeps scanning
             fast). Empty: always run.
         min_length: length of the shortest possible match; shorter texts are not scanned.
+        digits: every match holds a digit; texts without one are not scanned (the engine
+            looks for a digit once per text, for every such detector).
         regex: the compiled pattern.
     """
 
@@ -58,6 +60,7 @@ class Detector:
     validate: Callable[[str], bool] | None = None
     hints: tuple[str, ...] = ()
     min_length: int = 1
+    digits: bool = False
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -71,7 +74,6 @@ class Detector:
         return not self.hints or any(hint in text for hint in self.hints)
 
 
-_DIGITS = tuple("0123456789")
 _CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|6011|65")
 
 
@@ -118,19 +120,27 @@ DETECTORS: tuple[Detector, ...] = (
         hints=("eyJ",),
         min_length=32,
     ),
-    Detector(
-        "api_key",
-        r"sk-(?<!\wsk-)(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}"
-        r"|AIza(?<!\wAIza)[0-9A-Za-z_-]{35}"
-        r"|xai-(?<!\wxai-)[A-Za-z0-9]{20,}"
-        r"|A(?<!\wA)(?:KIA|SIA|BIA|CCA)[0-9A-Z]{16}(?!\w)"
-        r"|gh(?<!\wgh)[pousr]_[A-Za-z0-9]{36,}"
-        r"|github_pat_(?<!\wgithub_pat_)[A-Za-z0-9_]{22,}"
-        r"|xox(?<!\wxox)[abposr]-[A-Za-z0-9-]{10,}",
-        "[API_KEY_REDACTED]",
-        secret=True,
-        hints=("sk-", "AIza", "xai-", "AKIA", "ASIA", "ABIA", "ACCA", "gh", "github_pat_", "xox"),
-        min_length=15,
+    # One detector per key format, each pattern starting with its literal prefix: Python's
+    # regex engine jumps between occurrences of a leading literal in C, but tries every
+    # position of the text for an alternation of literals (10x slower on long texts).
+    *(
+        Detector(
+            "api_key",
+            pattern,
+            "[API_KEY_REDACTED]",
+            secret=True,
+            hints=hints,
+            min_length=15,
+        )
+        for pattern, hints in (
+            (r"sk-(?<!\wsk-)(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}", ("sk-",)),
+            (r"AIza(?<!\wAIza)[0-9A-Za-z_-]{35}", ("AIza",)),
+            (r"xai-(?<!\wxai-)[A-Za-z0-9]{20,}", ("xai-",)),
+            (r"A(?<!\wA)(?:KIA|SIA|BIA|CCA)[0-9A-Z]{16}(?!\w)", ("AKIA", "ASIA", "ABIA", "ACCA")),
+            (r"gh(?<!\wgh)[pousr]_[A-Za-z0-9]{36,}", ("gh",)),
+            (r"github_pat_(?<!\wgithub_pat_)[A-Za-z0-9_]{22,}", ("github_pat_",)),
+            (r"xox(?<!\wxox)[abposr]-[A-Za-z0-9-]{10,}", ("xox",)),
+        )
     ),
     Detector(
         "email",
@@ -149,8 +159,8 @@ DETECTORS: tuple[Detector, ...] = (
         "[CARD_REDACTED]",
         secret=False,
         validate=_card_ok,
-        hints=_DIGITS,
         min_length=13,
+        digits=True,
     ),
     Detector(
         "ssn",
@@ -160,6 +170,7 @@ DETECTORS: tuple[Detector, ...] = (
         validate=_ssn_ok,
         hints=("-",),
         min_length=11,
+        digits=True,
     ),
     Detector(
         "phone",
@@ -169,15 +180,25 @@ DETECTORS: tuple[Detector, ...] = (
         validate=_phone_digits_ok,
         hints=("+",),
         min_length=9,
+        digits=True,
     ),
     Detector(
         "phone",
-        r"\((?<![\w-]\()\d{3}\) ?\d{3}[ .-]\d{4}(?![\w-])"
-        r"|\d(?<![\w-]\d)\d\d[ .-]\d{3}[ .-]\d{4}(?![\w-])",
+        r"\((?<![\w-]\()\d{3}\) ?\d{3}[ .-]\d{4}(?![\w-])",
+        "[PHONE_REDACTED]",
+        secret=False,
+        hints=("(",),
+        min_length=13,
+        digits=True,
+    ),
+    Detector(
+        "phone",
+        r"\d(?<![\w-]\d)\d\d[ .-]\d{3}[ .-]\d{4}(?![\w-])",
         "[PHONE_REDACTED]",
         secret=False,
         hints=("-", ".", " "),
         min_length=12,
+        digits=True,
     ),
     Detector(
         "ipv4",
@@ -187,6 +208,7 @@ DETECTORS: tuple[Detector, ...] = (
         validate=_ipv4_ok,
         hints=(".",),
         min_length=7,
+        digits=True,
     ),
 )
 

@@ -12,6 +12,7 @@ response text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,16 @@ from traceforge_shared.trace import Trace
 
 #: Marker for values of sensitive JSON fields and credential headers.
 REDACTED = "[REDACTED]"
+_DIGIT = re.compile(r"\d")
+
+
+def _has_digit(text: str) -> bool:
+    r"""Whether ``text`` holds a digit (``\d``): ten ``in`` scans (memchr speed, ~0.3 ms for
+    400 KB) for ASCII text, the regex (10x slower) when other scripts' digits are possible."""
+    if text.isascii():
+        return any(digit in text for digit in "0123456789")
+    return _DIGIT.search(text) is not None
+
 
 #: Last keys of the string fields that streams deliver in pieces, chunk after chunk.
 STREAMED_FIELDS = frozenset(
@@ -110,9 +121,15 @@ class Redactor:
         if not self.detectors or len(text) < self._min_length:
             return []
         found: list[tuple[int, int, int, Detector]] = []
+        has_digit: bool | None = None  # looked up once, for the first detector needing one
         for order, detector in enumerate(self.detectors):
             if not detector.may_match(text):
                 continue
+            if detector.digits:
+                if has_digit is None:
+                    has_digit = _has_digit(text)
+                if not has_digit:
+                    continue
             for match in detector.regex.finditer(text):
                 value = match.group()
                 if value in self.allowlist:
