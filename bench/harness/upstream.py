@@ -97,21 +97,25 @@ async def _stream(
     name = model.encode()
     head = _CHUNK_HEAD % name
     write = response.write
-    await write(_first_chunk(name))
-    for seq in range(chunks):
-        if gap_s:
-            await asyncio.sleep(gap_s)
-        await write(head + letters(seq) + b":" + letters(time.monotonic_ns()) + b" " + _CHUNK_TAIL)
-        if fault == "reset" and seq == 4:
-            assert request.transport is not None
-            request.transport.abort()  # RST, no terminating chunk
-            return response
-        if fault == "stall" and seq == 1:
-            await asyncio.sleep(3600)
-        if fault == "malformed" and seq in (1, 3):
-            await write(b"data: {this is not json\n\n" if seq == 1 else b"stray line\n\n")
-    await write(_last_chunks(name, chunks, usage))
-    await response.write_eof()
+    try:
+        await write(_first_chunk(name))
+        for seq in range(chunks):
+            if gap_s:
+                await asyncio.sleep(gap_s)
+            stamp = letters(seq) + b":" + letters(time.monotonic_ns()) + b" "
+            await write(head + stamp + _CHUNK_TAIL)
+            if fault == "reset" and seq == 4:
+                assert request.transport is not None
+                request.transport.abort()  # RST, no terminating chunk
+                return response
+            if fault == "stall" and seq == 1:
+                await asyncio.sleep(3600)
+            if fault == "malformed" and seq in (1, 3):
+                await write(b"data: {this is not json\n\n" if seq == 1 else b"stray line\n\n")
+        await write(_last_chunks(name, chunks, usage))
+        await response.write_eof()
+    except ConnectionError:  # the client (the proxy under test) went away: its business
+        pass
     return response
 
 
