@@ -25,23 +25,18 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _git(*args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], capture_output=True, text=True, check=True, cwd=RESULTS_DIR.parent
+    )
+    return done.stdout.strip()
+
+
 def _commit() -> str:
+    """The checked-out commit, ``+dirty`` when tracked files have changes."""
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=RESULTS_DIR.parent,
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=RESULTS_DIR.parent,
-        ).stdout.strip()
-        return out.stdout.strip() + ("+dirty" if dirty else "")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
+        return _git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
