@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from traceforge_shared.yamlfile import YamlProblem, line_of, split_path, to_plain
 
 #: Directory name of the TraceForge home inside a project.
 DEFAULT_HOME_DIRNAME = ".ai-tests"
@@ -262,43 +264,6 @@ def config_path(home: Path) -> Path:
 
 
 _PATH_RE = re.compile(r"`\$((?:\.[A-Za-z_][\w-]*|\[[^\]]*\])*)`")
-_ANY_KEY = "*"
-
-
-def _split_path(json_path: str) -> list[str | int]:
-    parts: list[str | int] = []
-    pattern = r"\.([A-Za-z_][\w-]*)|\[(?:'([^']*)'|\"([^\"]*)\"|(\d+)|(\.\.\.))\]"
-    for match in re.finditer(pattern, json_path):
-        name, q1, q2, num, anykey = match.groups()
-        if name is not None:
-            parts.append(name)
-        elif anykey is not None:
-            parts.append(_ANY_KEY)  # msgspec does not say which mapping key
-        elif q1 is not None or q2 is not None:
-            parts.append(q1 if q1 is not None else q2)
-        else:
-            parts.append(int(num))
-    return parts
-
-
-def _line_of(doc: Any, parts: list[str | int]) -> int | None:
-    """1-based line of the value at ``parts`` in a ruamel round-trip document."""
-    node = doc
-    line: int | None = None
-    for part in parts:
-        if part == _ANY_KEY:
-            break
-        lc = getattr(node, "lc", None)
-        try:
-            if lc is not None:
-                if isinstance(part, str) and part in node:
-                    line = lc.key(part)[0] + 1
-                elif isinstance(part, int):
-                    line = lc.item(part)[0] + 1
-            node = node[part]
-        except (KeyError, IndexError, TypeError, AttributeError):
-            break
-    return line
 
 
 def load_config(path: Path) -> Config:
@@ -334,13 +299,17 @@ def load_config(path: Path) -> Config:
     if not isinstance(doc, dict):
         raise ConfigError(path, "the top level must be a mapping (proxy:, upstreams:, storage:)")
     try:
-        return msgspec.convert(_plain(doc), Config)
+        plain = to_plain(doc)
+    except YamlProblem as exc:
+        raise ConfigError(path, exc.reason) from exc
+    try:
+        return msgspec.convert(plain, Config)
     except msgspec.ValidationError as exc:
         message = str(exc)
         match = _PATH_RE.search(message)
         parts: list[str | int] = []
         if match:
-            parts = _split_path(match.group(1))
+            parts = split_path(match.group(1))
             # msgspec writes "<reason> - at `$.path`": keep only the reason.
             message = re.sub(r"\s*-\s*at\s*$", "", message[: match.start()])
         if message.startswith("Object contains unknown field"):
@@ -351,17 +320,5 @@ def load_config(path: Path) -> Config:
                 parts = [*parts, unknown.group(1)]
                 message = "unknown field"
         field = ".".join(str(p) for p in parts) or None
-        line = _line_of(doc, parts) if parts else None
+        line = line_of(doc, parts) if parts else None
         raise ConfigError(path, message, line=line, field=field) from exc
-
-
-def _plain(node: Any) -> Any:
-    """Convert ruamel's commented containers into plain dicts and lists, and its float
-    subclass (``ScalarFloat``, which msgspec refuses as a ``float``) into ``float``."""
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, float):
-        return float(node)
-    return node
