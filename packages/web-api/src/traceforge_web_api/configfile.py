@@ -11,7 +11,6 @@ import io
 import itertools
 import os
 import re
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from traceforge_shared.config import (
     config_path,
     load_config,
 )
+from traceforge_shared.store.files import write_temp
 from traceforge_shared.yamlfile import YamlProblem, parse_yaml
 
 #: Serialises read-modify-write cycles of config files in this process.
@@ -172,14 +172,8 @@ def _replace(home: Path, text: str, *, fsync: bool) -> Config:
         line = text.count("\n", 0, exc.start) + 1
         raise InvalidConfig(path, "not valid Unicode text (a lone surrogate)", line, None) from None
     home.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".config.", suffix=".yaml.tmp", dir=home)
-    tmp = Path(tmp_name)
+    tmp = write_temp(path, data, fsync=fsync)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            if fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
         try:
             config = load_config(tmp)
         except ConfigError as exc:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +21,7 @@ import msgspec
 
 from traceforge_shared.evals import TestCase, TestFileError, load_test_file
 from traceforge_shared.evals.loader import TEST_FILE_SUFFIXES
+from traceforge_shared.store.files import write_temp
 
 #: What a test name (file stem) may be.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -158,14 +158,8 @@ def save_test(
             )
         target = existing or tests_dir(home) / f"{name}.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".yaml.tmp", dir=target.parent)
-        tmp = Path(tmp_name)
+        tmp = write_temp(target, data, fsync=fsync)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                if fsync:
-                    fh.flush()
-                    os.fsync(fh.fileno())
             try:
                 case = load_test_file(tmp)
             except TestFileError as exc:

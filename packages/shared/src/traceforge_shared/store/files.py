@@ -48,19 +48,24 @@ def decode_trace(data: bytes, *, source: str = "trace") -> Trace:
         raise TraceSchemaError(f"{source}: not valid JSON: {exc}") from exc
 
 
-def write_atomic(path: Path, data: bytes, *, fsync: bool = True) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the whole new one, never part.
+def write_temp(path: Path, data: bytes, *, fsync: bool = True, mode: int = 0o600) -> Path:
+    """Write ``data`` to a new hidden file beside ``path`` (``.<stem>.<random>.tmp``, which
+    store scans and test discovery ignore) and return it, for the caller to check and then
+    rename over ``path`` (``os.replace``) or unlink.
 
-    Writes a temporary file in the same directory, optionally fsyncs it, then renames it over
-    ``path``. The temporary file starts with ``.`` so store scans ignore it.
+    Args:
+        path: the file the data is meant for; its directory must exist.
+        data: the bytes.
+        fsync: flush the file to disk before returning.
+        mode: permission bits of the new file (before the umask).
 
     Raises:
-        OSError: the write failed; ``path`` is left as it was and the temp file is removed.
+        OSError: the write failed; nothing is left behind.
     """
     # Not tempfile.mkstemp: its name generator and retry loop cost ~30 µs a file, on the
     # proxy's hot path (one trace, one file); 64 random bits make a name clash negligible.
     tmp = path.with_name(f".{path.stem}.{os.urandom(8).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
     try:
         try:
             view = memoryview(data)
@@ -70,6 +75,24 @@ def write_atomic(path: Path, data: bytes, *, fsync: bool = True) -> None:
                 os.fsync(fd)
         finally:
             os.close(fd)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def write_atomic(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the whole new one, never part.
+
+    Writes a temporary file in the same directory (:func:`write_temp`), optionally fsyncs it,
+    then renames it over ``path``.
+
+    Raises:
+        OSError: the write failed; ``path`` is left as it was and the temp file is removed.
+    """
+    tmp = write_temp(path, data, fsync=fsync)
+    try:
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

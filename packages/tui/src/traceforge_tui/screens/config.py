@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 from pathlib import Path
 from typing import ClassVar
@@ -23,6 +22,7 @@ from textual.widgets import Button, Footer, Header, Static, TextArea
 from textual.widgets.text_area import LanguageDoesNotExist
 
 from traceforge_shared.config import DEFAULT_CONFIG_YAML, ConfigError, config_path, load_config
+from traceforge_shared.store.files import write_temp
 
 #: Shown under the editor.
 HELP_TEXT = (
@@ -48,20 +48,17 @@ def save_config_text(path: Path, text: str) -> None:
     directory = path.parent
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
-    temp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    temp: Path | None = None
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        temp = write_temp(path, text.encode("utf-8"), mode=0o666)
         load_config(temp)
         with contextlib.suppress(FileNotFoundError):
             os.chmod(temp, stat.S_IMODE(path.stat().st_mode))
         os.replace(temp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink(missing_ok=True)
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)
         if created:
             with contextlib.suppress(OSError):
                 directory.rmdir()
