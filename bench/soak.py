@@ -37,7 +37,7 @@ from harness.loadgen import Job
 from harness.processes import LoadGenerator, Upstream
 from harness.profiles import FAULT_CHUNKS, FAULTS, PROFILES, fault_for
 from harness.report import RESULTS_DIR, facts_markdown, machine_facts, write
-from harness.systems import RssSampler, Running, start
+from harness.systems import RssSampler, start
 
 from traceforge_shared.store import TraceStore
 from traceforge_shared.trace import Trace
@@ -333,6 +333,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-__all__ = ["Running", "check_store", "main"]
