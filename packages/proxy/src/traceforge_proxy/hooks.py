@@ -1,17 +1,52 @@
 """Named hook points of the proxy, mitmproxy-addon style.
 
-An addon is any object with some of these methods; the proxy calls each at its moment:
+An *addon* is any object with some of the methods below; the proxy calls each one at its
+moment, in the order the addons were given. An addon implements only the hooks it needs
+(duck typing: :class:`Addons` looks the methods up once, when it is built).
 
-- ``before_save(trace) -> Trace``: called in the trace writer thread, after the call ended and
-  before the trace touches disk. Redaction of secrets and PII plugs in here: whatever it
-  returns is what is stored. The client and the upstream are never affected.
+On the event loop, for every call (``flow`` is the proxy's
+:class:`~traceforge_proxy.exchange.Exchange`; keep these cheap, they sit on the request path):
+
+- ``request(flow)``: the client's request was read (body, decoded JSON, endpoint).
+- ``response_headers(flow)``: the upstream answered: ``flow.status_code`` and
+  ``flow.response_headers`` are set (also fired for the proxy's own error answers).
+- ``chunk(flow, chunk)``: one stream chunk was recorded (:class:`StreamChunk`: its index,
+  arrival offset in ms, decoded data); fired for stored chunks only (``proxy.chunk_cap``).
+- ``response(flow)``: the call ended with a whole answer relayed (any HTTP status).
+- ``error(flow)``: the call ended without a whole answer: the upstream failed, timed out
+  or hung up, or the client hung up. ``flow.error`` says which.
+
+Exactly one of ``response`` and ``error`` fires per call, after which the flow is final.
+
+In the trace writer's thread, once the call is over:
+
+- ``before_save(trace) -> Trace``: may rewrite the trace before it touches disk. Redaction
+  of secrets and PII plugs in here, first, so no other addon sees an unredacted trace;
+  whatever the last one returns is what is stored.
+- ``saved(trace)``: the (redacted) trace is on disk. Live feeds and the test runner listen
+  here.
+
+An addon that raises is logged and skipped for that call; the call and the trace go on.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from traceforge_shared.trace import Trace
+from traceforge_shared.trace import StreamChunk, Trace
+
+if TYPE_CHECKING:
+    from traceforge_proxy.exchange import Exchange
+
+log = logging.getLogger("traceforge.proxy")
+
+#: Hook names, in the order they fire during one call.
+FLOW_HOOKS = ("request", "response_headers", "chunk", "response", "error")
+#: Hooks fired in the writer's thread.
+TRACE_HOOKS = ("before_save", "saved")
+HOOKS = FLOW_HOOKS + TRACE_HOOKS
 
 
 @runtime_checkable
@@ -21,3 +56,73 @@ class BeforeSave(Protocol):
     def before_save(self, trace: Trace) -> Trace:
         """Return the trace to store (the same object, changed, or a new one)."""
         ...
+
+
+@runtime_checkable
+class Saved(Protocol):
+    """An addon told of each trace once it is on disk."""
+
+    def saved(self, trace: Trace) -> None:
+        """Called in the writer's thread with the stored (redacted) trace."""
+        ...
+
+
+class Addons:
+    """Calls the addons' hooks. Built once per proxy; the method look-ups are done here, so
+    a hook no addon implements costs one empty loop.
+
+    Args:
+        addons: objects with some of the methods named in :data:`HOOKS`.
+    """
+
+    def __init__(self, addons: Sequence[object] = ()) -> None:
+        self.addons = list(addons)
+        self._hooks: dict[str, list[Callable[..., Any]]] = {
+            name: [getattr(a, name) for a in self.addons if callable(getattr(a, name, None))]
+            for name in HOOKS
+        }
+
+    def has(self, name: str) -> bool:
+        """Whether any addon implements hook ``name``."""
+        return bool(self._hooks[name])
+
+    def _fire(self, name: str, *args: Any) -> None:
+        for hook in self._hooks[name]:
+            try:
+                hook(*args)
+            except Exception:
+                log.exception("addon hook %s failed", name)
+
+    def request(self, flow: Exchange) -> None:
+        """Fire ``request``."""
+        self._fire("request", flow)
+
+    def response_headers(self, flow: Exchange) -> None:
+        """Fire ``response_headers``."""
+        self._fire("response_headers", flow)
+
+    def chunk(self, flow: Exchange, chunk: StreamChunk) -> None:
+        """Fire ``chunk``."""
+        self._fire("chunk", flow, chunk)
+
+    def response(self, flow: Exchange) -> None:
+        """Fire ``response``."""
+        self._fire("response", flow)
+
+    def error(self, flow: Exchange) -> None:
+        """Fire ``error``."""
+        self._fire("error", flow)
+
+    def before_save(self, trace: Trace) -> Trace:
+        """Run every ``before_save`` hook in order and return the trace to store.
+
+        Unlike the other hooks, an exception here propagates: a redactor that failed must
+        not let the unredacted trace through (the writer then drops the trace and logs it).
+        """
+        for hook in self._hooks["before_save"]:
+            trace = hook(trace)
+        return trace
+
+    def saved(self, trace: Trace) -> None:
+        """Fire ``saved``."""
+        self._fire("saved", trace)
