@@ -51,8 +51,8 @@ def test_header_overrides_patterns() -> None:
     router = Router(Config())
     assert router.route("gpt-4o", "ollama") == RouteChoice("ollama", "gpt-4o")
     assert router.route("ollama/x", "Ollama") == RouteChoice("ollama", "x")
-    with pytest.raises(RoutingError, match=r"unknown provider 'groq'.*X-TraceForge-Provider"):
-        router.route("gpt-4o", "groq")
+    with pytest.raises(RoutingError, match=r"unknown provider 'bedrock'.*X-TraceForge-Provider"):
+        router.route("gpt-4o", "bedrock")
 
 
 def test_unknown_model_lists_patterns_instead_of_guessing() -> None:

@@ -344,6 +344,6 @@ def test_unknown_provider_names_are_errors(tmp_path: Path) -> None:
     path = write(tmp_path, "upstreams:\n  opanai:\n    base_url: http://x/v1\n")
     with pytest.raises(ConfigError, match=r"unknown provider.*opanai.*known: openai, anthropic"):
         load_config(path)
-    path = write(tmp_path, "proxy:\n  default_provider: groq\n")
-    with pytest.raises(ConfigError, match="unknown provider 'groq'"):
+    path = write(tmp_path, "proxy:\n  default_provider: bedrock\n")
+    with pytest.raises(ConfigError, match="unknown provider 'bedrock'"):
         load_config(path)

@@ -9,24 +9,15 @@ lists the patterns), never a guess.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from traceforge_shared.config import PROVIDERS, Config
+from traceforge_shared.config import Config
+from traceforge_shared.providers import PROVIDER_SPECS, ProviderSpec
 
 #: Header a client may send to pick the provider explicitly.
 PROVIDER_HEADER = "X-TraceForge-Provider"
-
-#: Default model patterns per provider (``upstreams.<provider>.models`` replaces them).
-DEFAULT_MODEL_PATTERNS: dict[str, tuple[str, ...]] = {
-    "openai": ("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-*", "ft:gpt-*"),
-    "anthropic": ("claude-*",),
-    "gemini": ("gemini-*",),
-    "ollama": ("llama*", "mistral*", "codellama*", "phi*", "qwen*", "gemma*", "deepseek*"),
-    "xai": ("grok-*",),
-    "cohere": ("command-*",),
-    "azure": (),
-}
 
 
 class RoutingError(ValueError):
@@ -38,7 +29,7 @@ class RouteChoice:
     """Where one request goes.
 
     Attributes:
-        provider: one of :data:`~traceforge_shared.config.PROVIDERS`.
+        provider: a provider name of the registry (:mod:`traceforge_shared.providers`).
         model: the model name to send the provider (prefix removed).
         deployment: the Azure deployment, for ``azure``.
     """
@@ -49,16 +40,27 @@ class RouteChoice:
 
 
 class Router:
-    """Model-name routing built from a :class:`Config`."""
+    """Model-name routing built from a :class:`Config` and the provider registry.
 
-    def __init__(self, config: Config) -> None:
+    Args:
+        config: ``upstreams.<provider>.models`` (globs replacing a provider's defaults),
+            ``upstreams.azure.deployments`` and ``proxy.default_provider``.
+        specs: the providers, in the order their globs are tried (default: the registry).
+
+    Attributes:
+        providers: the provider names a header or a prefix may pick, in registry order.
+        patterns: provider name → its lower-case model globs, in registry order.
+    """
+
+    def __init__(self, config: Config, specs: Mapping[str, ProviderSpec] = PROVIDER_SPECS) -> None:
+        self.providers = tuple(specs)
         self.patterns: dict[str, tuple[str, ...]] = {}
-        for provider in PROVIDERS:
+        for provider, spec in specs.items():
             settings = config.upstreams.get(provider)
             if settings is not None and settings.models is not None:
                 self.patterns[provider] = tuple(p.lower() for p in settings.models)
             else:
-                self.patterns[provider] = DEFAULT_MODEL_PATTERNS[provider]
+                self.patterns[provider] = tuple(p.lower() for p in spec.model_globs)
         azure = config.upstreams.get("azure")
         self.deployments = dict(azure.deployments) if azure is not None else {}
         self.default_provider = config.proxy.default_provider
@@ -71,20 +73,20 @@ class Router:
         """
         if header:
             provider = header.strip().lower()
-            if provider not in PROVIDERS:
+            if provider not in self.providers:
                 raise RoutingError(
                     f"unknown provider {header!r} in {PROVIDER_HEADER}; "
-                    f"known: {', '.join(PROVIDERS)}"
+                    f"known: {', '.join(self.providers)}"
                 )
             return self._choice(provider, _strip_prefix(model, provider))
         prefix, sep, rest = model.partition("/")
-        if sep and prefix.lower() in PROVIDERS and rest:
+        if sep and prefix.lower() in self.providers and rest:
             return self._choice(prefix.lower(), rest)
         if model in self.deployments:
             return RouteChoice("azure", model, self.deployments[model])
         lowered = model.lower()
-        for provider in PROVIDERS:
-            if any(fnmatchcase(lowered, pattern) for pattern in self.patterns[provider]):
+        for provider, patterns in self.patterns.items():
+            if any(fnmatchcase(lowered, pattern) for pattern in patterns):
                 return RouteChoice(provider, model)
         if self.default_provider is not None:
             return self._choice(self.default_provider, model)
@@ -112,6 +114,9 @@ class Router:
         ]
         if self.deployments:
             lines.append(f"  azure: {', '.join(sorted(self.deployments))}")
+        by_name = [p for p, patterns in self.patterns.items() if not patterns and p != "azure"]
+        if by_name:
+            lines.append(f"  by prefix or header only: {', '.join(by_name)}")
         lines.append(
             f"Pick one with a prefix (anthropic/{model}) or the {PROVIDER_HEADER} header, "
             "add a pattern under upstreams.<provider>.models, or set proxy.default_provider "

@@ -4,67 +4,38 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from traceforge_shared.config import OPENAI_BASE_URL, PROVIDERS, Config
+from traceforge_shared.config import Config
+from traceforge_shared.providers import PROVIDER_SPECS, ProviderSpec, provider_spec
 
-#: Hosts known to accept ``stream_options.include_usage`` on chat completion streams.
-USAGE_OPTION_HOSTS = frozenset({"api.openai.com"})
-
-#: The real APIs. OpenAI-compatible providers include the version path.
-DEFAULT_BASE_URLS: dict[str, str | None] = {
-    "openai": OPENAI_BASE_URL,
-    "anthropic": "https://api.anthropic.com",
-    "gemini": "https://generativelanguage.googleapis.com",
-    "ollama": "http://localhost:11434",
-    "xai": "https://api.x.ai/v1",
-    "cohere": "https://api.cohere.com",
-    "azure": None,  # https://<resource>.openai.azure.com, from config
-}
+# Views of the provider registry (:mod:`traceforge_shared.providers`) for older importers.
 
 #: Environment variables holding each provider's key, in order of preference.
 KEY_ENVS: dict[str, tuple[str, ...]] = {
-    "openai": ("OPENAI_API_KEY",),
-    "anthropic": ("ANTHROPIC_API_KEY",),
-    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
-    "ollama": (),
-    "xai": ("XAI_API_KEY",),
-    "cohere": ("CO_API_KEY", "COHERE_API_KEY"),
-    "azure": ("AZURE_OPENAI_API_KEY",),
-}
-
-#: The header each provider reads its key from; ``bearer`` is ``Authorization: Bearer <key>``.
-AUTH_STYLES: dict[str, str] = {
-    "openai": "bearer",
-    "anthropic": "x-api-key",
-    "gemini": "x-goog-api-key",
-    "ollama": "none",
-    "xai": "bearer",
-    "cohere": "bearer",
-    "azure": "api-key",
-}
-
-#: Headers every request to the provider needs.
-FIXED_HEADERS: dict[str, tuple[tuple[str, str], ...]] = {
-    "anthropic": (("anthropic-version", "2023-06-01"),),
+    name: spec.key_envs for name, spec in PROVIDER_SPECS.items()
 }
 
 #: Providers that speak the OpenAI Chat Completions format themselves.
-OPENAI_COMPATIBLE = frozenset({"openai", "xai", "azure"})
+OPENAI_COMPATIBLE = frozenset(
+    name for name, spec in PROVIDER_SPECS.items() if spec.openai_compatible
+)
 
-#: Path of each provider on the embedded mock upstream (its base URL there).
+#: Path of each mockable provider on the embedded mock upstream (its base URL there).
 MOCK_PREFIXES: dict[str, str] = {
-    "openai": "/v1",
-    "anthropic": "/anthropic",
-    "gemini": "/gemini",
-    "ollama": "/ollama",
-    "xai": "/xai/v1",
-    "cohere": "/cohere",
+    name: spec.mock_prefix for name, spec in PROVIDER_SPECS.items() if spec.mock_prefix is not None
 }
 
-#: Headers that carry a client's credentials, by auth style.
-CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
+#: Headers that carry a client's credentials, by auth style (lower case).
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization"}
+    | {
+        spec.auth_style
+        for spec in PROVIDER_SPECS.values()
+        if spec.auth_style not in ("bearer", "none")
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +51,8 @@ class Upstream:
         inject_stream_usage: ask for usage on OpenAI-format streams whose client did not.
         mock: whether this is TraceForge's embedded mock upstream.
         api_version: Azure's ``api-version`` query parameter.
+        spec: the provider's registry entry (auth style, fixed headers); ``None``: looked
+            up by ``provider`` in the registry.
     """
 
     provider: str
@@ -88,6 +61,7 @@ class Upstream:
     inject_stream_usage: bool
     mock: bool = False
     api_version: str | None = None
+    spec: ProviderSpec | None = field(default=None, compare=False, repr=False)
 
     def url_for(self, tail: str, query: str = "") -> str:
         """Return the upstream URL for a path below the base URL (``chat/completions``).
@@ -106,9 +80,10 @@ class Upstream:
     def auth_headers(self, key: str | None = None) -> dict[str, str]:
         """Headers carrying ``key`` (default: :attr:`api_key`) in the provider's style, plus
         the provider's fixed headers (``anthropic-version``)."""
-        headers = dict(FIXED_HEADERS.get(self.provider, ()))
+        spec = self.spec or PROVIDER_SPECS.get(self.provider)
+        headers = dict(spec.fixed_headers) if spec is not None else {}
         key = key if key is not None else self.api_key
-        style = AUTH_STYLES.get(self.provider, "bearer")
+        style = spec.auth_style if spec is not None else "bearer"
         if key and style != "none":
             if style == "bearer":
                 headers["Authorization"] = f"Bearer {key}"
@@ -123,40 +98,45 @@ def resolve_upstream(
     *,
     override_url: str | None = None,
     env: Mapping[str, str] | None = None,
+    specs: Mapping[str, ProviderSpec] = PROVIDER_SPECS,
 ) -> Upstream:
-    """Pick one provider's upstream from ``--upstream``, config and environment.
+    """Pick one provider's upstream from ``--upstream``, config, environment and its
+    :class:`~traceforge_shared.providers.ProviderSpec` (from ``specs``, default the registry).
 
-    Order: ``override_url``; ``upstreams.<provider>.base_url`` in config; the real API when
-    the provider's key variable is set (Ollama: when ``OLLAMA_HOST`` is set; Azure: never
-    without ``base_url``); else the embedded mock (``mock=True``, ``base_url=None``: the caller
-    starts it and fills the address in). ``inject_stream_usage`` follows config when set, else
-    is on for OpenAI and the mock only.
+    Order: ``override_url``; ``upstreams.<provider>.base_url`` in config; the address in the
+    spec's ``host_env`` (Ollama's ``OLLAMA_HOST``); the spec's default base URL when a key
+    variable is set (none for Azure and ``openai-compatible``: they need ``base_url``);
+    else the embedded mock (``mock=True``, ``base_url=None``: the caller starts it and fills
+    the address in) for providers it serves. ``inject_stream_usage`` follows config when set,
+    else is on where the spec says the API accepts ``stream_options.include_usage`` and the
+    upstream is that API's own host or the mock.
+
+    Raises:
+        UnknownProviderError: ``provider`` is not in ``specs``.
     """
+    spec = provider_spec(provider, specs)
     env = os.environ if env is None else env
     settings = config.upstreams.get(provider)
     key_envs = (
-        (settings.api_key_env,)
-        if settings is not None and settings.api_key_env
-        else KEY_ENVS.get(provider, ())
+        (settings.api_key_env,) if settings is not None and settings.api_key_env else spec.key_envs
     )
     api_key = next((env[name] for name in key_envs if env.get(name)), None)
     base_url = override_url or (settings.base_url if settings else None)
     mock = False
     if base_url is None:
-        if provider == "ollama" and env.get("OLLAMA_HOST"):
-            host = env["OLLAMA_HOST"]
+        host = env.get(spec.host_env) if spec.host_env else None
+        if host:
             base_url = host if "://" in host else f"http://{host}"
-        elif api_key and provider != "azure":
-            base_url = DEFAULT_BASE_URLS[provider]
-        elif provider in MOCK_PREFIXES:
+        elif api_key:
+            base_url = spec.base_url
+        elif spec.mock_prefix is not None:
             mock = True
     configured = settings.inject_stream_usage if settings else None
     if configured is not None:
         inject = configured
     else:
-        inject = provider == "openai" and (
-            mock or urlsplit(base_url or "").hostname in USAGE_OPTION_HOSTS
-        )
+        own_host = spec.base_url is not None and _hostname(base_url) == _hostname(spec.base_url)
+        inject = spec.stream_usage and (mock or own_host)
     return Upstream(
         provider=provider,
         base_url=base_url,
@@ -164,6 +144,7 @@ def resolve_upstream(
         inject_stream_usage=inject,
         mock=mock,
         api_version=settings.api_version if settings is not None else None,
+        spec=spec,
     )
 
 
@@ -172,15 +153,21 @@ def resolve_upstreams(
     *,
     override_url: str | None = None,
     env: Mapping[str, str] | None = None,
+    specs: Mapping[str, ProviderSpec] = PROVIDER_SPECS,
 ) -> dict[str, Upstream]:
-    """Every provider's upstream (see :func:`resolve_upstream`); ``override_url`` applies to
-    the ``openai`` upstream only."""
+    """Every provider's upstream (see :func:`resolve_upstream`), by name in ``specs`` order;
+    ``override_url`` applies to the ``openai`` upstream only."""
     return {
         provider: resolve_upstream(
             config,
             provider,
             override_url=override_url if provider == "openai" else None,
             env=env,
+            specs=specs,
         )
-        for provider in PROVIDERS
+        for provider in specs
     }
+
+
+def _hostname(url: str | None) -> str | None:
+    return urlsplit(url).hostname if url else None

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Annotated
 
 import msgspec
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from traceforge_shared.errors import FileProblem
+from traceforge_shared.providers import provider_names
 from traceforge_shared.yamlfile import YamlProblem, line_of, split_path, to_plain
 
 #: Directory name of the TraceForge home inside a project.
@@ -32,8 +32,9 @@ Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 
-#: Providers the proxy can route to (keys of ``upstreams:`` in config.yaml).
-PROVIDERS = ("openai", "anthropic", "gemini", "ollama", "xai", "cohere", "azure")
+#: Providers the proxy can route to (keys of ``upstreams:`` in config.yaml), in registry
+#: order (:data:`traceforge_shared.providers.PROVIDER_SPECS`).
+PROVIDERS = provider_names()
 
 
 class ProxyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -200,6 +201,7 @@ proxy:
   chunk_cap: 10000         # SSE chunks stored per trace; later chunks are forwarded, not stored
   # default_provider: openai  # for models no pattern matches (default: answer 400)
 upstreams:                 # one entry per provider: openai anthropic gemini ollama xai cohere azure
+                           # groq deepseek mistral openrouter together fireworks openai-compatible
   openai: {}               # every key is optional:
     # base_url: https://api.openai.com/v1   # unset: OpenAI if $OPENAI_API_KEY is set, else the mock
     # api_key_env: OPENAI_API_KEY          # sent when the client sends no key; default: the
@@ -210,6 +212,8 @@ upstreams:                 # one entry per provider: openai anthropic gemini oll
   # anthropic: {models: ['claude-*']}      # base_url default: https://api.anthropic.com
   # gemini: {models: ['gemini-*']}         # key: $GEMINI_API_KEY or $GOOGLE_API_KEY
   # ollama: {base_url: 'http://localhost:11434'}  # unset and no $OLLAMA_HOST: the mock
+  # groq: {}                               # key: $GROQ_API_KEY; models: 'groq/<model>'
+  # openai-compatible: {base_url: 'http://localhost:8000/v1'}  # vLLM, LM Studio, llama.cpp
   # azure:
   #   base_url: https://my-resource.openai.azure.com
   #   deployments: {gpt-4o: my-gpt4o-deployment}   # model -> deployment
@@ -228,25 +232,23 @@ redaction:                 # applied to what is stored; the app and upstream see
 """
 
 
-class ConfigError(ValueError):
-    """A config file that cannot be used.
+class ConfigError(FileProblem):
+    """A config file that cannot be used: a :class:`~traceforge_shared.errors.FileProblem`
+    (``path``, ``line``, ``field``, ``reason``; ``str()`` is ``path:line: field: reason``).
 
-    Attributes:
+    Args:
         path: the file.
+        message: what is wrong.
         line: 1-based line of the offending value, when known.
         field: dotted path of the offending field (``proxy.port``), when known.
     """
 
+    path: Path
+
     def __init__(
         self, path: Path, message: str, *, line: int | None = None, field: str | None = None
     ) -> None:
-        self.path = path
-        self.line = line
-        self.field = field
-        self.reason = message
-        where = f"{path}:{line}" if line else str(path)
-        what = f"{field}: " if field else ""
-        super().__init__(f"{where}: {what}{message}")
+        super().__init__(path, message, line=line, field=field)
 
 
 def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
@@ -282,6 +284,10 @@ def load_config(path: Path) -> Config:
     except UnicodeDecodeError as exc:
         line: int | None = exc.object.count(b"\n", 0, exc.start) + 1
         raise ConfigError(path, f"not UTF-8 text: {exc.reason}", line=line) from exc
+    # ruamel is imported here, not at the top: `traceforge trace list` never reads YAML.
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     yaml = YAML(typ="rt")
     try:
         doc = yaml.load(text)

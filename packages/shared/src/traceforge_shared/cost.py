@@ -10,21 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from traceforge_shared.providers import PROVIDER_SPECS
 from traceforge_shared.trace import Trace
-
-#: TraceForge provider name (:data:`traceforge_shared.config.PROVIDERS`) → genai-prices
-#: provider id. Other names are passed to genai-prices as they are.
-PROVIDER_IDS: dict[str, str] = {
-    "openai": "openai",
-    "anthropic": "anthropic",
-    "gemini": "google",
-    "xai": "x-ai",
-    "cohere": "cohere",
-    "azure": "azure",
-}
-
-#: Providers that run on the user's machine: their calls cost nothing.
-LOCAL_PROVIDERS = frozenset({"ollama"})
 
 
 def cost_usd(trace: Trace) -> float | None:
@@ -33,23 +20,27 @@ def cost_usd(trace: Trace) -> float | None:
     In order:
 
     1. ``trace.metadata.cost_usd`` when it is set (a cost recorded with the trace);
-    2. ``0.0`` for local providers (``ollama``);
+    2. ``0.0`` for local providers (``ollama``: ``local`` in the provider registry);
     3. the genai-prices price of the model that answered (``trace.response_model``, else the
-       model asked for, ``trace.model``) at the provider (``gemini`` → ``google``, ``xai`` →
-       ``x-ai``, ...), for ``metadata.usage``: prompt tokens (of which cached tokens, read from
+       model asked for, ``trace.model``) at the provider (its registry ``pricing_id``:
+       ``gemini`` → ``google``, ``xai`` → ``x-ai``, ...; a name not in the registry is passed
+       as is), for ``metadata.usage``: prompt tokens (of which cached tokens, read from
        ``response.usage.prompt_tokens_details.cached_tokens``, at the cache-read price, and for
        Anthropic the cache-creation tokens of the native answer at the cache-write price) and
        completion tokens.
 
-    Returns ``None`` when the cost cannot be known: no usage recorded, or neither model has a
-    price at that provider in genai-prices. Never raises for odd trace content.
+    Returns ``None`` when the cost cannot be known: no usage recorded, a provider with no
+    price list (``openai-compatible``), or neither model has a price at that provider in
+    genai-prices. Never raises for odd trace content.
     """
     if trace.metadata.cost_usd is not None:
         return trace.metadata.cost_usd
-    if trace.provider in LOCAL_PROVIDERS:
+    spec = PROVIDER_SPECS.get(trace.provider)
+    if spec is not None and spec.local:
         return 0.0
     usage = trace.metadata.usage
-    if usage is None:
+    provider_id = trace.provider if spec is None else spec.pricing_id
+    if usage is None or provider_id is None:
         return None
     # Imported on first use: genai-prices (pydantic, its price data) takes ~0.3 s to import.
     import genai_prices
@@ -69,7 +60,6 @@ def cost_usd(trace: Trace) -> float | None:
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
     )
-    provider_id = PROVIDER_IDS.get(trace.provider, trace.provider)
     when = _timestamp(trace.timestamp)
     for model in _model_refs(trace):
         if (provider_id, model) in _UNPRICED:
