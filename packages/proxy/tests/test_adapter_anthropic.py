@@ -131,7 +131,8 @@ def test_stream_text_chunks_exact() -> None:
     }
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        # OpenAI's choice keys: logprobs is null (Anthropic reports none)
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         return {**header, "choices": [choice], "usage": None}
 
     assert fed == [

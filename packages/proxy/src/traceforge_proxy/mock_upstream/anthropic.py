@@ -33,16 +33,7 @@ from typing import Any
 
 from aiohttp import web
 
-from traceforge_proxy.mock_upstream.replay import (
-    SSE_CONTENT_TYPE,
-    InvalidJSON,
-    file_response,
-    has_items,
-    json_response,
-    read_json,
-    replay,
-    sse_events,
-)
+from traceforge_proxy.mock_upstream import replay
 
 PREFIX = "/anthropic"
 TEXT_STREAM = "anthropic/stream-text.sse"
@@ -93,36 +84,27 @@ def add_anthropic_routes(app: web.Application, *, delay_ms: float) -> None:
     async def messages(request: web.Request) -> web.StreamResponse:
         request_id = f"req_mock_{next(counter):06d}"
         headers = {"request-id": request_id}
-        try:
-            body = await read_json(request)
-        except InvalidJSON:
-            problem: str | None = "The request body is not valid JSON."
-        else:
-            problem = request_problem(body)
+        body, problem = await replay.read_checked(
+            request, request_problem, not_json="The request body is not valid JSON."
+        )
         if problem is not None:
             error = {
                 "type": "error",
                 "error": {"type": "invalid_request_error", "message": problem},
                 "request_id": request_id,
             }
-            return json_response(error, status=400, headers=headers)
+            return replay.json_response(error, status=400, headers=headers)
         model = str(body["model"])
         stream = body.get("stream") is True
         if model in ERRORS or (model == OVERLOADED_STREAM_MODEL and not stream):
             status, name = ERRORS.get(model, (529, OVERLOADED))
-            return file_response(name, status=status, headers=headers)
+            return replay.file_response(name, status=status, headers=headers)
         if not stream:
-            return file_response(MESSAGE, headers=headers)
+            return replay.file_response(MESSAGE, headers=headers)
         if model == OVERLOADED_STREAM_MODEL:
             name = OVERLOADED_STREAM
         else:
-            name = TOOL_STREAM if has_items(body.get("tools")) else TEXT_STREAM
-        return await replay(
-            request,
-            (event.raw for event in sse_events(name)),
-            content_type=SSE_CONTENT_TYPE,
-            delay_ms=delay_ms,
-            headers=headers,
-        )
+            name = TOOL_STREAM if replay.has_items(body.get("tools")) else TEXT_STREAM
+        return await replay.replay_sse(request, name, delay_ms=delay_ms, headers=headers)
 
     app.router.add_post(f"{PREFIX}/v1/messages", messages)

@@ -22,15 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from traceforge_proxy.mock_upstream.replay import (
-    InvalidJSON,
-    file_response,
-    has_items,
-    json_response,
-    read_json,
-    replay,
-    sse_events,
-)
+from traceforge_proxy.mock_upstream import replay
 
 PREFIX = "/cohere"
 TEXT_STREAM = "cohere/chat-stream.sse"
@@ -47,7 +39,7 @@ def request_problem(body: Any) -> str | None:
         return "invalid request: the body must be a JSON object"
     if not isinstance(body.get("model"), str) or not body["model"]:
         return "invalid request: model must be specified"
-    if not has_items(body.get("messages")):
+    if not replay.has_items(body.get("messages")):
         return "invalid request: messages must be a non-empty list"
     return None
 
@@ -56,22 +48,16 @@ def add_cohere_routes(app: web.Application, *, delay_ms: float) -> None:
     """Add ``POST /cohere/v2/chat``."""
 
     async def chat(request: web.Request) -> web.StreamResponse:
-        try:
-            body = await read_json(request)
-        except InvalidJSON:
-            problem: str | None = "invalid request: the body is not valid JSON"
-        else:
-            problem = request_problem(body)
+        body, problem = await replay.read_checked(
+            request, request_problem, not_json="invalid request: the body is not valid JSON"
+        )
         if problem is not None:
-            return json_response({"message": problem}, status=400)
+            return replay.json_response({"message": problem}, status=400)
         if body.get("stream") is not True:
-            return file_response(CHAT, content_type=JSON_CONTENT_TYPE)
-        name = TOOL_STREAM if has_items(body.get("tools")) else TEXT_STREAM
-        return await replay(
-            request,
-            (event.raw for event in sse_events(name)),
-            content_type=SSE_CONTENT_TYPE,
-            delay_ms=delay_ms,
+            return replay.file_response(CHAT, content_type=JSON_CONTENT_TYPE)
+        name = TOOL_STREAM if replay.has_items(body.get("tools")) else TEXT_STREAM
+        return await replay.replay_sse(
+            request, name, delay_ms=delay_ms, content_type=SSE_CONTENT_TYPE
         )
 
     app.router.add_post(f"{PREFIX}/v2/chat", chat)

@@ -26,17 +26,11 @@ Transcript sources: ``data/README.md``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from traceforge_proxy.mock_upstream.replay import (
-    InvalidJSON,
-    file_response,
-    has_items,
-    json_response,
-    read_json,
-    replay,
-    sse_events,
-)
+from traceforge_proxy.mock_upstream import replay
 
 PREFIX = "/gemini"
 TEXT_STREAM = "gemini/stream-text.sse"
@@ -54,7 +48,14 @@ _STATUS_NAMES = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND"}
 def google_error(code: int, message: str) -> web.Response:
     """An error in Google's shape: ``{"error": {"code", "message", "status"}}``."""
     body = {"error": {"code": code, "message": message, "status": _STATUS_NAMES[code]}}
-    return json_response(body, status=code, content_type=JSON_CONTENT_TYPE)
+    return replay.json_response(body, status=code, content_type=JSON_CONTENT_TYPE)
+
+
+def request_problem(body: Any) -> str | None:
+    """What the API rejects in a ``generateContent`` body (no ``contents``), or ``None``."""
+    if not isinstance(body, dict) or not replay.has_items(body.get("contents")):
+        return "* GenerateContentRequest.contents: contents is not specified\n"
+    return None
 
 
 def add_gemini_routes(app: web.Application, *, delay_ms: float) -> None:
@@ -76,26 +77,20 @@ def add_gemini_routes(app: web.Application, *, delay_ms: float) -> None:
                 "The TraceForge mock upstream streams only as server-sent events: add ?alt=sse "
                 "to streamGenerateContent (the real API would answer a JSON array).",
             )
-        try:
-            body = await read_json(request)
-        except InvalidJSON:
-            return google_error(400, "Invalid JSON payload received.")
-        if not isinstance(body, dict) or not has_items(body.get("contents")):
-            return google_error(
-                400, "* GenerateContentRequest.contents: contents is not specified\n"
-            )
+        body, problem = await replay.read_checked(
+            request, request_problem, not_json="Invalid JSON payload received."
+        )
+        if problem is not None:
+            return google_error(400, problem)
         error = ERRORS.get(model)
         if error is not None:
             status, name = error
-            return file_response(name, status=status, content_type=JSON_CONTENT_TYPE)
+            return replay.file_response(name, status=status, content_type=JSON_CONTENT_TYPE)
         if not stream:
-            return file_response(GENERATE_CONTENT, content_type=JSON_CONTENT_TYPE)
-        name = FUNCTION_CALL_STREAM if has_items(body.get("tools")) else TEXT_STREAM
-        return await replay(
-            request,
-            (event.raw for event in sse_events(name)),
-            content_type=SSE_CONTENT_TYPE,
-            delay_ms=delay_ms,
+            return replay.file_response(GENERATE_CONTENT, content_type=JSON_CONTENT_TYPE)
+        name = FUNCTION_CALL_STREAM if replay.has_items(body.get("tools")) else TEXT_STREAM
+        return await replay.replay_sse(
+            request, name, delay_ms=delay_ms, content_type=SSE_CONTENT_TYPE
         )
 
     for version in API_VERSIONS:

@@ -105,17 +105,25 @@ def invalid_json_error() -> web.Response:
     )
 
 
+async def read_chat_request(request: web.Request) -> dict[str, Any] | web.Response:
+    """The chat request body, or the 400 OpenAI answers a body that is not JSON or lacks
+    ``model``/``messages`` with."""
+    try:
+        body = await read_json(request)
+    except InvalidJSON:
+        return invalid_json_error()
+    invalid = validate_chat_request(body)
+    return body if invalid is None else invalid
+
+
 def add_openai_routes(app: web.Application, *, delay_ms: float) -> None:
     """Add the OpenAI routes, at ``/v1/...`` and ``/openai/v1/...``."""
     counter = itertools.count(1)
 
     async def chat_completions(request: web.Request) -> web.StreamResponse:
-        try:
-            body = await read_json(request)
-        except InvalidJSON:
-            return invalid_json_error()
-        if (invalid := validate_chat_request(body)) is not None:
-            return invalid
+        body = await read_chat_request(request)
+        if isinstance(body, web.Response):
+            return body
         headers = {"x-request-id": f"req_mock_{next(counter):06d}", "openai-processing-ms": "12"}
         error = ERRORS.get(str(body["model"]))
         if error is not None:

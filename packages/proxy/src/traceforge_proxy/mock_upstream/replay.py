@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -91,19 +91,16 @@ async def read_json(request: web.Request) -> Any:
         raise InvalidJSON(str(exc)) from exc
 
 
-def file_response(
-    name: str,
-    *,
-    status: int = 200,
-    content_type: str = JSON_CONTENT_TYPE,
-    headers: Mapping[str, str] | None = None,
-) -> web.Response:
-    """A non-streaming answer whose body is a bundled file, unchanged."""
-    return web.Response(
-        status=status,
-        body=transcript_bytes(name),
-        headers={**(headers or {}), "Content-Type": content_type},
-    )
+async def read_checked(
+    request: web.Request, check: Callable[[Any], str | None], *, not_json: str
+) -> tuple[Any, str | None]:
+    """The decoded request body (``None`` when it is not JSON) and what the provider would
+    reject in it: ``not_json`` when it is not JSON, else ``check(body)`` (``None``: fine)."""
+    try:
+        body = await read_json(request)
+    except InvalidJSON:
+        return None, not_json
+    return body, check(body)
 
 
 def json_response(
@@ -113,12 +110,18 @@ def json_response(
     content_type: str = JSON_CONTENT_TYPE,
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
-    """A non-streaming answer with ``body`` as compact JSON."""
+    """A non-streaming answer: ``body`` as compact JSON, or, when it is ``bytes`` (a bundled
+    file's, see :func:`file_response`), those bytes unchanged."""
+    data = body if isinstance(body, bytes) else msgspec.json.encode(body)
     return web.Response(
-        status=status,
-        body=msgspec.json.encode(body),
-        headers={**(headers or {}), "Content-Type": content_type},
+        status=status, body=data, headers={**(headers or {}), "Content-Type": content_type}
     )
+
+
+def file_response(name: str, **options: Any) -> web.Response:
+    """A non-streaming answer whose body is the bundled file ``name``, unchanged; ``options``
+    (``status``, ``content_type``, ``headers``) as :func:`json_response` takes them."""
+    return json_response(transcript_bytes(name), **options)
 
 
 async def replay(
@@ -139,6 +142,21 @@ async def replay(
         await response.write(chunk)
     await response.write_eof()
     return response
+
+
+async def replay_sse(
+    request: web.Request,
+    name: str,
+    *,
+    delay_ms: float,
+    content_type: str = SSE_CONTENT_TYPE,
+    headers: Mapping[str, str] | None = None,
+) -> web.StreamResponse:
+    """Stream the bundled SSE transcript ``name`` event by event (see :func:`replay`)."""
+    events = (event.raw for event in sse_events(name))
+    return await replay(
+        request, events, content_type=content_type, delay_ms=delay_ms, headers=headers
+    )
 
 
 def has_items(value: object) -> bool:

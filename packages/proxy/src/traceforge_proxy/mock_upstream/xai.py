@@ -23,16 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
-from traceforge_proxy.mock_upstream.openai_chat import invalid_json_error, validate_chat_request
-from traceforge_proxy.mock_upstream.replay import (
-    InvalidJSON,
-    has_items,
-    json_response,
-    read_json,
-    replay,
-    sse_events,
-    sse_payloads,
-)
+from traceforge_proxy.mock_upstream import replay
+from traceforge_proxy.mock_upstream.openai_chat import read_chat_request
 
 PREFIX = "/xai"
 REASONING_STREAM = "xai/chat-stream-reasoning.sse"
@@ -50,7 +42,7 @@ def assemble_completion(name: str) -> dict[str, Any]:
     (``arguments`` fragments appended per ``index``); ``finish_reason`` and ``usage`` are the
     stream's.
     """
-    chunks = sse_payloads(name)
+    chunks = replay.sse_payloads(name)
     content: list[str] = []
     reasoning: list[str] = []
     calls: dict[int, dict[str, Any]] = {}
@@ -96,20 +88,14 @@ def add_xai_routes(app: web.Application, *, delay_ms: float) -> None:
     """Add ``POST /xai/v1/chat/completions``."""
 
     async def chat_completions(request: web.Request) -> web.StreamResponse:
-        try:
-            body = await read_json(request)
-        except InvalidJSON:
-            return invalid_json_error()
-        if (invalid := validate_chat_request(body)) is not None:
-            return invalid
-        name = TOOL_STREAM if has_items(body.get("tools")) else REASONING_STREAM
+        body = await read_chat_request(request)
+        if isinstance(body, web.Response):
+            return body
+        name = TOOL_STREAM if replay.has_items(body.get("tools")) else REASONING_STREAM
         if body.get("stream") is not True:
-            return json_response(assemble_completion(name))
-        return await replay(
-            request,
-            (event.raw for event in sse_events(name)),
-            content_type=SSE_CONTENT_TYPE,
-            delay_ms=delay_ms,
+            return replay.json_response(assemble_completion(name))
+        return await replay.replay_sse(
+            request, name, delay_ms=delay_ms, content_type=SSE_CONTENT_TYPE
         )
 
     app.router.add_post(f"{PREFIX}/v1/chat/completions", chat_completions)

@@ -13,8 +13,33 @@ clock or the disk: callers pass ``created`` (epoch seconds) in.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from traceforge_proxy.providers.chunks import ChunkBuilder, delta_chunk
+
+__all__ = [
+    "FINISH_REASONS",
+    "ChunkStream",
+    "ProviderAdapter",
+    "ProviderError",
+    "ProviderRequest",
+    "StreamConverter",
+    "StreamUsage",
+    "compact_json",
+    "delta_chunk",
+    "dig",
+    "invalid_request",
+    "json_format",
+    "max_tokens",
+    "message_objects",
+    "one_choice_messages",
+    "openai_error",
+    "status_error",
+    "usage_chunks",
+]
 
 #: OpenAI ``finish_reason`` values (Chat Completions API reference).
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
@@ -66,6 +91,12 @@ class StreamUsage:
             usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
         return usage
 
+    def update_from(self, other: StreamUsage) -> None:
+        """Take every count ``other`` reports (not ``None``); keep the others."""
+        for name in ("prompt_tokens", "completion_tokens", "cached_tokens"):
+            if (value := getattr(other, name)) is not None:
+                setattr(self, name, value)
+
 
 @dataclass
 class ProviderError(Exception):
@@ -96,17 +127,6 @@ def openai_error(
     )
 
 
-def delta_chunk(
-    head: dict[str, Any], delta: dict[str, Any], finish_reason: str | None, include_usage: bool
-) -> dict[str, Any]:
-    """A ``chat.completion.chunk`` of one choice (index 0): ``head`` (``id``, ``object``,
-    ``created``, ``model``) plus the delta; ``"usage": null`` when the client asked for the
-    usage chunk, as OpenAI sends it on every other chunk."""
-    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-    chunk = {**head, "choices": [choice]}
-    return {**chunk, "usage": None} if include_usage else chunk
-
-
 def usage_chunks(
     head: dict[str, Any], usage: StreamUsage, *, include_usage: bool, failed: bool
 ) -> list[dict[str, Any]]:
@@ -116,6 +136,37 @@ def usage_chunks(
     if failed or not include_usage or counted is None:
         return []
     return [{**head, "choices": [], "usage": counted}]
+
+
+def invalid_request(message: str) -> ProviderError:
+    """A 400 ``invalid_request_error``: the client's request cannot go to the provider."""
+    return openai_error(400, message, "invalid_request_error")
+
+
+def compact_json(value: Any) -> str:
+    """``value`` as compact JSON text (no spaces, non-ASCII kept), as tool arguments go."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def dig(value: Any, *keys: str) -> Any:
+    """``value[k1][k2]...``, or ``None`` where a level is missing or not an object."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def message_objects(messages: list[Any], not_object: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(where, message)`` for each request message, ``where`` being ``messages[i]``.
+
+    Raises:
+        ProviderError: (400) a message is not an object; the message is ``not_object`` with
+            ``{where}`` filled in.
+    """
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(message, dict):
+            raise invalid_request(not_object.format(where=where))
+        yield where, message
 
 
 class StreamConverter(Protocol):
@@ -147,6 +198,26 @@ class StreamConverter(Protocol):
         """The stream ended: return the last chunks (the usage chunk when the client asked
         for ``stream_options.include_usage``). ``[DONE]`` is the caller's job."""
         ...
+
+
+class ChunkStream:
+    """The state every stream converter keeps, for converters to build on: usage, the
+    error, the :class:`ChunkBuilder`, and :meth:`close` sending the usage chunk.
+
+    Attributes:
+        usage: usage so far (:class:`StreamUsage`, or a subclass the converter passes).
+        error: the provider's error once the stream carried one.
+    """
+
+    def __init__(self, chunks: ChunkBuilder, usage: StreamUsage | None = None) -> None:
+        self.usage = StreamUsage() if usage is None else usage
+        self.error: ProviderError | None = None
+        self._chunks = chunks
+
+    def close(self) -> list[dict[str, Any]]:
+        """The usage chunk (``"choices": []``) when the client asked for it, the provider
+        reported usage and the stream did not fail; else ``[]``."""
+        return self._chunks.final(self.usage.as_openai(), failed=self.error is not None)
 
 
 class ProviderAdapter(Protocol):
@@ -186,3 +257,53 @@ class ProviderAdapter(Protocol):
         """The OpenAI-shaped view of a native request (passthrough routes): ``model``,
         ``messages`` (system first), ``tools``, sampling settings, ``stream``."""
         ...
+
+
+def one_choice_messages(request: Any, provider: str) -> list[Any]:
+    """The request's ``messages``, for a provider that answers with one choice.
+
+    Raises:
+        ProviderError: (400) ``messages`` is not a non-empty list, or ``n`` is not 1.
+    """
+    messages = request.get("messages") if isinstance(request, dict) else None
+    if not isinstance(messages, list) or not messages:
+        raise invalid_request("messages: expected a non-empty list")
+    if request.get("n") not in (None, 1):
+        raise invalid_request(f"n: {provider} returns one choice only")
+    return messages
+
+
+def max_tokens(request: dict[str, Any]) -> Any:
+    """The output token limit: ``max_completion_tokens``, else ``max_tokens``, else ``None``."""
+    limit = request.get("max_completion_tokens")
+    return request.get("max_tokens") if limit is None else limit
+
+
+def json_format(request: dict[str, Any], provider: str) -> dict[str, Any] | str | None:
+    """What the request's ``response_format`` asks for: ``"json"`` (any JSON object), the
+    JSON schema (a dict) for ``json_schema``, ``None`` for text or no ``response_format``.
+
+    Raises:
+        ProviderError: (400) a ``json_schema`` without an object schema, or another type.
+    """
+    response_format = request.get("response_format")
+    kind = dig(response_format, "type")
+    if kind == "json_object":
+        return "json"
+    if kind == "json_schema":
+        schema = dig(response_format, "json_schema", "schema")
+        if not isinstance(schema, dict):
+            raise invalid_request("response_format.json_schema.schema: expected an object")
+        return schema
+    if response_format is not None and kind != "text":
+        raise invalid_request(f"response_format.type: {kind!r} not supported by {provider}")
+    return None
+
+
+def status_error(
+    status: int, message: str, kinds: Mapping[int, tuple[str, str | None]]
+) -> ProviderError:
+    """An OpenAI-shaped error whose ``type`` and ``code`` come from ``kinds`` by HTTP
+    ``status``; other statuses: ``server_error`` from 500 up, else ``invalid_request_error``."""
+    default = ("server_error" if status >= 500 else "invalid_request_error", None)
+    return openai_error(status, message, *kinds.get(status, default))

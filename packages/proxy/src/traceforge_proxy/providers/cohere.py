@@ -28,13 +28,20 @@ from typing import Any
 import msgspec
 
 from traceforge_proxy.providers.base import (
+    ChunkStream,
     ProviderError,
     ProviderRequest,
     StreamUsage,
-    delta_chunk,
+    dig,
+    invalid_request,
+    json_format,
+    max_tokens,
+    message_objects,
+    one_choice_messages,
     openai_error,
-    usage_chunks,
+    status_error,
 )
+from traceforge_proxy.providers.chunks import ChunkBuilder, completion
 
 #: Cohere ``finish_reason`` -> OpenAI (anything else: ``stop``).
 _FINISH = {"MAX_TOKENS": "length", "ERROR_LIMIT": "length", "TOOL_CALL": "tool_calls"}
@@ -55,21 +62,8 @@ _ERROR_KINDS = {
 }
 
 
-def _invalid(message: str) -> ProviderError:
-    return openai_error(400, message, "invalid_request_error")
-
-
 def _dumps(value: Any) -> str:
     return msgspec.json.encode(value).decode()
-
-
-def _get(value: Any, *keys: str) -> Any:
-    """``value[k1][k2]...``, or ``None`` where a level is missing or not an object."""
-    for key in keys:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
 
 
 def _error_text(body: Any) -> str:
@@ -77,7 +71,7 @@ def _error_text(body: Any) -> str:
         body = body.decode("utf-8", "replace")
     if isinstance(body, str):
         return body.strip()
-    for message in (_get(body, "message"), _get(body, "error", "message"), _get(body, "error")):
+    for message in (dig(body, "message"), dig(body, "error", "message"), dig(body, "error")):
         if isinstance(message, str) and message:
             return message
     return _dumps(body) if body is not None else ""
@@ -87,24 +81,24 @@ def _usage(usage: Any) -> StreamUsage:
     """``usage.tokens`` counts (what the model processed), else ``usage.billed_units``."""
 
     def count(name: str) -> int | None:
-        for value in (_get(usage, "tokens", name), _get(usage, "billed_units", name)):
+        for value in (dig(usage, "tokens", name), dig(usage, "billed_units", name)):
             if isinstance(value, int | float) and not isinstance(value, bool):
                 return int(value)
         return None
 
-    cached = _get(usage, "cached_tokens")
+    cached = dig(usage, "cached_tokens")
     cached = int(cached) if isinstance(cached, int | float) else None
     return StreamUsage(count("input_tokens"), count("output_tokens"), cached)
 
 
 def _openai_call(call: Any, missing: str = "{}") -> dict[str, Any]:
     """A Cohere tool call as OpenAI's; ``missing`` stands for absent arguments."""
-    arguments = _get(call, "function", "arguments")
+    arguments = dig(call, "function", "arguments")
     if not isinstance(arguments, str):
         arguments = missing if arguments is None else _dumps(arguments)
-    name = _get(call, "function", "name") or ""
+    name = dig(call, "function", "name") or ""
     return {
-        "id": _get(call, "id"),
+        "id": dig(call, "id"),
         "type": "function",
         "function": {"name": name, "arguments": arguments},
     }
@@ -116,28 +110,25 @@ def _cohere_content(content: Any, where: str, *, images: bool) -> Any:
     if content is None or isinstance(content, str):
         return content or ""
     if not isinstance(content, list):
-        raise _invalid(f"{where}.content: expected a string or a list of content parts")
+        raise invalid_request(f"{where}.content: expected a string or a list of content parts")
     parts: list[dict[str, Any]] = []
     for j, part in enumerate(content):
-        kind = _get(part, "type")
+        kind = dig(part, "type")
         if kind in ("text", "refusal"):
-            parts.append({"type": "text", "text": str(_get(part, kind) or "")})
+            parts.append({"type": "text", "text": str(dig(part, kind) or "")})
         elif kind == "image_url" and images:
-            url = _get(part, "image_url", "url") or _get(part, "image_url")
+            url = dig(part, "image_url", "url") or dig(part, "image_url")
             if not isinstance(url, str):
-                raise _invalid(f"{where}.content[{j}].image_url.url: expected a string")
+                raise invalid_request(f"{where}.content[{j}].image_url.url: expected a string")
             parts.append({"type": "image_url", "image_url": {"url": url}})
         else:
-            raise _invalid(f"{where}.content[{j}]: content part {kind!r} not supported here")
+            raise invalid_request(f"{where}.content[{j}]: content part {kind!r} not supported here")
     return parts if images else "\n".join(part["text"] for part in parts)
 
 
 def _cohere_messages(messages: list[Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        if not isinstance(message, dict):
-            raise _invalid(f"{where}: expected an object")
+    for where, message in message_objects(messages, "{where}: expected an object"):
         role = message.get("role")
         role = "system" if role == "developer" else role
         content = _cohere_content(message.get("content"), where, images=role == "user")
@@ -153,43 +144,35 @@ def _cohere_messages(messages: list[Any]) -> list[dict[str, Any]]:
                 item["tool_calls"] = [_openai_call(call) for call in calls]
                 for j, call in enumerate(item["tool_calls"]):
                     if not isinstance(call["id"], str) or not call["function"]["name"]:
-                        raise _invalid(f"{where}.tool_calls[{j}]: id and function.name needed")
+                        problem = f"{where}.tool_calls[{j}]: id and function.name needed"
+                        raise invalid_request(problem)
         elif role == "tool":
             if not isinstance(message.get("tool_call_id"), str):
-                raise _invalid(f"{where}.tool_call_id: missing")
+                raise invalid_request(f"{where}.tool_call_id: missing")
             item = {"role": "tool", "tool_call_id": message["tool_call_id"], "content": content}
         elif role not in ("system", "user"):
-            raise _invalid(f"{where}.role: {message.get('role')!r} not supported by Cohere")
+            raise invalid_request(f"{where}.role: {message.get('role')!r} not supported by Cohere")
         out.append(item)
     return out
 
 
-class CohereStream:
+class CohereStream(ChunkStream):
     """Converts one Cohere v2 chat stream (SSE events, each ``data`` decoded) into
     ``chat.completion.chunk`` objects."""
 
     def __init__(self, *, model: str, created: int, include_usage: bool) -> None:
-        self.usage = StreamUsage()
-        self.error: ProviderError | None = None
-        self._model = model
-        self._created = created
-        self._include_usage = include_usage
-        self._id = (
-            "chatcmpl-cohere-" + hashlib.sha256(f"{model}:{created}".encode()).hexdigest()[:16]
+        seed = hashlib.sha256(f"{model}:{created}".encode()).hexdigest()[:16]
+        super().__init__(
+            ChunkBuilder(
+                id="chatcmpl-cohere-" + seed,
+                model=model,
+                created=created,
+                include_usage=include_usage,
+                role_pending=True,
+            )
         )
-        self._role_sent = False
         self._indexes: dict[int | None, int] = {}  # Cohere tool-call index -> OpenAI index
         self._calls = 0
-
-    def _head(self) -> dict[str, Any]:
-        obj = "chat.completion.chunk"
-        return {"id": self._id, "object": obj, "created": self._created, "model": self._model}
-
-    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        if not self._role_sent:
-            delta = {"role": "assistant", **delta}
-            self._role_sent = True
-        return delta_chunk(self._head(), delta, finish_reason, self._include_usage)
 
     def _fail(self, message: str) -> list[dict[str, Any]]:
         self.error = openai_error(500, message or "Cohere stream error", "server_error")
@@ -202,21 +185,19 @@ class CohereStream:
         kind = event or payload.get("type")
         if kind == "error" or payload.get("type") == "error" or (not kind and "message" in payload):
             return self._fail(_error_text(payload))
-        message = _get(payload, "delta", "message")
+        message = dig(payload, "delta", "message")
         if kind == "message-start":
             if isinstance(payload.get("id"), str) and payload["id"]:
-                self._id = payload["id"]
-            return [] if self._role_sent else [self._chunk({})]
+                self._chunks.id = payload["id"]
+            return [self._chunks.delta({})] if self._chunks.role_pending else []
         if kind in ("content-start", "content-delta"):
-            text = _get(message, "content", "text")
-            return [self._chunk({"content": text})] if isinstance(text, str) and text else []
+            text = dig(message, "content", "text")
+            return [self._chunks.text(text)] if isinstance(text, str) and text else []
         if kind == "tool-plan-delta":
-            plan = _get(message, "tool_plan")
-            return (
-                [self._chunk({"reasoning_content": plan})] if isinstance(plan, str) and plan else []
-            )
+            plan = dig(message, "tool_plan")
+            return [self._chunks.reasoning(plan)] if isinstance(plan, str) and plan else []
         if kind in ("tool-call-start", "tool-call-delta"):
-            call = _get(message, "tool_calls")
+            call = dig(message, "tool_calls")
             call = call[0] if isinstance(call, list) and call else call
             key = payload.get("index") if isinstance(payload.get("index"), int) else None
             if kind == "tool-call-start":
@@ -224,31 +205,19 @@ class CohereStream:
                 self._calls += 1
                 entry = {"index": index, **_openai_call(call, missing="")}
             else:
-                fragment = _get(call, "function", "arguments")
+                fragment = dig(call, "function", "arguments")
                 if not isinstance(fragment, str) or not fragment:
                     return []
                 index = self._indexes.get(key, max(self._calls - 1, 0))
                 entry = {"index": index, "function": {"arguments": fragment}}
-            return [self._chunk({"tool_calls": [entry]})]
+            return [self._chunks.delta({"tool_calls": [entry]})]
         if kind == "message-end":
-            delta = _get(payload, "delta")
-            if isinstance(_get(delta, "error"), str) and delta["error"]:
+            delta = dig(payload, "delta")
+            if isinstance(dig(delta, "error"), str) and delta["error"]:
                 return self._fail(delta["error"])
-            usage = _usage(_get(delta, "usage"))
-            for name in ("prompt_tokens", "completion_tokens", "cached_tokens"):
-                if getattr(usage, name) is not None:
-                    setattr(self.usage, name, getattr(usage, name))
-            return [self._chunk({}, _FINISH.get(str(_get(delta, "finish_reason")), "stop"))]
+            self.usage.update_from(_usage(dig(delta, "usage")))
+            return [self._chunks.finish(_FINISH.get(str(dig(delta, "finish_reason")), "stop"))]
         return []  # content-end, tool-call-end, citation-start/end, debug, ...
-
-    def close(self) -> list[dict[str, Any]]:
-        """The usage chunk (``"choices": []``) when asked for and Cohere reported usage."""
-        return usage_chunks(
-            self._head(),
-            self.usage,
-            include_usage=self._include_usage,
-            failed=self.error is not None,
-        )
 
 
 class CohereAdapter:
@@ -263,11 +232,7 @@ class CohereAdapter:
             ProviderError: 400 for what Cohere cannot take: a named ``tool_choice``, images
                 outside user messages, audio/file parts, ``n`` > 1, tool calls without ids.
         """
-        messages = request.get("messages") if isinstance(request, dict) else None
-        if not isinstance(messages, list) or not messages:
-            raise _invalid("messages: expected a non-empty list")
-        if request.get("n") not in (None, 1):
-            raise _invalid("n: Cohere returns one choice only")
+        messages = one_choice_messages(request, "Cohere")
         stream = bool(request.get("stream"))
         body: dict[str, Any] = {"model": model, "messages": _cohere_messages(messages)}
         if request.get("tools"):
@@ -276,30 +241,22 @@ class CohereAdapter:
         if tool_choice in ("required", "none"):
             body["tool_choice"] = tool_choice.upper()
         elif tool_choice not in (None, "auto"):
-            raise _invalid(
+            raise invalid_request(
                 'tool_choice: Cohere cannot force a named tool; use "required", "auto" or "none"'
             )
         for name, cohere_name in _SAMPLING.items():
             if request.get(name) is not None:
                 body[cohere_name] = request[name]
-        limit = request.get("max_completion_tokens")
-        limit = request.get("max_tokens") if limit is None else limit
-        if limit is not None:
+        if (limit := max_tokens(request)) is not None:
             body["max_tokens"] = limit
         stop = request.get("stop")
         if stop:
             body["stop_sequences"] = [stop] if isinstance(stop, str) else stop
-        response_format = request.get("response_format")
-        kind = _get(response_format, "type")
-        if kind == "json_object":
+        wanted = json_format(request, "Cohere")
+        if wanted == "json":
             body["response_format"] = {"type": "json_object"}
-        elif kind == "json_schema":
-            schema = _get(response_format, "json_schema", "schema")
-            if not isinstance(schema, dict):
-                raise _invalid("response_format.json_schema.schema: expected an object")
-            body["response_format"] = {"type": "json_object", "json_schema": schema}
-        elif response_format is not None and kind != "text":
-            raise _invalid(f"response_format.type: {kind!r} not supported by Cohere")
+        elif wanted is not None:
+            body["response_format"] = {"type": "json_object", "json_schema": wanted}
         body["stream"] = stream
         return ProviderRequest("/v2/chat", body, stream)
 
@@ -308,36 +265,28 @@ class CohereAdapter:
         request's: Cohere does not echo it)."""
         if not isinstance(body, dict):
             raise openai_error(502, "Cohere answered with a non-object body", "server_error")
-        content = _get(body, "message", "content")
+        content = dig(body, "message", "content")
         texts = [
             part["text"]
             for part in (content if isinstance(content, list) else ())
-            if _get(part, "type") == "text" and isinstance(part.get("text"), str)
+            if dig(part, "type") == "text" and isinstance(part.get("text"), str)
         ]
         if isinstance(content, str):
             texts = [content]
-        calls = _get(body, "message", "tool_calls")
+        calls = dig(body, "message", "tool_calls")
         calls = [_openai_call(call) for call in calls] if isinstance(calls, list) else []
         message: dict[str, Any] = {
             "role": "assistant",
             "content": "".join(texts) if texts or not calls else None,
         }
-        plan = _get(body, "message", "tool_plan")
+        plan = dig(body, "message", "tool_plan")
         if isinstance(plan, str) and plan:
             message["reasoning_content"] = plan
         if calls:
             message["tool_calls"] = calls
         finish_reason = _FINISH.get(str(body.get("finish_reason")), "stop")
-        return {
-            "id": body.get("id"),
-            "object": "chat.completion",
-            "created": created,
-            "model": model,
-            "choices": [
-                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
-            ],
-            "usage": _usage(body.get("usage")).as_openai(),
-        }
+        usage = _usage(body.get("usage")).as_openai()
+        return completion(body.get("id"), model, created, message, finish_reason, usage)
 
     def stream_converter(self, *, model: str, created: int, include_usage: bool) -> CohereStream:
         """A converter for one ``/v2/chat`` SSE stream."""
@@ -346,8 +295,7 @@ class CohereAdapter:
     def convert_error(self, status: int, body: Any) -> ProviderError:
         """``{"id"?, "message"}`` (or text) with its HTTP status -> OpenAI's error shape."""
         message = _error_text(body) or f"Cohere returned HTTP {status}"
-        default = ("server_error" if status >= 500 else "invalid_request_error", None)
-        return openai_error(status, message, *_ERROR_KINDS.get(status, default))
+        return status_error(status, message, _ERROR_KINDS)
 
     def normalize_request(self, body: Any) -> dict[str, Any]:
         """A native v2 body -> OpenAI request: content item lists as text/image parts
@@ -385,11 +333,11 @@ class CohereAdapter:
             out["max_tokens"] = body["max_tokens"]
         if body.get("stop_sequences"):
             out["stop"] = body["stop_sequences"]
-        schema = _get(body, "response_format", "json_schema")
+        schema = dig(body, "response_format", "json_schema")
         if isinstance(schema, dict):
             spec = {"name": "response", "schema": schema}
             out["response_format"] = {"type": "json_schema", "json_schema": spec}
-        elif _get(body, "response_format", "type") in ("json_object", "text"):
+        elif dig(body, "response_format", "type") in ("json_object", "text"):
             out["response_format"] = {"type": body["response_format"]["type"]}
         out["stream"] = bool(body.get("stream"))
         return out
@@ -397,11 +345,11 @@ class CohereAdapter:
 
 def _openai_part(part: Any) -> dict[str, Any]:
     """One Cohere content item as an OpenAI content part."""
-    kind = _get(part, "type")
+    kind = dig(part, "type")
     if kind == "image_url":
-        url = _get(part, "image_url", "url") or _get(part, "image_url")
+        url = dig(part, "image_url", "url") or dig(part, "image_url")
         return {"type": "image_url", "image_url": {"url": url}}
     if kind == "text" and isinstance(part.get("text"), str):
         return {"type": "text", "text": part["text"]}
-    document = _get(part, "document") if kind == "document" else part
+    document = dig(part, "document") if kind == "document" else part
     return {"type": "text", "text": _dumps(document)}

@@ -25,13 +25,20 @@ from typing import Any
 import msgspec
 
 from traceforge_proxy.providers.base import (
+    ChunkStream,
     ProviderError,
     ProviderRequest,
     StreamUsage,
-    delta_chunk,
+    dig,
+    invalid_request,
+    json_format,
+    max_tokens,
+    message_objects,
+    one_choice_messages,
     openai_error,
-    usage_chunks,
+    status_error,
 )
+from traceforge_proxy.providers.chunks import ChunkBuilder, completion
 
 #: OpenAI sampling fields that keep their names in Ollama's ``options``.
 _SAME_OPTIONS = ("temperature", "top_p", "seed", "presence_penalty", "frequency_penalty")
@@ -62,17 +69,6 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _get(value: Any, *keys: str) -> Any:
-    """``value[k1][k2]...``, or ``None`` where a level is missing or not an object."""
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
-
-
-def _invalid(message: str) -> ProviderError:
-    return openai_error(400, message, "invalid_request_error")
-
-
 def _finish_reason(done_reason: Any, has_tool_calls: bool) -> str:
     if has_tool_calls:
         return "tool_calls"
@@ -97,7 +93,7 @@ def _openai_calls(calls: Any, seed: str, start: int) -> list[dict[str, Any]]:
     ``call_`` + sha256 of ``seed:position:name``; arguments as compact JSON text."""
     out: list[dict[str, Any]] = []
     for call in calls if isinstance(calls, list) else ():
-        if not isinstance(_get(call, "function"), dict):
+        if not isinstance(dig(call, "function"), dict):
             continue
         name = _text(call["function"].get("name"))
         arguments = call["function"].get("arguments")
@@ -130,42 +126,43 @@ def _split_content(content: Any, where: str) -> tuple[str, list[str]]:
     if isinstance(content, str):
         return content, []
     if not isinstance(content, list):
-        raise _invalid(f"{where}.content: expected a string or a list of content parts")
+        raise invalid_request(f"{where}.content: expected a string or a list of content parts")
     texts: list[str] = []
     images: list[str] = []
     for j, part in enumerate(content):
-        kind = _get(part, "type")
+        kind = dig(part, "type")
         if kind in ("text", "refusal"):
             texts.append(_text(part.get(kind)))
         elif kind == "image_url":
-            url = _get(part, "image_url", "url") or part.get("image_url")
+            url = dig(part, "image_url", "url") or part.get("image_url")
             header, comma, data = _text(url).partition(",")
             if not header.startswith("data:"):
-                raise _invalid(
+                raise invalid_request(
                     f"{where}.content[{j}].image_url: Ollama takes base64 images only "
                     "(data: URLs); fetch the image and send it inline"
                 )
             if not comma or not header.endswith(";base64"):
-                raise _invalid(f"{where}.content[{j}].image_url: data URL is not base64")
+                raise invalid_request(f"{where}.content[{j}].image_url: data URL is not base64")
             images.append(data)
         else:
-            raise _invalid(f"{where}.content[{j}]: content part {kind!r} not supported by Ollama")
+            problem = f"{where}.content[{j}]: content part {kind!r} not supported by Ollama"
+            raise invalid_request(problem)
     return "\n".join(texts), images
 
 
 def _ollama_call(call: Any, where: str, names: dict[str, str]) -> dict[str, Any]:
-    name = _get(call, "function", "name")
+    name = dig(call, "function", "name")
     if not isinstance(name, str) or not name:
-        raise _invalid(f"{where}.function.name: missing")
-    arguments = _get(call, "function", "arguments")
+        raise invalid_request(f"{where}.function.name: missing")
+    arguments = dig(call, "function", "arguments")
     if isinstance(arguments, str):
         try:
             arguments = msgspec.json.decode(arguments) if arguments.strip() else {}
         except msgspec.DecodeError:
-            raise _invalid(f"{where}.function.arguments: not valid JSON") from None
+            raise invalid_request(f"{where}.function.arguments: not valid JSON") from None
     if not isinstance(arguments, dict) and arguments is not None:
-        raise _invalid(f"{where}.function.arguments: Ollama needs a JSON object")
-    if isinstance(_get(call, "id"), str):
+        raise invalid_request(f"{where}.function.arguments: Ollama needs a JSON object")
+    if isinstance(dig(call, "id"), str):
         names[call["id"]] = name
     return {"function": {"name": name, "arguments": arguments or {}}}
 
@@ -173,14 +170,11 @@ def _ollama_call(call: Any, where: str, names: dict[str, str]) -> dict[str, Any]
 def _ollama_messages(messages: list[Any]) -> list[dict[str, Any]]:
     names: dict[str, str] = {}  # OpenAI tool_call_id -> function name, for tool_name
     out: list[dict[str, Any]] = []
-    for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        if not isinstance(message, dict):
-            raise _invalid(f"{where}: expected an object")
+    for where, message in message_objects(messages, "{where}: expected an object"):
         role = message.get("role")
         role = {"developer": "system", "function": "tool"}.get(str(role), role)
         if role not in ("system", "user", "assistant", "tool"):
-            raise _invalid(f"{where}.role: {message.get('role')!r} not supported by Ollama")
+            raise invalid_request(f"{where}.role: {message.get('role')!r} not supported by Ollama")
         text, images = _split_content(message.get("content"), where)
         item: dict[str, Any] = {"role": role, "content": text}
         if images:
@@ -243,30 +237,22 @@ def _openai_messages(messages: Any) -> list[dict[str, Any]]:
     return out
 
 
-class OllamaStream:
+class OllamaStream(ChunkStream):
     """Converts one Ollama NDJSON stream (``/api/chat`` or ``/api/generate`` lines, each
     decoded, ``event`` ``None``) into ``chat.completion.chunk`` objects."""
 
     def __init__(self, *, model: str, created: int, include_usage: bool) -> None:
-        self.usage = StreamUsage()
-        self.error: ProviderError | None = None
-        self._model = model
-        self._created = created
-        self._include_usage = include_usage
-        self._id: str | None = None
-        self._role_sent = False
+        super().__init__(
+            ChunkBuilder(
+                id=_completion_id(model, ""),
+                model=model,
+                created=created,
+                include_usage=include_usage,
+                role_pending=True,
+            )
+        )
+        self._started = False
         self._calls = 0
-
-    def _head(self) -> dict[str, Any]:
-        chunk_id = self._id or _completion_id(self._model, "")
-        obj = "chat.completion.chunk"
-        return {"id": chunk_id, "object": obj, "created": self._created, "model": self._model}
-
-    def _chunk(self, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
-        if not self._role_sent:
-            delta = {"role": "assistant", **delta}
-            self._role_sent = True
-        return delta_chunk(self._head(), delta, finish_reason, self._include_usage)
 
     def feed(self, event: str | None, payload: Any) -> list[dict[str, Any]]:
         """Convert one decoded NDJSON line (see :class:`StreamConverter`)."""
@@ -276,9 +262,10 @@ class OllamaStream:
             self.error = openai_error(500, _error_text(payload), "server_error")
             return [self.error.body]
         created_at = str(payload.get("created_at") or "")
-        if self._id is None:
-            self._model = _text(payload.get("model")) or self._model
-            self._id = _completion_id(self._model, created_at)
+        if not self._started:
+            self._started = True
+            self._chunks.model = _text(payload.get("model")) or self._chunks.model
+            self._chunks.id = _completion_id(self._chunks.model, created_at)
         message = _message_of(payload)
         delta: dict[str, Any] = {}
         if _text(message.get("content")):
@@ -289,25 +276,12 @@ class OllamaStream:
         if calls:
             delta["tool_calls"] = [{"index": self._calls + n, **c} for n, c in enumerate(calls)]
             self._calls += len(calls)
-        chunks = [self._chunk(delta, None)] if delta or not self._role_sent else []
+        chunks = [self._chunks.delta(delta)] if delta or self._chunks.role_pending else []
         if payload.get("done"):
-            usage = _usage(payload)
-            if usage.prompt_tokens is not None:
-                self.usage.prompt_tokens = usage.prompt_tokens
-            if usage.completion_tokens is not None:
-                self.usage.completion_tokens = usage.completion_tokens
+            self.usage.update_from(_usage(payload))
             reason = _finish_reason(payload.get("done_reason"), self._calls > 0)
-            chunks.append(self._chunk({}, reason))
+            chunks.append(self._chunks.finish(reason))
         return chunks
-
-    def close(self) -> list[dict[str, Any]]:
-        """The usage chunk (``"choices": []``) when asked for and Ollama reported counts."""
-        return usage_chunks(
-            self._head(),
-            self.usage,
-            include_usage=self._include_usage,
-            failed=self.error is not None,
-        )
 
 
 class OllamaAdapter:
@@ -322,33 +296,18 @@ class OllamaAdapter:
             ProviderError: 400 for what Ollama cannot take: http(s) image URLs (base64 only),
                 non-text/image parts, ``n`` > 1, a forced ``tool_choice``, bad tool arguments.
         """
-        messages = request.get("messages") if isinstance(request, dict) else None
-        if not isinstance(messages, list) or not messages:
-            raise _invalid("messages: expected a non-empty list")
-        if request.get("n") not in (None, 1):
-            raise _invalid("n: Ollama returns one choice only")
+        messages = one_choice_messages(request, "Ollama")
         stream = bool(request.get("stream"))
         body: dict[str, Any] = {"model": model, "messages": _ollama_messages(messages)}
         tool_choice = request.get("tool_choice")
         if tool_choice not in (None, "auto", "none"):
-            raise _invalid('tool_choice: Ollama cannot force tool use; use "auto" or "none"')
+            raise invalid_request('tool_choice: Ollama cannot force tool use; use "auto" or "none"')
         if request.get("tools") and tool_choice != "none":
             body["tools"] = request["tools"]
-        response_format = request.get("response_format")
-        kind = _get(response_format, "type")
-        if kind == "json_object":
-            body["format"] = "json"
-        elif kind == "json_schema":
-            schema = _get(response_format, "json_schema", "schema")
-            if not isinstance(schema, dict):
-                raise _invalid("response_format.json_schema.schema: expected an object")
-            body["format"] = schema
-        elif response_format is not None and kind != "text":
-            raise _invalid(f"response_format.type: {kind!r} not supported by Ollama")
+        if (wanted := json_format(request, "Ollama")) is not None:
+            body["format"] = wanted
         options = {k: request[k] for k in _SAME_OPTIONS if request.get(k) is not None}
-        limit = request.get("max_completion_tokens")
-        limit = request.get("max_tokens") if limit is None else limit
-        if limit is not None:
+        if (limit := max_tokens(request)) is not None:
             options["num_predict"] = limit
         stop = request.get("stop")
         if stop:
@@ -375,16 +334,9 @@ class OllamaAdapter:
         if calls:
             out["tool_calls"] = calls
         finish_reason = _finish_reason(body.get("done_reason"), bool(calls))
-        return {
-            "id": _completion_id(answer_model or "", created_at),
-            "object": "chat.completion",
-            "created": created,
-            "model": answer_model,
-            "choices": [
-                {"index": 0, "message": out, "logprobs": None, "finish_reason": finish_reason}
-            ],
-            "usage": _usage(body).as_openai(),
-        }
+        completion_id = _completion_id(answer_model or "", created_at)
+        usage = _usage(body).as_openai()
+        return completion(completion_id, answer_model, created, out, finish_reason, usage)
 
     def stream_converter(self, *, model: str, created: int, include_usage: bool) -> OllamaStream:
         """A converter for one NDJSON stream (frame it with ``traceforge_proxy.ndjson``)."""
@@ -396,8 +348,7 @@ class OllamaAdapter:
         message = _error_text(body) or f"Ollama returned HTTP {status}"
         if status == 404 and "not found" in message:
             return openai_error(404, message, "invalid_request_error", "model_not_found")
-        default = ("server_error" if status >= 500 else "invalid_request_error", None)
-        return openai_error(status, message, *_ERROR_KINDS.get(status, default))
+        return status_error(status, message, _ERROR_KINDS)
 
     def normalize_request(self, body: Any) -> dict[str, Any]:
         """A native ``/api/chat`` body (or ``/api/generate``: ``system`` + ``prompt``) ->
