@@ -1,18 +1,22 @@
 """The record of one proxied call while it is in flight, and its conversion into a Trace.
 
-The proxy handler fills an :class:`Exchange` as the call progresses (request, response
-headers, each SSE event with its arrival time, the end or the failure); :meth:`Exchange.to_trace`
-is called off the event loop, by the trace writer, once the call is over.
+The proxy handler feeds an :class:`Exchange` events as the call progresses (the plan, the
+response headers, each SSE event with its arrival time, the end or the failure);
+:meth:`Exchange.to_trace` is called off the event loop, by the trace writer, once the call is
+over.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Literal
 
 import msgspec
 
 from traceforge_proxy.accumulate import ChatCompletionAccumulator
+from traceforge_proxy.errors import error_body
+from traceforge_proxy.headers import redact_headers
+from traceforge_proxy.plan import Failure, ForwardingPlan, ProxyAnswer, Target
 from traceforge_proxy.providers import ProviderAdapter, StreamConverter
 from traceforge_proxy.sse import SSEEvent
 from traceforge_shared.trace import (
@@ -61,14 +65,22 @@ def usage_from(obj: Any) -> Usage | None:
 
 
 class Exchange:
-    """Mutable state of one call. Times are ``time.perf_counter_ns()`` values.
+    """The record of one call, filled by events as it progresses; the proxy's *flow*.
+
+    Times are ``time.perf_counter_ns()`` values the caller passes in; nothing here reads a
+    clock. The events, in the order they happen: :meth:`sending` (the plan, when the request
+    goes upstream) or :meth:`answer` (the proxy answers itself); :meth:`headers_received`;
+    then :meth:`body_received`, or :meth:`stream_started` and the stream's events (recorded by
+    a :mod:`~traceforge_proxy.relay` through :meth:`add_event` / :meth:`add_native_event`);
+    :meth:`upstream_failed` or :meth:`client_gone` when something breaks; :meth:`end`.
+    The trace's status and error are decided in one place, :meth:`_outcome`.
 
     Args:
         trace_id: id the trace will be saved under.
         timestamp: ISO 8601 UTC arrival time.
         started_ns: when the request reached the proxy.
         method, endpoint: HTTP method and proxy path (``/v1/chat/completions``).
-        provider: provider name.
+        provider: provider name until the call is routed.
         request_body: the client's request body as received.
         request_json: the decoded request body (``None`` if empty or not JSON).
         chunk_cap: chunks kept at most; later chunks are counted, not kept.
@@ -87,38 +99,39 @@ class Exchange:
         request_json: Any,
         chunk_cap: int,
     ) -> None:
-        self.trace_id = trace_id
-        self.timestamp = timestamp
-        self.started_ns = started_ns
-        self.method = method
-        self.endpoint = endpoint
-        self.provider = provider
-        self.request_body = request_body
-        self.request_json = request_json
+        self.trace_id, self.timestamp, self.method, self.endpoint = (
+            trace_id,
+            timestamp,
+            method,
+            endpoint,
+        )
+        self.request_body, self.request_json = request_body, request_json
+        self.started_ns = self.sent_ns = started_ns
         self.chunk_cap = chunk_cap
+        self.provider = provider
         self.model = (request_json.get("model") if isinstance(request_json, dict) else None) or ""
         self.upstream_url: str | None = None
         self.request_headers: dict[str, str] = {}
         self.response_headers: dict[str, str] = {}
         self.redacted_fields: list[str] = []
         self.warnings: list[str] = []
-        self.status = "success"
         self.status_code = 0
-        self.error: TraceError | None = None
         self.response_body: bytes | None = None
         self.streaming = False
-        self.sent_ns = started_ns
         self.ended_ns: int | None = None
         self.first_chunk_ns: int | None = None
         self.last_chunk_ns: int | None = None
         self.chunks: list[StreamChunk] = []
         self.chunks_received = 0
         self.chunks_withheld = 0
+        self._headers_ns: int | None = None
+        self._created = 0
+        self._failure: Failure | None = None
         self._malformed = 0
         self._accumulator = ChatCompletionAccumulator()
         self._completed_response: Any = None
         # Routes other than plain OpenAI (see traceforge_shared.trace.ROUTES).
-        self.route = "openai"
+        self.route: str = "openai"
         self.adapter: ProviderAdapter | None = None
         self.native_endpoint: str | None = None
         #: converted route: the body sent to the provider.
@@ -129,6 +142,126 @@ class Exchange:
         self.converter: StreamConverter | None = None
         #: converted route: OpenAI chunks sent to the client (``[DONE]`` not counted).
         self.chunks_converted = 0
+
+    # -- events -----------------------------------------------------------------------------
+
+    def routed(self, target: Target) -> None:
+        """Record where the call goes (provider, model, route, adapter, native endpoint)."""
+        self.provider = target.provider
+        if target.model is not None:
+            self.model = target.model
+        self.route = target.route
+        self.adapter = target.adapter
+        self.native_endpoint = target.native_endpoint
+        self.native_request = target.native_request
+
+    def sending(self, plan: ForwardingPlan, now_ns: int) -> None:
+        """The request goes upstream at ``now_ns`` as ``plan`` says (credentials redacted
+        in the recorded headers)."""
+        self.routed(plan.target)
+        self.warnings.extend(plan.warnings)
+        self.upstream_url = plan.upstream_url
+        self.request_headers = redact_headers(
+            plan.headers, "metadata.request_headers", self.redacted_fields
+        )
+        self.sent_ns = now_ns
+
+    def answer(self, answer: ProxyAnswer) -> None:
+        """The proxy answers the client itself (its own error, a provider error in OpenAI's
+        shape, or the converted answer)."""
+        if answer.target is not None:
+            self.routed(answer.target)
+        self.warnings.extend(answer.warnings)
+        self.status_code = answer.status
+        if not answer.keeps_upstream_body:
+            self.response_body = answer.body
+        if answer.converted is not None:
+            self.converted_response = answer.converted
+        if answer.failure is not None:
+            self._failure = answer.failure
+
+    def headers_received(
+        self, status: int, headers: Iterable[tuple[str, str]], now_ns: int, created: int
+    ) -> None:
+        """The upstream answered ``status`` with ``headers`` at ``now_ns``; ``created``
+        (epoch seconds) dates the OpenAI objects converted from the answer."""
+        self.status_code = status
+        self.response_headers = redact_headers(
+            headers, "metadata.response_headers", self.redacted_fields
+        )
+        self._headers_ns = now_ns
+        self._created = created
+
+    def body_received(self, body: bytes) -> None:
+        """The upstream's whole (non-stream) body arrived."""
+        self.response_body = body
+
+    def stream_started(self, converter: StreamConverter | None) -> None:
+        """The answer is relayed as a stream; ``converter`` turns its native events into
+        OpenAI chunks (converted route, passthrough chat calls)."""
+        self.streaming = True
+        self.converter = converter
+
+    def upstream_failed(self, kind: Literal["timeout", "failed"], detail: str, now_ns: int) -> None:
+        """The upstream timed out (``timeout``) or failed (refused, reset, hung up) at
+        ``now_ns``. Before a stream started the proxy answers instead: ``status_code`` (504 for
+        a timeout, else 502) and ``response_body`` (OpenAI-shaped error) are what to send.
+
+        Error types: ``upstream_timeout``; ``upstream_unreachable`` before the upstream
+        answered; ``upstream_disconnected`` after.
+        """
+        url = self.upstream_url
+        if kind == "timeout":
+            error_type = "upstream_timeout"
+        else:
+            error_type = (
+                "upstream_unreachable" if self._headers_ns is None else "upstream_disconnected"
+            )
+        if self.streaming:
+            message = f"upstream stream broke off after {self.chunks_received} chunks: {detail}"
+        elif self._headers_ns is not None:
+            message = f"upstream {url} failed while sending its answer: {detail}"
+        elif kind == "timeout":
+            message = f"upstream {url} did not answer within the configured timeouts"
+        else:
+            message = f"could not reach upstream {url}: {detail}"
+        self._failure = Failure("upstream_error", error_type, message)
+        if not self.streaming:
+            self.status_code = 504 if kind == "timeout" else 502
+            self.response_body = error_body(message, error_type)
+        self.end(now_ns)
+
+    def client_gone(self, now_ns: int, detail: str | None = None) -> None:
+        """The client hung up at ``now_ns`` (``detail``: the write error, mid-stream). Ignored
+        once the call has ended (the whole answer was sent)."""
+        if self.ended_ns is not None:
+            return
+        message = (
+            "the client closed the connection before the answer was complete"
+            if detail is None
+            else f"the client closed the connection mid-stream: {detail}"
+        )
+        self._failure = Failure("client_disconnected", "client_disconnected", message)
+        self.end(now_ns)
+
+    def end(self, now_ns: int) -> None:
+        """The call ended at ``now_ns`` (last byte relayed, or the failure); the first call
+        counts."""
+        if self.ended_ns is None:
+            self.ended_ns = now_ns
+
+    @property
+    def failed(self) -> bool:
+        """Whether the call failed without a whole answer from the upstream (the proxy's own
+        error, a broken upstream, a client that hung up)."""
+        return self._failure is not None
+
+    @property
+    def error(self) -> TraceError | None:
+        """The failure recorded so far, if any (error answers of the upstream itself are read
+        from its body when the trace is built)."""
+        failure = self._failure
+        return None if failure is None else TraceError(type=failure.type, message=failure.message)
 
     # -- recording, called on the event loop ------------------------------------------------
 
@@ -222,29 +355,12 @@ class Exchange:
                 )
             )
 
-    def fail(self, status: str, error_type: str, message: str) -> None:
-        """Mark the call as failed (``upstream_error``, ``client_disconnected``, ...)."""
-        self.status = status
-        self.error = TraceError(type=error_type, message=message)
-
-    def finish(self) -> None:
-        """Mark the end of the call (the last byte relayed, or the failure)."""
-        if self.ended_ns is None:
-            self.ended_ns = time.perf_counter_ns()
-
     # -- conversion, called off the event loop ----------------------------------------------
 
     def to_trace(self) -> Trace:
-        """Build the :class:`Trace` of this exchange."""
-        ended = self.ended_ns if self.ended_ns is not None else time.perf_counter_ns()
-        warnings = list(self.warnings)
-        if self._malformed > 1:
-            warnings.append(f"{self._malformed} chunks in all had SSE data that is not JSON")
-        if self.chunks_received > self.chunk_cap:
-            warnings.append(
-                f"chunk cap reached: {self.chunks_received} chunks received, the first "
-                f"{self.chunk_cap} stored (proxy.chunk_cap)"
-            )
+        """Build the :class:`Trace` of this exchange. Reads no clock and changes nothing:
+        every time it needs was recorded by the events."""
+        notes: list[str] = []
         request: Any = (
             self.request_json if self.request_json is not None else decode_json(self.request_body)
         )
@@ -267,7 +383,7 @@ class Exchange:
             response = body
             usage = usage_from(response.get("usage")) if isinstance(response, dict) else None
         else:
-            response = self._normalized_response(body)
+            response = self._normalized_response(body, notes)
             usage = usage_from(response.get("usage")) if isinstance(response, dict) else None
         if self.route == "converted":
             native = NativeCall(
@@ -281,21 +397,56 @@ class Exchange:
                 request=request,
                 response=None if self.streaming else body,
             )
-            request = self._normalized_request(request)
+            request = self._normalized_request(request, notes)
+        status, error = self._outcome(body if self.route == "passthrough" else response)
+        response_model = response.get("model") if isinstance(response, dict) else None
+        return Trace(
+            id=self.trace_id,
+            timestamp=self.timestamp,
+            request=request,
+            provider=self.provider,
+            response=response,
+            model=self.model,
+            chunks=self.chunks,
+            endpoint=self.endpoint,
+            metadata=self._metadata(status, error, usage, notes),
+            route=self.route,
+            native=native,
+            response_model=response_model if isinstance(response_model, str) else None,
+        )
+
+    def _outcome(self, answer: Any) -> tuple[str, TraceError | None]:
+        """The trace's status and error, decided here only: a recorded failure (the proxy's
+        own error, a broken upstream, a client that hung up); else the provider's error in a
+        converted stream; else an HTTP error status, read from the ``answer`` body; else
+        success."""
+        if self._failure is not None:
+            failure = self._failure
+            return failure.status, TraceError(type=failure.type, message=failure.message)
         converter_error = self.converter.error if self.converter is not None else None
-        if converter_error is not None and self.status == "success":
-            self.status = "error"
-            self.error = _error_from_body(converter_error.body, converter_error.status)
-        if self.status == "success" and self.status_code >= 400:
-            self.status = "error"
-            if self.error is None:
-                self.error = _error_from_body(
-                    body if self.route == "passthrough" else response, self.status_code
-                )
-        first = self.first_chunk_ns
-        last = self.last_chunk_ns
-        metadata = TraceMetadata(
-            status=self.status,
+        if converter_error is not None:
+            return "error", _error_from_body(converter_error.body, converter_error.status)
+        if self.status_code >= 400:
+            return "error", _error_from_body(answer, self.status_code)
+        return "success", None
+
+    def _metadata(
+        self, status: str, error: TraceError | None, usage: Usage | None, notes: list[str]
+    ) -> TraceMetadata:
+        warnings = [*self.warnings, *notes]
+        if self._malformed > 1:
+            warnings.append(f"{self._malformed} chunks in all had SSE data that is not JSON")
+        if self.chunks_received > self.chunk_cap:
+            warnings.append(
+                f"chunk cap reached: {self.chunks_received} chunks received, the first "
+                f"{self.chunk_cap} stored (proxy.chunk_cap)"
+            )
+        ended = self.ended_ns
+        if ended is None:  # never ended (a trace built by hand): its last known moment
+            ended = self.last_chunk_ns if self.last_chunk_ns is not None else self.sent_ns
+        first, last = self.first_chunk_ns, self.last_chunk_ns
+        return TraceMetadata(
+            status=status,
             status_code=self.status_code,
             method=self.method,
             latency_ms=_ms(ended - self.started_ns),
@@ -311,42 +462,27 @@ class Exchange:
             chunks_buffered=len(self.chunks),
             warnings=warnings,
             usage=usage,
-            error=self.error,
+            error=error,
             redacted_fields=list(self.redacted_fields),
             upstream_url=self.upstream_url,
             request_headers=self.request_headers,
             response_headers=self.response_headers,
         )
-        response_model = response.get("model") if isinstance(response, dict) else None
-        return Trace(
-            id=self.trace_id,
-            timestamp=self.timestamp,
-            provider=self.provider,
-            model=self.model,
-            endpoint=self.endpoint,
-            request=request,
-            response=response,
-            chunks=self.chunks,
-            metadata=metadata,
-            route=self.route,
-            response_model=response_model if isinstance(response_model, str) else None,
-            native=native,
-        )
 
-    def _normalized_request(self, native: Any) -> Any:
+    def _normalized_request(self, native: Any, notes: list[str]) -> Any:
         """Passthrough: the OpenAI view of the native request (the native one if none)."""
         if self.adapter is None or not isinstance(native, dict) or self.native_endpoint is None:
             return native
         try:
             view = self.adapter.normalize_request(native)
         except Exception as exc:  # a view for reading only: never lose the trace over it
-            self.warnings.append(f"could not normalize the request: {exc}")
+            notes.append(f"could not normalize the request: {exc}")
             return native
         if self.model and "model" not in view:
             view = {"model": self.model, **view}
         return view
 
-    def _normalized_response(self, body: Any) -> Any:
+    def _normalized_response(self, body: Any, notes: list[str]) -> Any:
         """Converted and passthrough routes, non-streaming: the OpenAI view of the answer."""
         if self.route == "converted":
             return self.converted_response if self.converted_response is not None else body
@@ -358,14 +494,10 @@ class Exchange:
         ):
             return body
         try:
-            return self.adapter.convert_response(body, model=self.model, created=_created())
+            return self.adapter.convert_response(body, model=self.model, created=self._created)
         except Exception as exc:  # a view for reading only: never lose the trace over it
-            self.warnings.append(f"could not normalize the response: {exc}")
+            notes.append(f"could not normalize the response: {exc}")
             return body
-
-
-def _created() -> int:
-    return int(time.time())
 
 
 def _error_from_body(body: Any, status_code: int) -> TraceError:

@@ -13,8 +13,10 @@ On the event loop, for every call (``flow`` is the proxy's
 - ``chunk(flow, chunk)``: one stream chunk was recorded (:class:`StreamChunk`: its index,
   arrival offset in ms, decoded data); fired for stored chunks only (``proxy.chunk_cap``).
 - ``response(flow)``: the call ended with a whole answer relayed (any HTTP status).
-- ``error(flow)``: the call ended without a whole answer: the upstream failed, timed out
-  or hung up, or the client hung up. ``flow.error`` says which.
+- ``error(flow)``: the call failed: the proxy answered with its own error (unknown model
+  or provider, a request the provider's adapter cannot express, no upstream address), the
+  upstream failed, timed out or hung up, or the client hung up. ``flow.error`` says which.
+  An upstream's own HTTP error answer (a 429 relayed as is) is a ``response``.
 
 Exactly one of ``response`` and ``error`` fires per call, after which the flow is final.
 

@@ -1,0 +1,378 @@
+"""The forwarding plan of one call: where it goes and how, decided before any I/O.
+
+:func:`plan_request` takes the client's request, the :class:`~traceforge_proxy.routing.Router`
+and the upstreams and returns either a :class:`ForwardingPlan` (what to send where, and how to
+relay the answer) or a :class:`ProxyAnswer` (the proxy answers itself: unknown model or
+provider, a request the provider's adapter cannot express, an upstream without an address).
+Pure: no network, no clock, no disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import msgspec
+
+from traceforge_proxy.errors import error_body
+from traceforge_proxy.headers import upstream_request_headers
+from traceforge_proxy.providers import (
+    ProviderAdapter,
+    ProviderError,
+    adapter_for,
+    native_chat_model,
+)
+from traceforge_proxy.routing import PROVIDER_HEADER, Router, RoutingError
+from traceforge_proxy.upstream import CREDENTIAL_HEADERS, OPENAI_COMPATIBLE, Upstream
+from traceforge_shared.config import PROVIDERS
+
+#: How the answer's stream is relayed: the upstream's bytes as read, the same minus the usage
+#: chunk the proxy asked for, or OpenAI chunks converted from the provider's events.
+RelayMode = Literal["raw", "withhold_usage", "convert"]
+#: The route a trace records (see ``traceforge_shared.trace.ROUTES``).
+Route = Literal["openai", "converted", "passthrough"]
+#: How a stream is framed: Server-Sent Events or newline-delimited JSON.
+Framing = Literal["sse", "ndjson"]
+
+USAGE_WARNING = (
+    "stream_options.include_usage was added upstream to record usage; the usage chunk was "
+    "not forwarded to the client"
+)
+
+
+class Failure(NamedTuple):
+    """Why a call failed: trace status (``error``, ``upstream_error``,
+    ``client_disconnected``), error type (``unknown_model``, ``upstream_timeout``, ...) and a
+    message for people."""
+
+    status: str
+    type: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ClientRequest:
+    """The client's request as the proxy received it.
+
+    Attributes:
+        method: HTTP method.
+        path: the proxy path (``/v1/chat/completions``, ``/anthropic/v1/messages``).
+        provider: the ``{provider}`` of ``/{provider}/...`` and ``/passthrough/{provider}/...``
+            paths; ``None`` for ``/v1/...``.
+        tail: the rest of the path after ``/v1/`` or ``{provider}/`` (no leading ``/``).
+        query: the query string, without ``?``.
+        headers: header (name, value) pairs as received (repeated names kept).
+        body: the body bytes.
+        json: the decoded body (``None`` if empty or not JSON).
+    """
+
+    method: str
+    path: str
+    query: str
+    headers: Sequence[tuple[str, str]]
+    body: bytes
+    json: Any
+    provider: str | None = None
+    tail: str = ""
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or ``None``."""
+        lower = name.lower()
+        return next((v for n, v in self.headers if n.lower() == lower), None)
+
+    def bearer_key(self) -> str | None:
+        """The key an OpenAI SDK client sent (``Authorization: Bearer <key>``), if any."""
+        scheme, _, key = (self.header("Authorization") or "").partition(" ")
+        return key.strip() or None if scheme.lower() == "bearer" else None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a call went, as its trace records it.
+
+    Attributes:
+        provider: provider name.
+        model: the model sent to the provider (routing prefix removed); ``None``: the one the
+            request names.
+        route: ``openai``, ``converted`` or ``passthrough``.
+        adapter: the provider's adapter (converted route, and passthrough chat calls).
+        native_endpoint: the provider's chat path (``/v1/messages``), when converted or
+            normalized.
+        native_request: converted route: the body sent to the provider.
+    """
+
+    provider: str
+    model: str | None = None
+    route: Route = "openai"
+    adapter: ProviderAdapter | None = None
+    native_endpoint: str | None = None
+    native_request: Any = None
+
+
+@dataclass(frozen=True)
+class ForwardingPlan:
+    """What to send upstream and how to relay the answer.
+
+    Attributes:
+        target: where the call goes.
+        method: HTTP method to send.
+        url: full upstream URL, query included.
+        headers: headers to send, credentials included.
+        body: body bytes to send (``b""``: none).
+        mode: relay mode when the answer is a stream (``convert``: the converted route).
+        stream: converted route: the provider was asked for a stream.
+        include_usage: converted route: the client asked for the usage chunk.
+        warnings: notes for the trace (the injected ``include_usage``).
+    """
+
+    target: Target
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    mode: RelayMode = "raw"
+    stream: bool = False
+    include_usage: bool = False
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def upstream_url(self) -> str:
+        """The upstream URL without its query (what the trace records)."""
+        return self.url.split("?", 1)[0]
+
+    def framing(self, status: int, content_type: str) -> Framing | None:
+        """How to relay an answer with this status and ``Content-Type``: its stream framing,
+        or ``None`` to read and answer it whole. The converted route relays a stream only
+        when it asked for one and the provider did not answer with an error."""
+        framing = stream_framing(content_type)
+        if self.mode == "convert" and (status >= 400 or not self.stream):
+            return None
+        return framing
+
+
+@dataclass(frozen=True)
+class ProxyAnswer:
+    """An answer the proxy writes itself, in place of (or converted from) the upstream's.
+
+    Attributes:
+        status: HTTP status.
+        body: body bytes (JSON).
+        content_type: its ``Content-Type`` header.
+        failure: the failure to record, if the call failed.
+        converted: converted route: the OpenAI answer (or error) object the client got.
+        target: where the call was going (``None``: as already recorded).
+        keeps_upstream_body: the trace keeps the upstream's body, not this one.
+        warnings: notes for the trace.
+    """
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    failure: Failure | None = None
+    converted: Any = None
+    target: Target | None = None
+    keeps_upstream_body: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+def proxy_error(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    target: Target | None = None,
+    warnings: tuple[str, ...] = (),
+) -> ProxyAnswer:
+    """The proxy's own error answer (OpenAI-shaped body), recorded as ``upstream_error``."""
+    return ProxyAnswer(
+        status,
+        error_body(message, code),
+        failure=Failure("upstream_error", code, message),
+        target=target,
+        warnings=warnings,
+    )
+
+
+def provider_error(error: ProviderError, *, target: Target | None = None) -> ProxyAnswer:
+    """A provider error in OpenAI's shape, sent as the answer (converted route)."""
+    return ProxyAnswer(
+        error.status, msgspec.json.encode(error.body), converted=error.body, target=target
+    )
+
+
+def stream_framing(content_type: str) -> Framing | None:
+    """The framing of a ``Content-Type`` (``text/event-stream``: SSE; NDJSON types), or
+    ``None`` when it is not a stream."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "text/event-stream":
+        return "sse"
+    if kind in ("application/x-ndjson", "application/ndjson", "application/jsonl"):
+        return "ndjson"
+    return None
+
+
+def plan_request(
+    request: ClientRequest, router: Router, upstreams: Mapping[str, Upstream]
+) -> ForwardingPlan | ProxyAnswer:
+    """Decide where ``request`` goes.
+
+    ``/v1/chat/completions`` (POST) is routed by model name; other ``/v1/...`` paths go to
+    OpenAI as they are; ``/{provider}/...`` and ``/passthrough/{provider}/...`` (a
+    ``request.provider``) go to that provider as they are.
+
+    Args:
+        request: the client's request.
+        router: model-name routing.
+        upstreams: provider name → upstream, for every provider.
+
+    Returns:
+        the plan, or the proxy's own answer (400 unknown model, 404 unknown provider, a
+        provider's 400 for a request its adapter cannot express, 502 upstream without
+        address).
+    """
+    tail = request.tail
+    if request.provider is None:
+        if tail == "chat/completions" and request.method == "POST":
+            return _chat_completions(request, router, upstreams)
+        return _forward(request, upstreams["openai"], tail, Target("openai"))
+    provider = request.provider.lower()
+    if provider not in PROVIDERS:
+        return proxy_error(
+            404,
+            "unknown_provider",
+            f"unknown provider {provider!r} in {request.path}; known: {', '.join(PROVIDERS)}",
+        )
+    if provider in OPENAI_COMPATIBLE and tail.startswith("v1/"):
+        tail = tail[3:]  # their base URLs already end in /v1
+    model = native_chat_model(provider, tail, request.json)
+    if model is None:
+        target = Target(provider, route="passthrough")
+    else:
+        target = Target(provider, model, "passthrough", adapter_for(provider), "/" + tail)
+    return _forward(request, upstreams[provider], tail, target)
+
+
+def _chat_completions(
+    request: ClientRequest, router: Router, upstreams: Mapping[str, Upstream]
+) -> ForwardingPlan | ProxyAnswer:
+    payload = request.json
+    model = payload.get("model") if isinstance(payload, dict) else None
+    if not isinstance(payload, dict) or not isinstance(model, str):
+        # Not a request we can route: the OpenAI upstream answers it, as it would have.
+        return _forward(request, upstreams["openai"], "chat/completions", Target("openai"))
+    try:
+        choice = router.route(model, request.header(PROVIDER_HEADER))
+    except RoutingError as exc:
+        return ProxyAnswer(
+            400,
+            error_body(str(exc), "unknown_model", type_="invalid_request_error"),
+            failure=Failure("error", "unknown_model", str(exc)),
+        )
+    upstream = upstreams[choice.provider]
+    adapter = adapter_for(choice.provider)
+    if adapter is not None:
+        return _convert(request, upstream, adapter, payload, choice.model)
+    body = request.body
+    if choice.model != model:  # a routing prefix: the provider gets the bare name
+        body = msgspec.json.encode({**payload, "model": choice.model})
+    tail, query = "chat/completions", request.query
+    if choice.deployment is not None:
+        tail = f"openai/deployments/{choice.deployment}/chat/completions"
+        query = f"api-version={upstream.api_version}"
+    return _forward(
+        request,
+        upstream,
+        tail,
+        Target(choice.provider, choice.model),
+        body=body,
+        query=query,
+        credentials=None if choice.provider == "openai" else request.bearer_key(),
+    )
+
+
+def _convert(
+    request: ClientRequest,
+    upstream: Upstream,
+    adapter: ProviderAdapter,
+    payload: dict[str, Any],
+    model: str,
+) -> ForwardingPlan | ProxyAnswer:
+    target = Target(upstream.provider, model, "converted", adapter)
+    try:
+        native = adapter.build_request(payload, model=model)
+    except ProviderError as exc:
+        return provider_error(exc, target=target)
+    target = Target(
+        upstream.provider, model, "converted", adapter, native.path.split("?", 1)[0], native.body
+    )
+    path, _, query = native.path.lstrip("/").partition("?")
+    try:
+        url = upstream.url_for(path, query)
+    except LookupError as exc:
+        return proxy_error(502, "upstream_not_configured", str(exc), target=target)
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    headers.update(upstream.auth_headers(upstream.api_key or request.bearer_key()))
+    options = payload.get("stream_options")
+    return ForwardingPlan(
+        target,
+        request.method,
+        url,
+        headers,
+        msgspec.json.encode(native.body),
+        mode="convert",
+        stream=native.stream,
+        include_usage=isinstance(options, dict) and options.get("include_usage") is True,
+    )
+
+
+def _forward(
+    request: ClientRequest,
+    upstream: Upstream,
+    tail: str,
+    target: Target,
+    *,
+    body: bytes | None = None,
+    query: str | None = None,
+    credentials: str | None = None,
+) -> ForwardingPlan | ProxyAnswer:
+    """Forward the client's request as is.
+
+    ``credentials``: the front door sent an OpenAI-format request to another
+    OpenAI-compatible provider (xAI, Azure): the client's own key headers are replaced by the
+    proxy's key for that provider, or else by the client's bearer key put in the provider's
+    header (an OpenAI SDK cannot know which provider a model routes to).
+    """
+    body = request.body if body is None else body
+    headers = upstream_request_headers(request.headers)
+    if credentials is not None:
+        headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
+        headers.update(upstream.auth_headers(upstream.api_key or credentials))
+    elif not any(k.lower() in CREDENTIAL_HEADERS for k in headers):
+        headers.update(upstream.auth_headers())
+    else:
+        for name, value in upstream.auth_headers(key="").items():
+            headers.setdefault(name, value)  # anthropic-version when the client sent none
+    mode: RelayMode = "raw"
+    warnings: tuple[str, ...] = ()
+    payload = request.json
+    if (
+        upstream.inject_stream_usage
+        and tail == "chat/completions"
+        and isinstance(payload, dict)
+        and payload.get("stream") is True
+    ):
+        options = payload.get("stream_options")
+        if not (isinstance(options, dict) and options.get("include_usage") is True):
+            options = dict(options) if isinstance(options, dict) else {}
+            options["include_usage"] = True
+            body = msgspec.json.encode({**payload, "stream_options": options})
+            mode = "withhold_usage"
+            warnings = (USAGE_WARNING,)
+    try:
+        url = upstream.url_for(tail, request.query if query is None else query)
+    except LookupError as exc:
+        return proxy_error(
+            502, "upstream_not_configured", str(exc), target=target, warnings=warnings
+        )
+    return ForwardingPlan(target, request.method, url, headers, body, mode, warnings=warnings)

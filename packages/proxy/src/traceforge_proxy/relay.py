@@ -1,0 +1,201 @@
+"""Relaying an upstream answer to the client, without sockets.
+
+A relay is fed the upstream's reads (:meth:`Relay.feed`, with the time each arrived) and
+returns the bytes to write to the client now; :meth:`Relay.close` at the end of the stream
+returns the last ones. It frames the stream (SSE or NDJSON) and records each event in the
+:class:`~traceforge_proxy.exchange.Exchange`. One class per relay mode:
+
+- :class:`RawRelay`: the upstream's bytes as read, untouched.
+- :class:`WithholdUsageRelay`: the same, minus the usage-only chunk the proxy asked for on
+  the client's behalf (``stream_options.include_usage``); whole events are written.
+- :class:`ConvertRelay`: OpenAI ``chat.completion.chunk`` SSE events converted from the
+  provider's events, then the usage chunk (if the client asked) and ``data: [DONE]``. After a
+  provider error in the stream it stops (:attr:`Relay.done`): the client got the error.
+
+:func:`converted_answer` is the non-stream twin of :class:`ConvertRelay`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from traceforge_proxy.exchange import Exchange, decode_json
+from traceforge_proxy.ndjson import NDJSONParser
+from traceforge_proxy.plan import ForwardingPlan, Framing, ProxyAnswer, provider_error, proxy_error
+from traceforge_proxy.sse import SSEEvent, SSEParser
+
+_encode = msgspec.json.encode
+
+#: End of an OpenAI stream.
+DONE = b"data: [DONE]\n\n"
+
+
+def sse(payload: Mapping[str, Any]) -> bytes:
+    """One SSE event (``data: <json>`` and a blank line) carrying ``payload``."""
+    return b"data: " + _encode(payload) + b"\n\n"
+
+
+class Relay:
+    """Frames one stream and records its events; subclasses decide what the client gets.
+
+    Args:
+        exchange: where events are recorded (its stream is marked started).
+        framing: ``sse`` or ``ndjson``.
+    """
+
+    def __init__(self, exchange: Exchange, framing: Framing) -> None:
+        self.exchange = exchange
+        self._parser: SSEParser | NDJSONParser = (
+            NDJSONParser() if framing == "ndjson" else SSEParser()
+        )
+        #: No more input is wanted (the convert relay after a provider error).
+        self.done = False
+
+    def feed(self, data: bytes, now_ns: int) -> bytes:
+        """Take one upstream read that arrived at ``now_ns``; return the bytes to write now
+        (possibly empty)."""
+        raise NotImplementedError
+
+    def close(self, now_ns: int) -> bytes:
+        """The upstream's stream ended at ``now_ns``: return the last bytes to write."""
+        rest = self._parser.close()
+        if any(ev.data for ev in rest):
+            self.exchange.warnings.append(
+                "the stream ended inside an event (no blank line or newline after it)"
+            )
+        return self._last(rest, now_ns)
+
+    def _last(self, rest: list[SSEEvent], now_ns: int) -> bytes:
+        raise NotImplementedError
+
+
+class RawRelay(Relay):
+    """Writes the upstream's bytes as read; records OpenAI chunks (or, on passthrough chat
+    calls, the provider's events and their OpenAI view)."""
+
+    def feed(self, data: bytes, now_ns: int) -> bytes:
+        self._record(self._parser.feed(data), now_ns)
+        return data
+
+    def _last(self, rest: list[SSEEvent], now_ns: int) -> bytes:
+        self._record(rest, now_ns)
+        return b""  # the tail was written as it was read
+
+    def _record(self, events: list[SSEEvent], now_ns: int) -> None:
+        exchange = self.exchange
+        if exchange.adapter is not None:
+            for ev in events:
+                exchange.add_native_event(ev, now_ns)
+        else:
+            for ev in events:
+                exchange.add_event(ev, now_ns, withhold_usage_chunk=False)
+
+
+class WithholdUsageRelay(Relay):
+    """Writes each whole event as received, except the usage-only chunk."""
+
+    def feed(self, data: bytes, now_ns: int) -> bytes:
+        return self._kept(self._parser.feed(data), now_ns)
+
+    def _last(self, rest: list[SSEEvent], now_ns: int) -> bytes:
+        return self._kept(rest, now_ns)
+
+    def _kept(self, events: list[SSEEvent], now_ns: int) -> bytes:
+        add = self.exchange.add_event
+        return b"".join(ev.raw for ev in events if not add(ev, now_ns, withhold_usage_chunk=True))
+
+
+class ConvertRelay(Relay):
+    """Writes OpenAI chunks converted from the provider's events (the exchange's
+    converter), then the usage chunk and ``[DONE]``; stops after a provider error."""
+
+    def feed(self, data: bytes, now_ns: int) -> bytes:
+        if self.done:
+            return b""
+        return self._converted(self._parser.feed(data), now_ns)
+
+    def close(self, now_ns: int) -> bytes:
+        if self.done:  # the provider's error ended the stream for the client
+            return b""
+        return super().close(now_ns)
+
+    def _last(self, rest: list[SSEEvent], now_ns: int) -> bytes:
+        out = self._converted(rest, now_ns)
+        if self.done:
+            return out
+        chunks = self.exchange.close_native_stream()
+        return out + b"".join(sse(c) for c in chunks) + DONE
+
+    def _converted(self, events: list[SSEEvent], now_ns: int) -> bytes:
+        exchange = self.exchange
+        converter = exchange.converter
+        out: list[bytes] = []
+        for ev in events:
+            out.extend(sse(chunk) for chunk in exchange.add_native_event(ev, now_ns))
+            if converter is not None and converter.error is not None:
+                self.done = True  # later events are neither sent nor recorded
+                break
+        return b"".join(out)
+
+
+def start_relay(
+    plan: ForwardingPlan, exchange: Exchange, framing: Framing, status: int, created: int
+) -> Relay:
+    """Start relaying a stream answer (``status``, ``created`` epoch seconds) as ``plan``
+    says: marks the exchange's stream started, with the converter it needs (converted route;
+    passthrough chat calls answered without error)."""
+    target = plan.target
+    adapter = target.adapter
+    model = target.model if target.model is not None else exchange.model
+    if plan.mode == "convert":
+        assert adapter is not None
+        converter = adapter.stream_converter(
+            model=model, created=created, include_usage=plan.include_usage
+        )
+        exchange.stream_started(converter)
+        return ConvertRelay(exchange, framing)
+    if adapter is not None and status < 400:
+        exchange.stream_started(
+            adapter.stream_converter(model=model, created=created, include_usage=False)
+        )
+    else:
+        exchange.stream_started(None)
+    if plan.mode == "withhold_usage":
+        return WithholdUsageRelay(exchange, framing)
+    return RawRelay(exchange, framing)
+
+
+def converted_answer(plan: ForwardingPlan, status: int, body: bytes, created: int) -> ProxyAnswer:
+    """Converted route, whole answer: the provider's body (``status``) turned into an OpenAI
+    ``chat.completion`` (``created`` epoch seconds), its error into OpenAI's error shape, or
+    — when the adapter cannot read it — the proxy's 502 ``unconvertible_response``."""
+    adapter = plan.target.adapter
+    assert adapter is not None
+    answer = decode_json(body)
+    if status >= 400:
+        error = provider_error(adapter.convert_error(status, answer))
+        return ProxyAnswer(
+            error.status, error.body, converted=error.converted, keeps_upstream_body=True
+        )
+    model = plan.target.model or ""
+    try:
+        converted = adapter.convert_response(answer, model=model, created=created)
+    except Exception as exc:  # the provider sent what its adapter cannot read
+        provider = plan.target.provider
+        return proxy_error(
+            502,
+            "unconvertible_response",
+            f"{provider} answered in a shape TraceForge cannot convert: {exc}",
+            warnings=(f"could not convert the provider's answer: {exc!r}",),
+        )
+    return ProxyAnswer(
+        status,
+        json.dumps(converted).encode(),
+        "application/json; charset=utf-8",
+        converted=converted,
+        keeps_upstream_body=True,
+    )
