@@ -7,6 +7,8 @@ loop checks a deadline: a missing event fails the test in seconds instead of han
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -214,3 +216,116 @@ def test_a_failing_send_ends_the_stream_cleanly(store: TraceStore) -> None:
     assert sent[1]["body"].startswith(b": connected")
     assert sent[2]["body"] == b": keep-alive\n\n"
     assert feed._watchers == {}
+
+
+# -- the feed pushed by the proxy's ``saved`` hook (``traceforge start``) -------------------
+
+
+@pytest.fixture
+def pushed(store: TraceStore) -> Iterator[tuple[TestClient, TraceFeed]]:
+    """The API as ``traceforge start`` serves it: its feed is told of each saved trace."""
+    feed = TraceFeed(store, watch=False)
+    with TestClient(create_app(store, feed=feed)) as test_client:
+        yield test_client, feed
+
+
+def _saved_from_another_thread(feed: TraceFeed, trace: Trace) -> None:
+    """Call ``feed.saved`` as the proxy's writer thread does."""
+    thread = threading.Thread(target=feed.saved, args=(trace,))
+    thread.start()
+    thread.join(DEADLINE_S)
+
+
+def test_create_app_watches_unless_given_a_feed(store: TraceStore) -> None:
+    default = getattr(create_app(store).state, events.FEED_STATE_KEY)
+    assert isinstance(default, TraceFeed) and default.watch
+    given = TraceFeed(store, watch=False)
+    assert getattr(create_app(store, feed=given).state, events.FEED_STATE_KEY) is given
+
+
+def test_pushed_feed_announces_each_saved_trace_once(
+    pushed: tuple[TestClient, TraceFeed], proxy_store: TraceStore
+) -> None:
+    client, feed = pushed
+    with client.stream("GET", "/api/events") as response:
+        lines = response.iter_lines()
+        assert next(lines) == ": connected"
+        (watcher,) = feed._watchers.values()
+        assert watcher.task is None  # nothing watches the directory
+        trace = make_trace(model="gpt-4o", streaming=True, text="pushed")
+        proxy_store.save(trace)
+        _saved_from_another_thread(feed, trace)
+        ((name, data),) = _next_events(lines, 1)
+        assert name == "trace"
+        assert data == msgspec.to_builtins(summarize(trace))
+        proxy_store.save(make_trace(text="saved by another process: not announced"))
+        _saved_from_another_thread(feed, trace)  # the same trace again: not announced
+        later = make_trace(text="later")
+        _saved_from_another_thread(feed, later)
+        ((_, data),) = _next_events(lines, 1)
+        assert data["id"] == later.id
+
+
+def test_pushed_feed_reaches_every_client(
+    pushed: tuple[TestClient, TraceFeed],
+) -> None:
+    client, feed = pushed
+    with (
+        client.stream("GET", "/api/events") as one,
+        client.stream("GET", "/api/events") as two,
+    ):
+        lines_one, lines_two = one.iter_lines(), two.iter_lines()
+        assert next(lines_one) == next(lines_two) == ": connected"
+        trace = make_trace(text="for both")
+        _saved_from_another_thread(feed, trace)
+        assert _next_events(lines_one, 1)[0][1]["id"] == trace.id
+        assert _next_events(lines_two, 1)[0][1]["id"] == trace.id
+    deadline = time.monotonic() + DEADLINE_S
+    while feed._watchers:  # the last client gone: nothing left per loop
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+async def test_pushed_feed_subscription_without_http(store: TraceStore) -> None:
+    feed = TraceFeed(store, watch=False)
+    feed.saved(make_trace(text="before anyone listens: dropped"))
+    subscription = await feed.subscribe()
+    try:
+        trace = make_trace(text="to the subscriber")
+        await asyncio.to_thread(feed.saved, trace)
+        with anyio.fail_after(DEADLINE_S):
+            assert await subscription.get() == summarize(trace)
+        assert not store.traces_dir.exists()  # pushed mode never touches the directory
+    finally:
+        await feed.unsubscribe(subscription)
+    assert feed._watchers == {}
+    assert await subscription.get() is None
+
+
+async def test_pushed_feed_skips_a_closed_loop(store: TraceStore) -> None:
+    feed = TraceFeed(store, watch=False)
+    subscription = await feed.subscribe()
+    closed = asyncio.new_event_loop()
+    closed.close()
+    feed._watchers[closed] = feed._watchers[asyncio.get_running_loop()]
+    try:
+        trace = make_trace()
+        feed.saved(trace)  # no error for the closed loop; the live one still gets it
+        with anyio.fail_after(DEADLINE_S):
+            assert await subscription.get() == summarize(trace)
+    finally:
+        del feed._watchers[closed]
+        await feed.unsubscribe(subscription)
+
+
+async def test_pushed_feed_closes_a_subscriber_that_falls_behind(store: TraceStore) -> None:
+    feed = TraceFeed(store, watch=False, buffer=2)
+    slow = await feed.subscribe()
+    made = [make_trace(text=str(i)) for i in range(3)]
+    for trace in made:
+        feed.saved(trace)
+    with anyio.fail_after(DEADLINE_S):
+        got = [await slow.get(), await slow.get(), await slow.get()]
+    assert got[:2] == [summarize(t) for t in made[:2]]
+    assert got[2] is None  # closed: its client reconnects and reloads
+    await feed.unsubscribe(slow)

@@ -68,16 +68,17 @@ class RunOptions:
 
 
 class _Capture:
-    """``before_save`` addon (after redaction): hands each trace to the test waiting for it."""
+    """``saved`` addon: hands each stored (redacted) trace to the test waiting for it, once
+    it is on disk. Called in the proxy's writer thread; the hand-over runs on ``loop``."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.waiting: dict[str, asyncio.Future[Trace]] = {}
         self.arrived: dict[str, Trace] = {}
 
-    def before_save(self, trace: Trace) -> Trace:
+    def saved(self, trace: Trace) -> None:
+        """Deliver ``trace`` on the event loop (any thread may call this)."""
         self.loop.call_soon_threadsafe(self._deliver, trace)
-        return trace
 
     def _deliver(self, trace: Trace) -> None:
         future = self.waiting.pop(trace.id, None)
@@ -116,12 +117,16 @@ async def run_tests(
     store: TraceStore,
     options: RunOptions,
     on_result: Callable[[TestResult], None] | None = None,
+    addons: Sequence[object] = (),
 ) -> TestRun:
     """Run ``cases`` at most ``options.concurrency`` at a time; results keep file order.
 
     ``on_result`` is called as each test finishes (progress bars). A test whose request
     fails (HTTP error, timeout, unroutable model) still gets its assertions evaluated when
     a trace was recorded: an error answer fails the assertions that expect an answer.
+    ``addons`` are given to the in-process proxy in ``proxy`` mode (see
+    :mod:`traceforge_proxy.hooks`; e.g. a live feed's ``saved`` hook); ``direct`` and
+    ``replay`` runs save nothing to ``store``, so they get none.
     """
     run_id, started_at, started = new_run_id(), utc_timestamp(), time.perf_counter()
     results: list[TestResult | None] = [None] * len(cases)
@@ -134,7 +139,7 @@ async def run_tests(
     if options.mode == "replay":
         replayed = await replay_tests(cases, store, on_result)
         return msgspec.structs.replace(replayed, id=run_id, started=started_at)
-    await _run_live(cases, config, store, options, done)
+    await _run_live(cases, config, store, options, done, addons)
     return TestRun(
         id=run_id,
         started=started_at,
@@ -150,11 +155,13 @@ async def _run_live(
     store: TraceStore,
     options: RunOptions,
     done: Callable[[int, TestResult], None],
+    addons: Sequence[object],
 ) -> None:
     scratch: Path | None = None
     if options.mode == "direct":
         scratch = Path(tempfile.mkdtemp(prefix="traceforge-direct-"))
         store = TraceStore(scratch, fsync=False)
+        addons = ()
     proxy_config = msgspec.structs.replace(
         config, proxy=msgspec.structs.replace(config.proxy, host="127.0.0.1", port=0)
     )
@@ -163,7 +170,7 @@ async def _run_live(
         proxy_config,
         {},
         store,
-        addons=[capture],
+        addons=[*addons, capture],
         mock_delay_ms=options.mock_delay_ms,
     )
     await service.start()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-#: Hop-by-hop headers (RFC 9110 section 7.6.1) and ones the proxy's HTTP stack sets itself.
-_NOT_FORWARDED = frozenset(
+#: Hop-by-hop headers (RFC 9110 section 7.6.1): they concern one connection, never relayed.
+HOP_BY_HOP = frozenset(
     {
         "connection",
         "keep-alive",
@@ -16,28 +16,14 @@ _NOT_FORWARDED = frozenset(
         "trailers",
         "transfer-encoding",
         "upgrade",
-        "host",
-        "content-length",
-        "accept-encoding",
     }
 )
 
+#: Request headers not sent upstream: hop-by-hop and ones the proxy's HTTP client sets.
+_NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "accept-encoding"}
+
 #: Response headers not relayed: the body is relayed decoded, so length and encoding change.
-_NOT_RELAYED = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "content-encoding",
-    }
-)
+_NOT_RELAYED = HOP_BY_HOP | {"content-length", "content-encoding"}
 
 #: Headers that carry credentials; their values never reach a trace.
 SECRET_HEADERS = frozenset(

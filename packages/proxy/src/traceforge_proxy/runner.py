@@ -15,7 +15,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from traceforge_proxy.hooks import BeforeSave
+from traceforge_proxy.hooks import Addons
 from traceforge_proxy.mock_upstream import create_mock_app
 from traceforge_proxy.server import create_proxy_app
 from traceforge_proxy.upstream import MOCK_PREFIXES, Upstream, resolve_upstreams
@@ -43,15 +43,22 @@ class ProxyService:
             from ``config`` and the environment). Upstreams with ``mock`` set go to
             the embedded mock upstream, started on a free loopback port.
         store: where traces are saved.
-        addons: ``before_save`` hooks for the writer, run after the redactor built from
-            ``config.redaction``.
+        addons: addons (see :mod:`traceforge_proxy.hooks`), each implementing any hooks.
+            Their ``before_save`` hooks run after the redactor built from
+            ``config.redaction`` and the cost recorder; their flow hooks (``request``,
+            ``response``, ...) run before the writer's, in the order given.
         mock_delay_ms: the mock's pause between SSE events.
         upstream_app: an aiohttp app to start as the OpenAI upstream instead of the mock
             (tests use it for fault-injecting upstreams).
 
-    Attributes (after :meth:`start`):
-        url: the proxy's base URL for SDKs (``http://127.0.0.1:8787/v1``).
-        upstreams: every provider's upstream actually used (mock addresses filled in).
+    Attributes:
+        writer: the :class:`TraceWriter` (an addon itself: ``response``/``error`` queue the
+            flow to save).
+        addons: the proxy's flow hooks: ``Addons([*addons, writer])``.
+        url: after :meth:`start`, the proxy's base URL for SDKs
+            (``http://127.0.0.1:8787/v1``).
+        upstreams: after :meth:`start`, every provider's upstream actually used (mock
+            addresses filled in).
         upstream: the OpenAI one.
     """
 
@@ -61,7 +68,7 @@ class ProxyService:
         upstream: Upstream | Mapping[str, Upstream],
         store: TraceStore,
         *,
-        addons: Sequence[BeforeSave] = (),
+        addons: Sequence[object] = (),
         mock_delay_ms: float = 20.0,
         upstream_app: web.Application | None = None,
     ) -> None:
@@ -76,6 +83,7 @@ class ProxyService:
             addons=[Redactor(config.redaction), CostRecorder(), *addons],
             storage=config.storage,
         )
+        self.addons = Addons([*addons, self.writer])
         self.mock_delay_ms = mock_delay_ms
         self.upstream_app = upstream_app
         self._runners: list[web.AppRunner] = []
@@ -100,7 +108,7 @@ class ProxyService:
                     self.upstreams[provider] = dataclasses.replace(
                         upstream, base_url=address + MOCK_PREFIXES[provider]
                     )
-        app = create_proxy_app(self.upstreams, self.writer, self.config)
+        app = create_proxy_app(self.upstreams, self.addons, self.config)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         proxy = self.config.proxy

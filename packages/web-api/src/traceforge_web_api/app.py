@@ -64,6 +64,7 @@ def create_app(
     *,
     token: str | None = None,
     test_runner: TestRunner | None = None,
+    feed: TraceFeed | None = None,
 ) -> Starlette:
     """Return the API application serving ``store``'s home (traces, config, tests).
 
@@ -74,6 +75,9 @@ def create_app(
         test_runner: runs tests through the capture proxy for ``POST /api/tests/run`` with
             ``"mode": "proxy"`` (``traceforge start`` passes one); without it such runs
             answer ``501``.
+        feed: what ``/api/events`` announces. Default: a :class:`TraceFeed` watching
+            ``store``'s directory. ``traceforge start`` passes ``TraceFeed(store,
+            watch=False)``, which it also gives the proxy as a ``saved`` addon.
 
     Routes: ``/api/health``, ``/api/traces`` (+ ``/diff``, ``/{id}``), ``/api/analytics``,
     ``/api/config``, ``/api/tests`` (+ ``/run``, ``/{name}``), ``/api/export``,
@@ -107,6 +111,6 @@ def create_app(
     )
     setattr(app.state, STORE_STATE_KEY, store)
     setattr(app.state, RUNNER_STATE_KEY, test_runner)
-    setattr(app.state, events.FEED_STATE_KEY, TraceFeed(store))
+    setattr(app.state, events.FEED_STATE_KEY, feed if feed is not None else TraceFeed(store))
     setattr(app.state, openapi.SECURED_STATE_KEY, token is not None)
     return app

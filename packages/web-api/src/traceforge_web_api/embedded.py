@@ -10,6 +10,7 @@ import uvicorn
 
 from traceforge_shared.store import TraceStore
 from traceforge_web_api.app import create_app
+from traceforge_web_api.feed import TraceFeed
 from traceforge_web_api.routes.tests import TestRunner
 
 
@@ -49,18 +50,28 @@ def embedded_server(
     *,
     token: str | None = None,
     test_runner: TestRunner | None = None,
+    feed: TraceFeed | None = None,
     log_level: str = "warning",
 ) -> EmbeddedServer:
     """Return an :class:`EmbeddedServer` for the API over ``store``; serve it with
     ``await server.serve(sockets=[bind(host, port)])``.
 
-    ``token`` and ``test_runner`` are :func:`~traceforge_web_api.create_app`'s: a bearer token
-    every request must carry, and the runner of ``proxy`` mode test runs.
+    ``token``, ``test_runner`` and ``feed`` are :func:`~traceforge_web_api.create_app`'s: a
+    bearer token every request must carry, the runner of ``proxy`` mode test runs, and what
+    ``/api/events`` announces (in the proxy's process: ``TraceFeed(store, watch=False)``, also
+    given to the proxy as an addon, see :func:`live_feed`).
     """
     config = uvicorn.Config(
-        create_app(store, token=token, test_runner=test_runner),
+        create_app(store, token=token, test_runner=test_runner, feed=feed),
         log_level=log_level,
         access_log=False,
         lifespan="off",
     )
     return EmbeddedServer(config)
+
+
+def live_feed(store: TraceStore) -> TraceFeed:
+    """Return the feed of an API served in the capture proxy's process: pass it to the proxy
+    as an addon (its ``saved`` hook announces each trace the proxy stores) and to
+    :func:`embedded_server`. Nothing is watched."""
+    return TraceFeed(store, watch=False)

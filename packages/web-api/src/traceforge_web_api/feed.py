@@ -1,11 +1,20 @@
 """New traces as they are saved, for ``GET /api/events``.
 
-A :class:`TraceFeed` watches the store's ``traces/`` directory with
-:func:`watchfiles.awatch` and hands the :class:`~traceforge_shared.trace.TraceSummary` of each
-new trace file (read through the store) to every subscriber. One watcher, so one worker
-thread, serves all the subscribers of an event loop: it starts with the first subscriber and
-stops (within ``step_ms``) when the last one leaves. The store writes a trace to a hidden
-temporary file and renames it into place, so a ``<id>.json`` appearing is a complete trace.
+A :class:`TraceFeed` hands the :class:`~traceforge_shared.trace.TraceSummary` of each new
+trace to every subscriber. It learns of new traces in one of two ways:
+
+- pushed (``watch=False``), when the API runs in the capture proxy's process
+  (``traceforge start``): the feed is a proxy addon, and its :meth:`TraceFeed.saved` hook is
+  called (in the proxy's writer thread) with each trace once it is on disk.
+- watched (``watch=True``, the default), when the API runs alone: the store's ``traces/``
+  directory is watched with :func:`watchfiles.awatch` and each new trace file is read
+  through the store. One watcher, so one worker thread, serves all the subscribers of an
+  event loop: it starts with the first subscriber and stops (within ``step_ms``) when the
+  last one leaves. The store writes a trace to a hidden temporary file and renames it into
+  place, so a ``<id>.json`` appearing is a complete trace.
+
+Each trace id is announced once (a trace saved twice, or pushed and then seen, is not
+announced again).
 
 A subscriber that falls more than ``buffer`` traces behind is closed (its client reconnects
 and reloads the list) rather than slowing the others.
@@ -16,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -23,7 +33,7 @@ from watchfiles import Change, awatch
 
 from traceforge_shared.ids import is_valid_id_prefix
 from traceforge_shared.store import StoreError, TraceStore
-from traceforge_shared.trace import TraceSummary, summarize
+from traceforge_shared.trace import Trace, TraceSummary, summarize
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +76,11 @@ class Subscription:
 
 
 class _Watcher:
-    """The watcher of one event loop and its subscribers."""
+    """The subscribers of one event loop and, when watching, their directory watcher."""
 
-    def __init__(self, store: TraceStore, debounce_ms: int, step_ms: int) -> None:
+    def __init__(self, store: TraceStore, watch: bool, debounce_ms: int, step_ms: int) -> None:
         self.store = store
+        self.watch = watch
         self.debounce_ms = debounce_ms
         self.step_ms = step_ms
         self.subscribers: set[Subscription] = set()
@@ -79,6 +90,8 @@ class _Watcher:
         self.announced: OrderedDict[str, None] = OrderedDict()
 
     async def start(self) -> None:
+        if not self.watch:
+            return
         async with self.lock:
             if self.task is not None and not self.task.done():
                 return
@@ -128,11 +141,8 @@ class _Watcher:
                     if trace_id in self.announced:
                         continue
                     summary = await asyncio.to_thread(self._summary, trace_id)
-                    if summary is None:
-                        continue
-                    self._remember(trace_id)
-                    for subscriber in list(self.subscribers):
-                        subscriber._offer(summary)
+                    if summary is not None:
+                        self.announce(summary)
         except Exception:
             logger.exception("watching %s for new traces failed", self.store.traces_dir)
             raise
@@ -140,10 +150,16 @@ class _Watcher:
             for subscriber in list(self.subscribers):
                 subscriber._close()
 
-    def _remember(self, trace_id: str) -> None:
-        self.announced[trace_id] = None
+    def announce(self, summary: TraceSummary) -> None:
+        """Offer ``summary`` to every subscriber unless its trace was announced already
+        (on this watcher's event loop)."""
+        if summary.id in self.announced:
+            return
+        self.announced[summary.id] = None
         while len(self.announced) > _REMEMBERED:
             self.announced.popitem(last=False)
+        for subscriber in list(self.subscribers):
+            subscriber._offer(summary)
 
 
 def _is_trace_file(change: Change, path: str) -> bool:
@@ -159,7 +175,10 @@ class TraceFeed:
     """Subscriptions to the traces saved into ``store`` from now on.
 
     Args:
-        store: the store whose ``traces/`` directory is watched.
+        store: the store whose traces are announced.
+        watch: watch ``store``'s ``traces/`` directory (the API runs alone). ``False``: the
+            capture proxy runs in this process and calls :meth:`saved` (pass the feed to it
+            as an addon); nothing is watched.
         max_subscribers: open subscriptions allowed at once (per event loop).
         buffer: traces a subscriber may fall behind before it is closed.
         debounce_ms, step_ms: :func:`watchfiles.awatch` grouping of file changes: a batch is
@@ -170,17 +189,34 @@ class TraceFeed:
         self,
         store: TraceStore,
         *,
+        watch: bool = True,
         max_subscribers: int = 64,
         buffer: int = 256,
         debounce_ms: int = 500,
         step_ms: int = 50,
     ) -> None:
         self.store = store
+        self.watch = watch
         self.max_subscribers = max_subscribers
         self.buffer = buffer
         self.debounce_ms = debounce_ms
         self.step_ms = step_ms
         self._watchers: dict[asyncio.AbstractEventLoop, _Watcher] = {}
+        # saved() reads _watchers from the proxy's writer thread.
+        self._lock = threading.Lock()
+
+    def saved(self, trace: Trace) -> None:
+        """Proxy ``saved`` hook: announce ``trace``, now on disk, to every subscriber.
+
+        Safe to call from any thread: the summary is handed to each subscriber's event loop
+        with ``loop.call_soon_threadsafe``. A loop already closed is skipped.
+        """
+        summary = summarize(trace)
+        with self._lock:
+            watchers = list(self._watchers.items())
+        for loop, watcher in watchers:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                loop.call_soon_threadsafe(watcher.announce, summary)
 
     async def subscribe(self) -> Subscription:
         """Return a new subscription; every trace saved after this returns reaches it.
@@ -190,9 +226,12 @@ class TraceFeed:
             FeedUnavailable: too many subscribers, or the directory cannot be watched.
         """
         loop = asyncio.get_running_loop()
-        watcher = self._watchers.get(loop)
-        if watcher is None:
-            watcher = self._watchers[loop] = _Watcher(self.store, self.debounce_ms, self.step_ms)
+        with self._lock:
+            watcher = self._watchers.get(loop)
+            if watcher is None:
+                watcher = self._watchers[loop] = _Watcher(
+                    self.store, self.watch, self.debounce_ms, self.step_ms
+                )
         if len(watcher.subscribers) >= self.max_subscribers:
             raise FeedUnavailable(f"too many event subscribers (at most {self.max_subscribers})")
         subscription = Subscription(self.buffer)
@@ -214,4 +253,5 @@ class TraceFeed:
         subscription._close()
         await watcher.stop_if_idle()
         if not watcher.subscribers and watcher.task is None:
-            self._watchers.pop(loop, None)
+            with self._lock:
+                self._watchers.pop(loop, None)

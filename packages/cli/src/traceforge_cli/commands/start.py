@@ -16,12 +16,13 @@ import click
 from rich.console import Console
 
 from traceforge_cli import context
-from traceforge_cli.context import home_option
+from traceforge_cli.context import home_option, mock_delay_option, port_option
 from traceforge_cli.testrun import Mode, RunOptions, run_tests
 from traceforge_proxy.runner import ProxyService
 from traceforge_proxy.upstream import resolve_upstreams
 from traceforge_shared.evals import TestCase, TestRun
-from traceforge_web_api.embedded import bind, embedded_server
+from traceforge_web_api.embedded import bind, embedded_server, live_feed
+from traceforge_web_api.feed import TraceFeed
 
 #: Where the API listens by default: this machine only.
 API_HOST = "127.0.0.1"
@@ -64,11 +65,8 @@ def _api_token(api_host: str) -> str | None:
     "[default: config, else OpenAI if $OPENAI_API_KEY is set, else the "
     "built-in mock upstream]",
 )
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=None,
-    help="Port to listen on (0: any free port) [default: config, else 8787]",
+@port_option(
+    "--port", default=None, help="Port to listen on (0: any free port) [default: config, else 8787]"
 )
 @click.option(
     "--host",
@@ -76,11 +74,9 @@ def _api_token(api_host: str) -> str | None:
     help="Address to bind [default: config, else 127.0.0.1]. Binding anything but "
     "loopback exposes your traffic to the network.",
 )
-@click.option(
+@port_option(
     "--api-port",
-    type=click.IntRange(0, 65535),
     default=3001,
-    show_default=True,
     help="Port of the REST API served alongside the proxy (0: any free port).",
 )
 @click.option(
@@ -91,13 +87,7 @@ def _api_token(api_host: str) -> str | None:
     "a secret every request must then send as 'Authorization: Bearer <token>'.",
 )
 @click.option("--no-api", is_flag=True, help="Run the proxy only, without the REST API.")
-@click.option(
-    "--mock-delay-ms",
-    type=click.FloatRange(0),
-    default=20.0,
-    show_default=True,
-    help="Pause between SSE events of the built-in mock upstream.",
-)
+@mock_delay_option("--mock-delay-ms", default=20.0)
 def start(
     upstream: str | None,
     port: int | None,
@@ -120,7 +110,11 @@ def start(
     if upstream is not None and cfg.proxy.default_provider is None:
         cfg.proxy.default_provider = "openai"  # an explicit upstream takes every other model
     chosen = resolve_upstreams(cfg, override_url=upstream)
-    service = ProxyService(cfg, chosen, context.store(), mock_delay_ms=mock_delay_ms)
+    store = context.store()
+    # The API's live feed hears of each trace from the proxy's writer (a ``saved`` addon).
+    feed = None if no_api else live_feed(store)
+    addons = () if feed is None else (feed,)
+    service = ProxyService(cfg, chosen, store, addons=addons, mock_delay_ms=mock_delay_ms)
     console = Console()
     api_socket = None
     api_token = None
@@ -135,7 +129,7 @@ def start(
                 "pass --api-host, --api-port or --no-api"
             ) from exc
     try:
-        asyncio.run(_serve(service, console, api_socket, api_token))
+        asyncio.run(_serve(service, console, api_socket, api_token, feed))
     except KeyboardInterrupt:
         pass
     except OSError as exc:
@@ -152,15 +146,20 @@ def start(
 
 
 def _test_runner(
-    service: ProxyService,
+    service: ProxyService, feed: TraceFeed | None = None
 ) -> Callable[[list[tuple[Path, TestCase]], str], Awaitable[TestRun]]:
     """``POST /api/tests/run`` with ``mode`` ``proxy`` or ``direct``: the CLI's runner, with
-    this proxy's config and store (each test's call is recorded like ``traceforge test run``)."""
+    this proxy's config and store (each test's call is recorded like ``traceforge test run``,
+    and announced on ``feed``)."""
 
     async def run(cases: list[tuple[Path, TestCase]], mode: str) -> TestRun:
         chosen: Mode = "direct" if mode == "direct" else "proxy"
         return await run_tests(
-            cases, config=service.config, store=service.store, options=RunOptions(mode=chosen)
+            cases,
+            config=service.config,
+            store=service.store,
+            options=RunOptions(mode=chosen),
+            addons=() if feed is None else (feed,),
         )
 
     return run
@@ -171,6 +170,7 @@ async def _serve(
     console: Console,
     api_socket: socket.socket | None,
     api_token: str | None,
+    feed: TraceFeed | None = None,
 ) -> None:
     await service.start()
     console.print(f"[bold green]TraceForge proxy[/] listening on [bold]{service.url}[/]")
@@ -183,7 +183,9 @@ async def _serve(
     api = None
     api_task: asyncio.Task[None] | None = None
     if api_socket is not None:
-        api = embedded_server(service.store, token=api_token, test_runner=_test_runner(service))
+        api = embedded_server(
+            service.store, token=api_token, test_runner=_test_runner(service, feed), feed=feed
+        )
         api_task = asyncio.create_task(api.serve(sockets=[api_socket]))
         api_host, api_port = api_socket.getsockname()[:2]
         shown_host = f"[{api_host}]" if ":" in api_host else api_host
