@@ -83,7 +83,7 @@ def test_show_by_prefix_with_chunk_timeline(store: TraceStore) -> None:
     assert "gpt-4o-mini" in out
     assert "Chunk timeline" in out
     assert "' five'" in out  # a chunk's text delta
-    assert "First chunk" in out and "Stream duration" in out and "Avg chunk gap" in out
+    assert "First chunk" in out and "Stream duration" in out and "Chunk gaps" in out
     assert "streamed answer in five words" in out  # the rebuilt response
 
 
@@ -156,7 +156,8 @@ def test_show_converted_trace_has_route_native_panels_and_event_names(store: Tra
     result = CliRunner().invoke(cli, ["trace", "show", trace.id[:8]])
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "anthropic / claude-opus-4-6 (answered by claude-opus-4-6-20260101)" in out
+    assert "Provider  anthropic" in out
+    assert "Model     claude-opus-4-6 (answered by claude-opus-4-6-20260101)" in out
     assert "converted (OpenAI format" in out
     assert "Request (OpenAI view)" in out
     assert "Native request (anthropic /v1/messages)" in out and '"max_tokens": 4096' in out

@@ -179,6 +179,9 @@ def test_sides() -> None:
     diff = diff_traces(a, b)
     assert diff.a == DiffSide(
         id=a.id,
+        timestamp=a.timestamp,
+        endpoint="/v1/chat/completions",
+        status_code=200,
         provider="openai",
         model="gpt-4o",
         response_model=None,
@@ -192,7 +195,7 @@ def test_sides() -> None:
         total_tokens=15,
         cost_usd=0.01,
     )
-    assert diff.b.status == "error"
+    assert (diff.b.status, diff.b.status_code) == ("error", 500)
     assert diff.b.streaming is True
     assert diff.b.first_chunk_latency_ms == 10.0
     assert (diff.b.prompt_tokens, diff.b.completion_tokens, diff.b.total_tokens) == (0, 0, 0)
@@ -322,13 +325,14 @@ def test_json_shape() -> None:
         "answer_a",
         "answer_b",
     ]
-    assert list(doc["a"]) == [
+    assert list(doc["a"]) == [  # a TraceSummary, then what only a diff side has
         "id",
+        "timestamp",
         "provider",
         "model",
-        "response_model",
-        "route",
+        "endpoint",
         "status",
+        "status_code",
         "streaming",
         "latency_ms",
         "first_chunk_latency_ms",
@@ -336,6 +340,8 @@ def test_json_shape() -> None:
         "completion_tokens",
         "total_tokens",
         "cost_usd",
+        "response_model",
+        "route",
     ]
     assert doc["added"] == [{"path": "request.top_p", "value": 0.9}]
     assert doc["removed"] == [{"path": "request.temperature", "value": 0.5}]

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from traceforge_shared.store import TraceStore
 from traceforge_tui import TraceForgeApp, make_app, optional
 from traceforge_tui.app import DARK_THEME, LIGHT_THEME
-from traceforge_tui.screens.trace_list import TraceListScreen
+from traceforge_tui.screens.trace_list import ListSettings, TraceListScreen
 
 from .helpers import notifications, settle
 from .sample import SIZE
@@ -29,7 +29,7 @@ def test_make_app_returns_the_app(store: TraceStore) -> None:
     app = make_app(store, page_size=50, poll_interval=2.0, replay_speed=3.0)
     assert isinstance(app, TraceForgeApp)
     assert app.store is store
-    assert (app.page_size, app.poll_interval, app.replay_speed) == (50, 2.0, 3.0)
+    assert app.settings == ListSettings(page_size=50, poll_interval=2.0, replay_speed=3.0)
 
 
 async def test_ctrl_t_switches_dark_and_light(store: TraceStore) -> None:

@@ -11,12 +11,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static, TextArea
 
 from traceforge_shared.config import DEFAULT_CONFIG_YAML, ConfigError, load_config
-from traceforge_tui.screens.config import (
-    ConfigScreen,
-    DiscardChangesScreen,
-    describe_error,
-    save_config_text,
-)
+from traceforge_shared.configfile import write_config
+from traceforge_tui.screens.config import ConfigScreen, DiscardChangesScreen
 
 SIZE = (120, 40)
 
@@ -89,7 +85,8 @@ async def test_invalid_value_is_refused_then_valid_value_saved(home: Path) -> No
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert not error.display
-        assert config.read_text(encoding="utf-8") == VALID
+        assert config.read_text(encoding="utf-8") == VALID  # comments kept
+        assert config.stat().st_mode & 0o777 == 0o600  # the shared writer's mode
         assert load_config(config).proxy.port == 9100
         assert files_in(home) == ["config.yaml"]
         status = text_of(app, "#config-status")
@@ -181,18 +178,21 @@ async def test_unreadable_file_is_read_only(home: Path) -> None:
     assert config.read_bytes() == b"proxy:\n  host: \xff\n"
 
 
-def test_save_config_text_keeps_mode_and_refuses_invalid(home: Path) -> None:
+def test_the_config_writer_makes_it_0600_and_refuses_invalid(home: Path) -> None:
+    # The screen saves with the shared writer: every config file written is 0600 (it was
+    # 0640 here before), an invalid text leaves the file as it was.
     config = home / "config.yaml"
     config.write_text(ORIGINAL, encoding="utf-8")
     config.chmod(0o640)
     with pytest.raises(ConfigError) as info:
-        save_config_text(config, INVALID)
+        write_config(config, INVALID)
     assert info.value.line == 3
-    assert describe_error(info.value, "config.yaml").startswith("config.yaml line 3: proxy.port: ")
+    assert info.value.path == config
+    assert info.value.describe("config.yaml").startswith("config.yaml line 3: proxy.port: ")
     assert config.read_text(encoding="utf-8") == ORIGINAL
-    save_config_text(config, VALID)
+    write_config(config, VALID)
     assert config.read_text(encoding="utf-8") == VALID
-    assert config.stat().st_mode & 0o777 == 0o640
+    assert config.stat().st_mode & 0o777 == 0o600
     assert files_in(home) == ["config.yaml"]
 
 

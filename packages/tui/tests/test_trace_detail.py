@@ -79,8 +79,10 @@ async def test_streamed_trace_metadata_and_tabs(
             "POST /v1/chat/completions",
             "success",
             "1,830 ms",
-            "First chunk  180 ms",
-            "Chunks       40",
+            "First chunk      180 ms",
+            "Stream duration  ",
+            "Chunks           40",
+            "Chunk gaps       mean ",
             "12 in / 40 out (52 total)",
             "$0.000420",
             "Redacted  request.messages[0].content",
@@ -141,7 +143,8 @@ async def test_streamed_trace_metadata_and_tabs(
         assert any(span.style == "bold red" for span in table.get_row_at(12)[1].spans)
         assert not table.get_row_at(11)[1].spans
         assert static_text(app, "#chunks-summary") == (
-            "40 chunks kept of 40 received · first after 180 ms · p95 gap 250 ms · 2 slow gaps"
+            "40 chunks kept of 40 received · first after 180 ms · median gap 14 ms · max gap 400 ms"
+            " · 2 slow gaps"
         )
 
         await pilot.press("escape")  # back to the list, the cursor on the trace
@@ -229,11 +232,12 @@ async def test_save_as_test_writes_a_loadable_file_never_overwriting(
         ]
         text = first.read_text(encoding="utf-8")
 
+        # the shared collision rule (as in the CLI and the API): refused, naming the file
         await pilot.press("n")
         await settle(pilot)
-        assert second.exists()
+        assert not second.exists()
         assert first.read_text(encoding="utf-8") == text
-        assert load_test_file(second).source_trace == PLAIN
+        assert f"test file {first} exists" in "\n".join(notifications(app))
 
 
 async def test_save_as_test_of_a_call_that_is_not_chat(store: TraceStore) -> None:

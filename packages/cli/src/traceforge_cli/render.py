@@ -3,41 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 import msgspec
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
 from traceforge_shared.trace import Trace, TraceSummary, chunk_text
+from traceforge_shared.views.metadata import metadata_rows
+from traceforge_shared.views.status import Level, status_view
+from traceforge_shared.views.stream import stream_stats
+from traceforge_shared.views.times import local_time
+from traceforge_shared.views.units import ms_text
 
-_STATUS_STYLE = {
-    "success": "green",
-    "error": "red",
-    "upstream_error": "red",
-    "client_disconnected": "yellow",
-}
+if TYPE_CHECKING:
+    from rich.syntax import Syntax
 
-
-def local_time(timestamp: str) -> str:
-    """Render an ISO 8601 UTC timestamp as local ``YYYY-MM-DD HH:MM:SS``."""
-    try:
-        moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return timestamp
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+#: The colour of each level of :mod:`traceforge_shared.views`.
+LEVEL_STYLE: dict[Level, str] = {"ok": "green", "warn": "yellow", "error": "red"}
 
 
 def _status(status: str, code: int) -> Text:
-    label = status if status == "success" else f"{status} {code}" if code else status
-    return Text(label, style=_STATUS_STYLE.get(status, ""))
+    view = status_view(status, code)
+    return Text(view.label, style=LEVEL_STYLE[view.level])
 
 
 def trace_table(summaries: Sequence[TraceSummary]) -> Table:
@@ -60,100 +50,44 @@ def trace_table(summaries: Sequence[TraceSummary]) -> Table:
             s.model or "-",
             "Stream" if s.streaming else "Normal",
             tokens,
-            _ms(s.latency_ms),
+            ms_text(s.latency_ms),
             _status(s.status, s.status_code),
         )
     return table
 
 
 def _json(value: object) -> Syntax:
+    from rich.syntax import Syntax  # pygments: only `trace show` needs it, not `trace list`
+
     text = msgspec.json.format(msgspec.json.encode(value), indent=2).decode()
     return Syntax(text, "json", word_wrap=True, theme="ansi_dark")
 
 
 def metadata_table(trace: Trace) -> Table:
-    """Key facts of a trace, as a two-column table."""
-    meta = trace.metadata
+    """Key facts of a trace (:func:`traceforge_shared.views.metadata.metadata_rows`), as a
+    two-column table."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
-    rows: list[tuple[str, RenderableType]] = [
-        ("ID", trace.id),
-        ("Time", local_time(trace.timestamp)),
-        ("Call", f"{meta.method} {trace.endpoint} → {meta.upstream_url or '-'}"),
-        ("Provider / model", _provider_model(trace)),
-        ("Route", _ROUTE_LABELS.get(trace.route, trace.route)),
-        ("Status", _status(meta.status, meta.status_code)),
-        ("Latency", _ms(meta.latency_ms)),
-    ]
-    if meta.usage is not None:
-        u = meta.usage
-        rows.append(
-            (
-                "Tokens",
-                f"{u.prompt_tokens} prompt + {u.completion_tokens} completion = {u.total_tokens}",
-            )
-        )
-    if meta.cost_usd is not None:
-        rows.append(("Cost", f"${meta.cost_usd:.6f}"))
-    if meta.streaming:
-        rows += stream_rows(trace)
-    if meta.error is not None:
-        rows.append(("Error", Text(f"{meta.error.type}: {meta.error.message}", style="red")))
-    for warning in meta.warnings:
-        rows.append(("Warning", Text(warning, style="yellow")))
-    if meta.redacted_fields:
-        rows.append(("Redacted", ", ".join(meta.redacted_fields)))
-    for key, value in rows:
-        table.add_row(key, value)
+    for row in metadata_rows(trace):
+        style = LEVEL_STYLE[row.level] if row.level else ""
+        table.add_row(row.label, Text(row.value, style=style))
     return table
 
 
-_ROUTE_LABELS = {
-    "openai": "openai (OpenAI format, forwarded as is)",
-    "converted": "converted (OpenAI format ⇄ the provider's API)",
-    "passthrough": "passthrough (the provider's own API, forwarded as is)",
-}
-
-
-def _provider_model(trace: Trace) -> str:
-    text = f"{trace.provider} / {trace.model or '-'}"
-    if trace.response_model and trace.response_model != trace.model:
-        text += f" (answered by {trace.response_model})"
-    return text
-
-
-def stream_rows(trace: Trace) -> list[tuple[str, RenderableType]]:
-    """Streaming facts: chunks, first-chunk latency, duration, average chunk time."""
-    meta = trace.metadata
-    chunks = f"{meta.total_chunks} to client"
-    if meta.chunks_received != meta.total_chunks:
-        chunks += f", {meta.chunks_received} received"
-    if meta.chunks_buffered != meta.chunks_received:
-        chunks += f", {meta.chunks_buffered} stored"
-    gaps = [c.delta_ms for c in trace.chunks[1:]]
-    average = sum(gaps) / len(gaps) if gaps else None
-    return [
-        ("Chunks", chunks),
-        ("First chunk", _ms(meta.first_chunk_latency_ms)),
-        ("Stream duration", _ms(meta.stream_duration_ms)),
-        ("Avg chunk gap", _ms(average)),
-    ]
-
-
 def chunk_timeline(trace: Trace, limit: int | None) -> Table:
-    """Chunk index, +delta ms, offset ms and a preview of each chunk; slow gaps in yellow."""
+    """Chunk index, +delta ms, offset ms and a preview of each chunk; slow gaps (see
+    :mod:`traceforge_shared.views.stream`) in yellow."""
     table = Table(show_edge=False, header_style="bold", title="Chunk timeline")
     table.add_column("#", justify="right")
     table.add_column("+Δ ms", justify="right")
     table.add_column("at ms", justify="right")
     table.add_column("Content")
-    gaps = sorted(c.delta_ms for c in trace.chunks[1:])
-    slow = gaps[int(len(gaps) * 0.95)] if len(gaps) >= 20 else float("inf")
+    slow = stream_stats(trace.chunks).slow
     shown = trace.chunks if limit is None else trace.chunks[:limit]
-    for chunk in shown:
+    for position, chunk in enumerate(shown):
         preview = chunk_text(chunk) or chunk.raw or _describe(chunk.data) or (chunk.event or "")
-        style = "yellow" if chunk.index and chunk.delta_ms >= slow else ""
+        style = LEVEL_STYLE["warn"] if position in slow else ""
         note = "" if chunk.forwarded else " (not forwarded)"
         table.add_row(
             str(chunk.index),

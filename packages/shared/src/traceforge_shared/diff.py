@@ -14,7 +14,7 @@ import msgspec
 from deepdiff import DeepDiff
 from rapidfuzz import fuzz
 
-from traceforge_shared.trace import Trace, response_text, summarize
+from traceforge_shared.trace import Trace, TraceSummary, response_text, summarize
 
 __all__ = [
     "MAX_ENTRIES",
@@ -54,32 +54,18 @@ _encode = msgspec.json.Encoder().encode
 _NUMBERS = (int, float)
 
 
-class DiffSide(msgspec.Struct, kw_only=True):
-    """The headline numbers of one side of a diff.
+class DiffSide(TraceSummary, kw_only=True, frozen=True):
+    """The headline numbers of one side of a diff: the trace's index columns
+    (:class:`~traceforge_shared.trace.TraceSummary`: id, timestamp, provider, model, endpoint,
+    status and status code, streaming, latency and first-chunk ms, token counts, cost USD) and:
 
     Attributes:
-        id, provider, model, route, status, streaming: as in :class:`~traceforge_shared.trace.
-            Trace` and :class:`~traceforge_shared.trace.TraceMetadata`.
         response_model: model that answered, when the provider said.
-        latency_ms: ms from the request reaching the proxy to the end of the answer.
-        first_chunk_latency_ms: ms to the first stream chunk; ``None`` if not streamed.
-        prompt_tokens, completion_tokens, total_tokens: token usage (0 when none reported).
-        cost_usd: cost in USD, when known.
+        route: how the call reached its provider (:data:`~traceforge_shared.trace.ROUTES`).
     """
 
-    id: str
-    provider: str
-    model: str
     response_model: str | None
     route: str
-    status: str
-    streaming: bool
-    latency_ms: float
-    first_chunk_latency_ms: float | None
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-    cost_usd: float | None
 
 
 class DiffAdded(msgspec.Struct, kw_only=True):
@@ -266,21 +252,10 @@ def _is_noise(path: tuple[str | int, ...]) -> bool:
 
 
 def _side(trace: Trace) -> DiffSide:
-    summary = summarize(trace)
     return DiffSide(
-        id=trace.id,
-        provider=trace.provider,
-        model=trace.model,
+        **msgspec.structs.asdict(summarize(trace)),
         response_model=trace.response_model,
         route=trace.route,
-        status=summary.status,
-        streaming=summary.streaming,
-        latency_ms=summary.latency_ms,
-        first_chunk_latency_ms=summary.first_chunk_latency_ms,
-        prompt_tokens=summary.prompt_tokens,
-        completion_tokens=summary.completion_tokens,
-        total_tokens=summary.total_tokens,
-        cost_usd=summary.cost_usd,
     )
 
 

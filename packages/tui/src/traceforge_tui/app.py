@@ -10,12 +10,17 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.screen import Screen
 
 from traceforge_shared.store import TraceStore
 from traceforge_tui.optional import open_screen
-from traceforge_tui.screens.trace_list import PAGE_SIZE, POLL_INTERVAL_S, TraceListScreen
+from traceforge_tui.screens.trace_list import (
+    PAGE_SIZE,
+    POLL_INTERVAL_S,
+    ListSettings,
+    TraceListScreen,
+)
 
 #: The themes ``ctrl+t`` switches between (Textual's own).
 DARK_THEME = "textual-dark"
@@ -27,46 +32,31 @@ class TraceForgeApp(App[None]):
 
     Args:
         store: where the traces are read from (and deleted from, on request).
-        page_size: rows the list reads from the index at a time.
-        poll_interval: seconds between two reads of the newest traces (live list).
-        replay_speed: the speed stream replays start at.
+        settings: the list's page size, poll interval and replay speed.
         theme: the theme to start with (:data:`DARK_THEME` or :data:`LIGHT_THEME`).
     """
 
     TITLE = "TraceForge"
     CSS_PATH = "traceforge.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("a", "dashboard", "Dashboard"),
-        Binding("c", "config", "Config"),
-        Binding("t", "tests", "Tests"),
-        Binding("ctrl+t", "toggle_theme", "Theme"),
+        ("q", "quit", "Quit"),
+        ("a", "dashboard", "Dashboard"),
+        ("c", "config", "Config"),
+        ("t", "tests", "Tests"),
+        ("ctrl+t", "toggle_theme", "Theme"),
     ]
 
     def __init__(
-        self,
-        store: TraceStore,
-        *,
-        page_size: int = PAGE_SIZE,
-        poll_interval: float = POLL_INTERVAL_S,
-        replay_speed: float = 1.0,
-        theme: str = DARK_THEME,
+        self, store: TraceStore, settings: ListSettings | None = None, *, theme: str = DARK_THEME
     ) -> None:
         super().__init__()
         self.store = store
-        self.page_size = page_size
-        self.poll_interval = poll_interval
-        self.replay_speed = replay_speed
+        self.settings = settings or ListSettings()
         self.theme = theme
 
     def get_default_screen(self) -> Screen[None]:
         """The trace list is the bottom screen."""
-        return TraceListScreen(
-            self.store,
-            page_size=self.page_size,
-            poll_interval=self.poll_interval,
-            replay_speed=self.replay_speed,
-        )
+        return TraceListScreen(self.store, self.settings)
 
     def action_toggle_theme(self) -> None:
         """Switch between the dark and the light theme."""
@@ -93,12 +83,14 @@ def make_app(
     replay_speed: float = 1.0,
     theme: str = DARK_THEME,
 ) -> TraceForgeApp:
-    """Return the TUI application for ``store`` (call ``.run()`` on it to start it); see
-    :class:`TraceForgeApp` for the options."""
-    return TraceForgeApp(
-        store,
-        page_size=page_size,
-        poll_interval=poll_interval,
-        replay_speed=replay_speed,
-        theme=theme,
-    )
+    """Return the TUI application for ``store`` (call ``.run()`` on it to start it).
+
+    Args:
+        store: where the traces are read from (and deleted from, on request).
+        page_size: rows the list reads from the index at a time.
+        poll_interval: seconds between two reads of the newest traces (live list).
+        replay_speed: the speed stream replays start at.
+        theme: the theme to start with (:data:`DARK_THEME` or :data:`LIGHT_THEME`).
+    """
+    settings = ListSettings(page_size, poll_interval, replay_speed)
+    return TraceForgeApp(store, settings, theme=theme)

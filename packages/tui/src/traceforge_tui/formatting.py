@@ -1,55 +1,28 @@
-"""Plain formatting of trace values for the TUI's cells and labels."""
+"""Styled trace values for the TUI's cells and labels (the texts come from
+:mod:`traceforge_shared.views`)."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 import msgspec
 from rich.text import Text
 
 from traceforge_shared.trace import StreamChunk, chunk_text
+from traceforge_shared.views.status import Level, status_view
 
-#: Colour of each trace status.
-STATUS_STYLE: dict[str, str] = {
-    "success": "green",
-    "error": "red",
-    "upstream_error": "red",
-    "client_disconnected": "yellow",
-}
+#: The colour of each level of :mod:`traceforge_shared.views` (statuses, metadata notes).
+LEVEL_STYLE: dict[Level, str] = {"ok": "green", "warn": "yellow", "error": "red"}
 
 #: Longest preview of a chunk's text in tables.
 PREVIEW_CHARS = 60
 
 
-def local_time(timestamp: str) -> str:
-    """Render an ISO 8601 UTC timestamp as local ``YYYY-MM-DD HH:MM:SS`` (unparsable: as is)."""
-    try:
-        moment = datetime.fromisoformat(timestamp)
-    except ValueError:
-        return timestamp
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
-def milliseconds(value: float | None) -> str:
-    """Render a duration in ms as a whole number with thousands separators (``-`` if None)."""
-    return "-" if value is None else f"{value:,.0f}"
-
-
-def tokens(total: int) -> str:
-    """Render a token count (``-`` when the provider reported none)."""
-    return str(total) if total else "-"
-
-
-def cost(value: float | None) -> str:
-    """Render a cost in USD (``-`` when unknown)."""
-    return "-" if value is None else f"${value:.6f}"
-
-
 def status(status: str, status_code: int) -> Text:
-    """Render a status, with the HTTP code when it is not a success: ``error 429``."""
-    label = status if status == "success" or not status_code else f"{status} {status_code}"
-    return Text(label, style=STATUS_STYLE.get(status, ""))
+    """A status as :func:`traceforge_shared.views.status.status_view` labels it
+    (``error 429``), in its level's colour."""
+    view = status_view(status, status_code)
+    return Text(view.label, style=LEVEL_STYLE[view.level])
 
 
 def pretty_json(value: object) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from textual.message import Message
 
 from traceforge_shared.trace import Trace, TraceSummary
-from traceforge_tui.query import Query
+from traceforge_shared.views.filters import FilterQuery
 
 # -- the trace list ------------------------------------------------------------------------
 
@@ -78,7 +78,7 @@ class MarksChanged(Message):
 class FilterSubmitted(Message):
     """The filter bar's query was submitted (Enter)."""
 
-    query: Query
+    query: FilterQuery
 
 
 # -- one trace -----------------------------------------------------------------------------

@@ -6,12 +6,13 @@ Empty values (``?model=``) mean "not given" everywhere.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from starlette.datastructures import QueryParams
 
 from traceforge_shared.store import TraceFilter
 from traceforge_shared.trace import TRACE_STATUSES
+from traceforge_shared.views.times import TimeOutOfRangeError, TimeParseError, parse_datetime
 from traceforge_web_api.common import QueryError
 
 #: Largest ``offset`` accepted (SQLite integers are 64-bit; this is JavaScript's safe limit).
@@ -52,22 +53,19 @@ def bool_param(params: QueryParams, name: str) -> bool | None:
 
 
 def datetime_param(params: QueryParams, name: str) -> datetime | None:
-    """Return an ISO 8601 date or time as an aware UTC datetime (no offset: UTC), or
-    ``None``."""
+    """Return an ISO 8601 date or time as an aware UTC datetime (no offset: UTC, as
+    everywhere: :func:`traceforge_shared.views.times.parse_datetime`), or ``None``."""
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    message = f"{name} must be an ISO 8601 date or time (e.g. 2026-11-23T08:55:54Z), got {raw!r}"
     try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise QueryError(message) from None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        return parse_datetime(raw)
+    except TimeOutOfRangeError:
         raise QueryError(f"{name} is out of range: {raw!r}") from None
+    except TimeParseError:
+        raise QueryError(
+            f"{name} must be an ISO 8601 date or time (e.g. 2026-11-23T08:55:54Z), got {raw!r}"
+        ) from None
 
 
 def text_param(params: QueryParams, name: str) -> str | None:

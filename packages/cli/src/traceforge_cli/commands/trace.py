@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import sys
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
 
 import click
 import msgspec
@@ -15,30 +16,30 @@ from traceforge_cli.context import home_option
 from traceforge_cli.render import trace_detail, trace_table
 from traceforge_shared.store import StoreError, TraceFilter
 from traceforge_shared.trace import TRACE_STATUSES
+from traceforge_shared.views.times import TimeParseError, parse_since
 
-_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """Parse ``--since``: a relative age (``30m``, ``2h``, ``7d``, ``1w``) or an ISO 8601 date
-    or time (``2026-11-23``, ``2026-11-23T08:00``; naive times are local).
+def since_option(text: str) -> datetime:
+    """Parse ``--since`` with :func:`traceforge_shared.views.times.parse_since`: an age
+    (``30m``, ``2h``, ``7d``, ``1w``) or an ISO 8601 date or time, UTC when it has no offset
+    (as in the web API and the TUI filter).
 
     Raises:
         click.BadParameter: neither form.
     """
-    match = _RELATIVE.match(text.strip())
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: amount})
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is neither an age like 30m, 2h, 7d nor an ISO date like 2026-11-23",
-            param_hint="--since",
-        ) from None
-    return moment if moment.tzinfo else moment.astimezone()
+        return parse_since(text)
+    except TimeParseError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+
+
+def _count_option(*decls: str, default: int, minimum: int, help: str) -> Callable[[_F], _F]:
+    """A ``--limit``-like option: an integer from ``minimum``, ``default`` shown in ``--help``."""
+    return click.option(
+        *decls, type=click.IntRange(minimum), default=default, show_default=True, help=help
+    )
 
 
 def _write_json(data: bytes) -> None:
@@ -52,13 +53,8 @@ def trace() -> None:
 
 @trace.command("list")
 @home_option
-@click.option(
-    "-n",
-    "--limit",
-    type=click.IntRange(1),
-    default=20,
-    show_default=True,
-    help="Show at most this many traces, newest first.",
+@_count_option(
+    "-n", "--limit", default=20, minimum=1, help="Show at most this many traces, newest first."
 )
 @click.option("--model", help="Only this model (exact name).")
 @click.option("--provider", help="Only this provider (openai, ...).")
@@ -90,7 +86,7 @@ def list_traces(
         provider=provider,
         status=status,
         streaming=streaming,
-        since=parse_since(since) if since else None,
+        since=since_option(since) if since else None,
     )
     store = context.store()
     summaries = store.list(filters, limit=limit)
@@ -117,13 +113,8 @@ def list_traces(
 @trace.command("show")
 @home_option
 @click.argument("trace_id", metavar="ID")
-@click.option(
-    "--chunks",
-    "chunk_limit",
-    type=click.IntRange(0),
-    default=40,
-    show_default=True,
-    help="Chunks shown in the timeline (0: all).",
+@_count_option(
+    "--chunks", "chunk_limit", default=40, minimum=0, help="Chunks shown in the timeline (0: all)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the whole trace as JSON.")
 def show_trace(trace_id: str, chunk_limit: int, as_json: bool) -> None:

@@ -1,15 +1,14 @@
 """The configuration editor: ``<home>/config.yaml`` in a text area, validated before it is saved.
 
 Keys: ``ctrl+s`` validates and saves, ``Esc`` goes back (asking first when there are unsaved
-changes). An invalid file is never written: the error names the line and field, and the cursor
-moves to that line.
+changes). Saving is :func:`traceforge_shared.configfile.write_config` (validated, atomic, mode
+``0600``), as in ``traceforge init`` and the web API. An invalid file is never written: the
+error names the line and field, and the cursor moves to that line.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import stat
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,56 +20,14 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Static, TextArea
 from textual.widgets.text_area import LanguageDoesNotExist
 
-from traceforge_shared.config import DEFAULT_CONFIG_YAML, ConfigError, config_path, load_config
-from traceforge_shared.store.files import write_temp
+from traceforge_shared.config import DEFAULT_CONFIG_YAML, ConfigError, config_path
+from traceforge_shared.configfile import write_config
 
 #: Shown under the editor.
 HELP_TEXT = (
     "ctrl+s validates and saves (an invalid file is never written) · Esc goes back · "
     "restart the proxy to apply changes"
 )
-
-
-def save_config_text(path: Path, text: str) -> None:
-    """Validate ``text`` as a config file and, only when it is valid, make it ``path``.
-
-    The text is written to a temporary file next to ``path`` (same directory, so the final
-    rename is atomic), read back with :func:`load_config`, then renamed over ``path`` with
-    :func:`os.replace`, keeping the permissions of the file it replaces. On any error the
-    temporary file is removed and ``path`` is left exactly as it was (a directory created
-    for the temporary file is removed again).
-
-    Raises:
-        ConfigError: ``text`` is not a valid configuration (its ``path`` is the temporary
-            file; use ``line``, ``field`` and ``reason``).
-        OSError: the file could not be written.
-    """
-    directory = path.parent
-    created = not directory.exists()
-    directory.mkdir(parents=True, exist_ok=True)
-    temp: Path | None = None
-    try:
-        temp = write_temp(path, text.encode("utf-8"), mode=0o666)
-        load_config(temp)
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(temp, stat.S_IMODE(path.stat().st_mode))
-        os.replace(temp, path)
-    except BaseException:
-        if temp is not None:
-            with contextlib.suppress(OSError):
-                temp.unlink(missing_ok=True)
-        if created:
-            with contextlib.suppress(OSError):
-                directory.rmdir()
-        raise
-
-
-def describe_error(error: ConfigError, name: str) -> str:
-    """One line for ``error`` about the file called ``name``:
-    ``config.yaml line 3: proxy.port: Expected `int`, got `str```."""
-    where = f"{name} line {error.line}" if error.line else name
-    what = f"{error.field}: " if error.field else ""
-    return f"{where}: {what}{error.reason}"
 
 
 class DiscardChangesScreen(ModalScreen[bool]):
@@ -249,9 +206,9 @@ class ConfigScreen(Screen[None]):
         error = self.query_one("#config-error", Static)
         text = self.editor.text
         try:
-            save_config_text(self.path, text)
+            write_config(self.path, text)
         except ConfigError as exc:
-            message = f"Not saved: {describe_error(exc, self.path.name)}"
+            message = f"Not saved: {exc.describe(self.path.name)}"
             error.update(message)
             error.display = True
             self._update_status()

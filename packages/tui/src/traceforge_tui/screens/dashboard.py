@@ -22,6 +22,7 @@ from textual_plotext import PlotextPlot
 
 from traceforge_shared.analytics import Analytics, NameCount, TimelineBucket, compute_analytics
 from traceforge_shared.store import StoreError, TraceStore
+from traceforge_shared.views.units import ms_number
 from traceforge_tui import formatting as fmt
 
 #: The metric cards: ``(id suffix, label)``, in order.
@@ -57,8 +58,8 @@ def metric_values(analytics: Analytics) -> dict[str, str]:
         "traces": f"{analytics.total:,}",
         "last-7-days": f"{analytics.last_7_days:,}",
         "success-rate": "-" if rate is None else f"{rate:.1%}",
-        "avg-latency": f"{fmt.milliseconds(latency.avg)} ms" if latency.avg is not None else "-",
-        "p95-latency": f"{fmt.milliseconds(latency.p95)} ms" if latency.p95 is not None else "-",
+        "avg-latency": f"{ms_number(latency.avg)} ms" if latency.avg is not None else "-",
+        "p95-latency": f"{ms_number(latency.p95)} ms" if latency.p95 is not None else "-",
         "tokens": f"{analytics.tokens.total:,}",
         "cost": "-" if cost is None else f"${cost:.4f}",
     }
@@ -70,9 +71,9 @@ def metric_notes(analytics: Analytics) -> dict[str, str]:
     tokens = analytics.tokens
     notes: dict[str, str] = {}
     if latency.p50 is not None:
-        notes["avg-latency"] = f"p50 {fmt.milliseconds(latency.p50)} ms"
+        notes["avg-latency"] = f"p50 {ms_number(latency.p50)} ms"
     if latency.p99 is not None:
-        notes["p95-latency"] = f"p99 {fmt.milliseconds(latency.p99)} ms"
+        notes["p95-latency"] = f"p99 {ms_number(latency.p99)} ms"
     if tokens.avg_per_trace is not None:
         notes["tokens"] = f"{tokens.avg_per_trace:,.0f} per trace"
     if analytics.total:
@@ -122,7 +123,7 @@ def errors_text(errors: dict[str, int]) -> Text:
     for i, (status, count) in enumerate(errors.items()):
         if i:
             text.append(" · ")
-        text.append(status, style=fmt.STATUS_STYLE.get(status, ""))
+        text.append(fmt.status(status, 0))
         text.append(f" {count:,}")
     return text
 

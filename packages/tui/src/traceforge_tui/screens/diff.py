@@ -26,6 +26,7 @@ from textual.widgets import Footer, Header, Static
 
 from traceforge_shared.diff import DiffSide, TraceDiff, diff_traces
 from traceforge_shared.store import StoreError, TraceStore
+from traceforge_shared.views.units import ms_number
 from traceforge_tui import formatting as fmt
 
 #: Style of words only the first answer has (deleted going from A to B).
@@ -102,7 +103,7 @@ def _compare(
 
 
 def _ms(value: float) -> str:
-    return f"{fmt.milliseconds(value)} ms"
+    return f"{ms_number(value)} ms"
 
 
 def _count(value: float) -> str:
@@ -126,9 +127,9 @@ def summary_rows(a: DiffSide, b: DiffSide) -> list[tuple[str, Text, Text, Text]]
         same("Route", a.route, b.route),
         (
             "Status",
-            fmt.status(a.status, 0),
-            fmt.status(b.status, 0),
-            Text("" if a.status == b.status else "≠", style="yellow"),
+            fmt.status(a.status, a.status_code),
+            fmt.status(b.status, b.status_code),
+            Text("" if (a.status, a.status_code) == (b.status, b.status_code) else "≠", "yellow"),
         ),
         same(
             "Type",
@@ -205,18 +206,16 @@ def structure_text(diff: TraceDiff) -> Text:
             text.append(short_value(changed.from_), style="red")
             text.append(" → ")
             text.append(short_value(changed.to), style="green")
-    if diff.added:
-        heading("Added in B", len(diff.added))
-        for added in diff.added:
-            text.append("\n+ ", style="bold green")
-            text.append(added.path, style="green")
-            text.append(f": {short_value(added.value)}")
-    if diff.removed:
-        heading("Removed in B", len(diff.removed))
-        for removed in diff.removed:
-            text.append("\n- ", style="bold red")
-            text.append(removed.path, style="red")
-            text.append(f": {short_value(removed.value)}")
+    for title, sign, style, entries in (
+        ("Added in B", "+", "green", diff.added),
+        ("Removed in B", "-", "red", diff.removed),
+    ):
+        if entries:
+            heading(title, len(entries))
+        for entry in entries:
+            text.append(f"\n{sign} ", style=f"bold {style}")
+            text.append(entry.path, style=style)
+            text.append(f": {short_value(entry.value)}")
     if not sections:
         text.append("No differences in the requests and responses.", style="dim")
     if diff.truncated:

@@ -21,8 +21,8 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, ProgressBar, Static
 
 from traceforge_shared.trace import Trace, chunk_text
-from traceforge_tui import formatting as fmt
-from traceforge_tui.timing import due_times
+from traceforge_shared.views.stream import due_times
+from traceforge_shared.views.units import ms_number
 from traceforge_tui.widgets.chunk_table import ChunkTable
 
 #: Seconds between two ticks of the replay timer.
@@ -49,9 +49,7 @@ class StreamReplayScreen(Screen[None]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "speed(1)", "1x"),
-        Binding("2", "speed(2)", "2x"),
-        Binding("0", "speed(10)", "10x"),
+        *(Binding(key, f"speed({x})", f"{x}x") for key, x in (("1", 1), ("2", 2), ("0", 10))),
         Binding("p", "toggle_pause", "Pause/resume"),
         Binding("full_stop", "step", "Next chunk"),
         Binding("r", "restart", "Restart"),
@@ -163,9 +161,7 @@ class StreamReplayScreen(Screen[None]):
         state = "done" if self.done else "playing" if self.playing else "paused"
         status = {
             "#replay-counter": f"chunk {self.shown} / {len(self.chunks)}",
-            "#replay-elapsed": (
-                f"{fmt.milliseconds(elapsed)} / {fmt.milliseconds(self.total_ms)} ms"
-            ),
+            "#replay-elapsed": (f"{ms_number(elapsed)} / {ms_number(self.total_ms)} ms"),
             "#replay-speed": f"{self.speed:g}x",
             "#replay-state": state,
         }

@@ -23,7 +23,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from traceforge_shared.evals.loader import TestFileError, discover_tests, load_test_file
+from traceforge_shared.evals.files import find_test_files, read_test_file, tests_dir
+from traceforge_shared.evals.loader import TestFileError
 from traceforge_shared.evals.replay import load_error_result, replay_tests
 from traceforge_shared.evals.results import ResultStore
 from traceforge_shared.evals.testcase import TestCase, TestResult, TestRun
@@ -70,18 +71,16 @@ def load_entries(paths: Sequence[Path]) -> list[TestEntry]:
     """Load each test file in ``paths``, keeping the load error of each invalid one."""
     entries: list[TestEntry] = []
     for path in paths:
-        try:
-            entries.append(TestEntry(path, case=load_test_file(path)))
-        except TestFileError as exc:
-            entries.append(TestEntry(path, error=exc))
+        _, case, error = read_test_file(path)
+        entries.append(TestEntry(path, case=case, error=error))
     return entries
 
 
-def discover_entries(tests_dir: Path) -> list[TestEntry]:
-    """Every test file under ``tests_dir`` (none when it does not exist), loaded."""
-    if not tests_dir.is_dir():
-        return []
-    return load_entries(discover_tests([tests_dir]))
+def discover_entries(home: Path) -> list[TestEntry]:
+    """Every test file under ``<home>/tests``, subfolders included (none when there is no
+    folder), loaded: the files the CLI and the web API see
+    (:func:`traceforge_shared.evals.files.find_test_files`)."""
+    return load_entries(find_test_files(home))
 
 
 def result_cell(result: TestResult | None) -> Text:
@@ -93,9 +92,7 @@ def result_cell(result: TestResult | None) -> Text:
 
 def load_error_text(error: TestFileError, shown_path: str) -> str:
     """``file line 12: assertions[1].max_ms: reason`` (the path as ``shown_path``)."""
-    where = f"{shown_path} line {error.line}" if error.line else shown_path
-    what = f"{error.field}: " if error.field else ""
-    return f"{where}: {what}{error.reason}"
+    return error.describe(shown_path)
 
 
 class TestsScreen(Screen[None]):
@@ -147,7 +144,7 @@ class TestsScreen(Screen[None]):
         super().__init__()
         self.store = store
         self.home = home
-        self.tests_dir = home / "tests"
+        self.tests_dir = tests_dir(home)
         self.entries: dict[str, TestEntry] = {}
         self.running = False
         self.last_run: TestRun | None = None
@@ -193,7 +190,7 @@ class TestsScreen(Screen[None]):
 
     async def _load(self) -> None:
         try:
-            entries = await asyncio.to_thread(discover_entries, self.tests_dir)
+            entries = await asyncio.to_thread(discover_entries, self.home)
         except OSError as exc:
             entries = []
             self.notify(f"Cannot read {self.tests_dir}: {exc}", severity="error")

@@ -21,7 +21,8 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, Tabs
 
 from traceforge_shared.store import StoreError, TraceNotFoundError, TraceStore
 from traceforge_shared.trace import Trace
-from traceforge_tui import formatting as fmt
+from traceforge_shared.views.stream import stream_stats
+from traceforge_shared.views.units import ms_text
 from traceforge_tui.messages import (
     ActionFailed,
     TestSaved,
@@ -32,7 +33,6 @@ from traceforge_tui.messages import (
 from traceforge_tui.saving import save_test
 from traceforge_tui.screens.confirm import ConfirmScreen
 from traceforge_tui.screens.stream_replay import StreamReplayScreen
-from traceforge_tui.timing import gap_stats
 from traceforge_tui.widgets.chunk_table import ChunkTable
 from traceforge_tui.widgets.conversation import ConversationView
 from traceforge_tui.widgets.json_view import JsonView
@@ -46,12 +46,15 @@ _NEEDS_TRACE = frozenset({"replay", "save_test"})
 
 
 def chunks_summary(trace: Trace) -> Text:
-    """One line over the Chunks table: counts, first-chunk latency, the p95 gap."""
+    """One line over the Chunks table: counts, first-chunk latency, the median and longest
+    gaps, and how many are slow (:mod:`traceforge_shared.views.stream`)."""
     meta = trace.metadata
-    stats = gap_stats(trace.chunks)
+    stats = stream_stats(trace.chunks)
     text = Text(f"{len(trace.chunks)} chunks kept of {meta.chunks_received} received")
-    text.append(f" · first after {fmt.milliseconds(meta.first_chunk_latency_ms)} ms")
-    text.append(f" · p95 gap {fmt.milliseconds(stats.p95_ms)} ms")
+    text.append(f" · first after {ms_text(meta.first_chunk_latency_ms)}")
+    if stats.median_gap_ms is not None:
+        text.append(f" · median gap {ms_text(stats.median_gap_ms)}")
+        text.append(f" · max gap {ms_text(stats.max_gap_ms)}")
     if stats.slow:
         text.append(f" · {len(stats.slow)} slow gaps", style="bold red")
     return text

@@ -5,7 +5,8 @@ Rows come from the store's index only (never from trace files), read in worker t
 and the newest page again every :data:`POLL_INTERVAL_S` so new traces appear at the top (and
 deleted ones go) while the cursor stays on its trace.
 
-Keys: ``/`` filter (``model:gpt-4o provider:anthropic status:error type:stream words``),
+Keys: ``/`` filter (``model:gpt-4o provider:anthropic status:error type:stream since:2h
+words``, see :mod:`traceforge_shared.views.filters`),
 ``s`` sort on the next column (or click a header), ``space`` mark a trace (two at most),
 ``d`` diff the two marked, ``Enter`` open, ``r`` reload, ``q`` quit.
 """
@@ -13,6 +14,7 @@ Keys: ``/`` filter (``model:gpt-4o provider:anthropic status:error type:stream w
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import work
@@ -23,6 +25,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from traceforge_shared.store import StoreError, TraceStore
 from traceforge_shared.trace import TraceSummary
+from traceforge_shared.views.filters import FilterQuery
 from traceforge_tui.messages import (
     FilterSubmitted,
     LoadMore,
@@ -32,7 +35,6 @@ from traceforge_tui.messages import (
     TracesPolled,
 )
 from traceforge_tui.optional import open_screen
-from traceforge_tui.query import Query
 from traceforge_tui.screens.trace_detail import TraceDetailScreen
 from traceforge_tui.widgets.filter_bar import FilterBar
 from traceforge_tui.widgets.trace_table import COLUMNS, TraceTable
@@ -51,6 +53,21 @@ EMPTY_MESSAGE = (
 LOADING_MESSAGE = "Loading traces…"
 
 
+@dataclass(frozen=True)
+class ListSettings:
+    """How the list reads and replays.
+
+    Attributes:
+        page_size: rows read from the index at a time.
+        poll_interval: seconds between two reads of the newest page (live update).
+        replay_speed: the speed stream replays start at.
+    """
+
+    page_size: int = PAGE_SIZE
+    poll_interval: float = POLL_INTERVAL_S
+    replay_speed: float = 1.0
+
+
 def _newest_first(summaries: list[TraceSummary]) -> list[TraceSummary]:
     return sorted(summaries, key=lambda s: (s.timestamp, s.id), reverse=True)
 
@@ -60,9 +77,7 @@ class TraceListScreen(Screen[None]):
 
     Args:
         store: the trace store (read only here; the detail screen may delete).
-        page_size: rows read from the index at a time.
-        poll_interval: seconds between two reads of the newest page (live update).
-        replay_speed: the speed stream replays start at.
+        settings: page size, poll interval and replay speed.
 
     Attributes:
         search: the filter applied.
@@ -80,20 +95,14 @@ class TraceListScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(
-        self,
-        store: TraceStore,
-        *,
-        page_size: int = PAGE_SIZE,
-        poll_interval: float = POLL_INTERVAL_S,
-        replay_speed: float = 1.0,
-    ) -> None:
+    def __init__(self, store: TraceStore, settings: ListSettings | None = None) -> None:
         super().__init__()
         self.store = store
-        self.page_size = page_size
-        self.poll_interval = poll_interval
-        self.replay_speed = replay_speed
-        self.search = Query()
+        self.settings = settings or ListSettings()
+        self.page_size = self.settings.page_size
+        self.poll_interval = self.settings.poll_interval
+        self.replay_speed = self.settings.replay_speed
+        self.search = FilterQuery()
         self.loaded: list[TraceSummary] = []
         self.total = 0
         self.exhausted = False
@@ -130,7 +139,7 @@ class TraceListScreen(Screen[None]):
         self._read_page(self._generation, self.search, offset, limit)
 
     @work(thread=True, exclusive=True, group="page")
-    def _read_page(self, generation: int, query: Query, offset: int, limit: int) -> None:
+    def _read_page(self, generation: int, query: FilterQuery, offset: int, limit: int) -> None:
         filters = query.to_filter()
         try:
             summaries = self.store.list(filters, limit=limit, offset=offset)
@@ -149,7 +158,7 @@ class TraceListScreen(Screen[None]):
         self._read_newest(self._generation, self.search, self.page_size)
 
     @work(thread=True, group="poll")
-    def _read_newest(self, generation: int, query: Query, limit: int) -> None:
+    def _read_newest(self, generation: int, query: FilterQuery, limit: int) -> None:
         filters = query.to_filter()
         try:
             summaries = self.store.list(filters, limit=limit)

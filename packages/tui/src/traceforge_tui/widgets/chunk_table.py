@@ -1,4 +1,5 @@
-"""A table of stream chunks with their timing; slow gaps (p95 and up) highlighted."""
+"""A table of stream chunks with their timing; slow gaps highlighted (the rule of
+:mod:`traceforge_shared.views.stream`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from traceforge_shared.trace import StreamChunk
+from traceforge_shared.views.stream import stream_stats
+from traceforge_shared.views.units import ms_number
 from traceforge_tui import formatting as fmt
-from traceforge_tui.timing import gap_stats
 
 #: Style of a row whose gap before it is slow.
 SLOW_STYLE = "bold red"
@@ -37,7 +39,7 @@ class ChunkTable(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.chunks = list(chunks)
         self.detailed = detailed
-        self.slow = gap_stats(self.chunks).slow
+        self.slow = stream_stats(self.chunks).slow
 
     def on_mount(self) -> None:
         """Fill the table."""
@@ -51,10 +53,10 @@ class ChunkTable(DataTable[Text]):
             style = SLOW_STYLE if position in self.slow else ""
             cells = [
                 Text(str(chunk.index), justify="right"),
-                Text(f"+{fmt.milliseconds(chunk.delta_ms)}", justify="right"),
+                Text(f"+{ms_number(chunk.delta_ms)}", justify="right"),
             ]
             if self.detailed:
-                cells.append(Text(fmt.milliseconds(chunk.offset_ms), justify="right"))
+                cells.append(Text(ms_number(chunk.offset_ms), justify="right"))
                 cells.append(Text(chunk.event or "-", style="" if chunk.event else "dim"))
             cells.append(fmt.chunk_preview(chunk))
             if style:

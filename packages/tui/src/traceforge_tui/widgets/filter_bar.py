@@ -1,4 +1,4 @@
-"""The trace list's filter bar: an input for ``model:gpt-4o provider:anthropic words``."""
+"""The trace list's filter bar: an input for ``model:gpt-4o provider:anthropic since:2h words``."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.widgets import Input
 
+from traceforge_shared.views.filters import FilterError, parse_filter
 from traceforge_tui.messages import FilterSubmitted
-from traceforge_tui.query import QueryError, parse_query
 
-PLACEHOLDER = "/ to filter: model:gpt-4o provider:anthropic status:error type:stream words"
+PLACEHOLDER = "/ to filter: model:gpt-4o provider:anthropic status:error type:stream since:2h words"
 
 
 class FilterBar(Input):
-    """An :class:`Input` whose text is a :mod:`~traceforge_tui.query`; Enter posts
-    :class:`FilterSubmitted` (an invalid query is reported and not submitted)."""
+    """An :class:`Input` whose text is a filter (:mod:`traceforge_shared.views.filters`);
+    Enter posts :class:`FilterSubmitted` (an invalid filter is reported and not submitted)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "leave", "Back to the list", show=False),
@@ -28,8 +28,8 @@ class FilterBar(Input):
         """Parse the text and post the query."""
         event.stop()
         try:
-            query = parse_query(event.value)
-        except QueryError as exc:
+            query = parse_filter(event.value)
+        except FilterError as exc:
             self.notify(str(exc), title="Filter", severity="error")
             return
         self.post_message(FilterSubmitted(query))

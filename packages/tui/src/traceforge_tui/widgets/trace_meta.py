@@ -1,4 +1,5 @@
-"""The detail screen's header: a trace's metadata in two columns, then its notes."""
+"""The detail screen's header: a trace's metadata (:mod:`traceforge_shared.views.metadata`)
+in two columns, then its notes."""
 
 from __future__ import annotations
 
@@ -8,86 +9,33 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from traceforge_shared.trace import Trace
-from traceforge_tui import formatting as fmt
-
-Row = tuple[str, str | Text]
-
-
-def identity_rows(trace: Trace) -> list[Row]:
-    """Which call: id, time, provider, model, route, endpoint."""
-    model = trace.model or "-"
-    if trace.response_model and trace.response_model != trace.model:
-        model += f" (answered by {trace.response_model})"
-    return [
-        ("ID", trace.id),
-        ("Time", fmt.local_time(trace.timestamp)),
-        ("Provider", trace.provider),
-        ("Model", model),
-        ("Route", trace.route),
-        ("Endpoint", f"{trace.metadata.method} {trace.endpoint}"),
-    ]
+from traceforge_shared.views.metadata import (
+    MetadataRow,
+    identity_rows,
+    measure_rows,
+    metadata_rows,
+    note_rows,
+)
+from traceforge_tui.formatting import LEVEL_STYLE
 
 
-def measure_rows(trace: Trace) -> list[Row]:
-    """How it went: status, latency, first chunk, chunks, tokens, cost."""
-    meta = trace.metadata
-    rows: list[Row] = [
-        ("Status", fmt.status(meta.status, meta.status_code)),
-        ("Latency", f"{fmt.milliseconds(meta.latency_ms)} ms"),
-    ]
-    if meta.streaming:
-        rows.append(("First chunk", f"{fmt.milliseconds(meta.first_chunk_latency_ms)} ms"))
-        chunks = str(meta.total_chunks)
-        if meta.chunks_buffered < meta.chunks_received:
-            chunks += f" ({meta.chunks_buffered} of {meta.chunks_received} kept)"
-        rows.append(("Chunks", chunks))
-    else:
-        rows.append(("Type", "not streamed"))
-    if meta.usage is not None:
-        usage = meta.usage
-        rows.append(
-            (
-                "Tokens",
-                f"{usage.prompt_tokens} in / {usage.completion_tokens} out "
-                f"({usage.total_tokens} total)",
-            )
-        )
-    else:
-        rows.append(("Tokens", "-"))
-    rows.append(("Cost", fmt.cost(meta.cost_usd)))
-    return rows
-
-
-def note_rows(trace: Trace) -> list[Row]:
-    """What to know: the error, redacted fields, warnings (empty when none)."""
-    meta = trace.metadata
-    rows: list[Row] = []
-    if meta.error is not None:
-        rows.append(("Error", Text(f"{meta.error.type}: {meta.error.message}", style="red")))
-    if meta.redacted_fields:
-        rows.append(("Redacted", Text(", ".join(meta.redacted_fields), style="yellow")))
-    for warning in meta.warnings:
-        rows.append(("Warning", Text(warning, style="yellow")))
-    return rows
-
-
-def rows_text(rows: list[Row]) -> Text:
-    """``rows`` as aligned ``label  value`` lines."""
+def rows_text(rows: list[MetadataRow]) -> Text:
+    """``rows`` as aligned ``label  value`` lines, values in their level's colour."""
     text = Text()
     if not rows:
         return text
-    width = max(len(label) for label, _ in rows)
-    for i, (label, value) in enumerate(rows):
+    width = max(len(row.label) for row in rows)
+    for i, row in enumerate(rows):
         if i:
             text.append("\n")
-        text.append(label.ljust(width + 2), style="bold")
-        text.append(value)
+        text.append(row.label.ljust(width + 2), style="bold")
+        text.append(row.value, style=LEVEL_STYLE[row.level] if row.level else "")
     return text
 
 
 def metadata_text(trace: Trace) -> Text:
     """All of a trace's metadata as one block of ``label  value`` lines."""
-    return rows_text(identity_rows(trace) + measure_rows(trace) + note_rows(trace))
+    return rows_text(metadata_rows(trace))
 
 
 class TraceMeta(Vertical):

@@ -12,6 +12,8 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
 from traceforge_shared.trace import TraceSummary
+from traceforge_shared.views.times import local_time
+from traceforge_shared.views.units import count_text, ms_number
 from traceforge_tui import formatting as fmt
 from traceforge_tui.messages import LoadMore, MarksChanged
 
@@ -63,12 +65,12 @@ def row_cells(summary: TraceSummary) -> tuple[Text, ...]:
     """The cells of one trace, in :data:`COLUMNS` order (numbers right-aligned, status
     coloured)."""
     return (
-        TimeCell(fmt.local_time(summary.timestamp), summary.id),
+        TimeCell(local_time(summary.timestamp), summary.id),
         Text(summary.provider),
         Text(summary.model or "-"),
         Text("Stream" if summary.streaming else "Normal"),
-        Text(fmt.tokens(summary.total_tokens), justify="right"),
-        Text(fmt.milliseconds(summary.latency_ms), justify="right"),
+        Text(count_text(summary.total_tokens), justify="right"),
+        Text(ms_number(summary.latency_ms), justify="right"),
         fmt.status(summary.status, summary.status_code),
     )
 
