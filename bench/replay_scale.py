@@ -23,7 +23,8 @@ from pathlib import Path
 
 from harness.report import RESULTS_DIR, facts_markdown, machine_facts, write
 
-from traceforge_shared.evals.authoring import test_file_stem, test_from_trace
+from traceforge_shared.evals.authoring import test_from_trace
+from traceforge_shared.evals.files import test_file_stem
 from traceforge_shared.store import TraceStore
 from traceforge_shared.testing import make_trace
 

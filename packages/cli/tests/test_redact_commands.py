@@ -89,6 +89,7 @@ def test_init_creates_home_config_and_gitignore(
     assert result.exit_code == 0, result.output
     config = project / ".ai-tests" / "config.yaml"
     assert config.read_text() == DEFAULT_CONFIG_YAML
+    assert config.stat().st_mode & 0o777 == 0o600  # the shared config writer's mode
     load_config(config)  # parses
     assert (project / ".ai-tests" / "tests").is_dir()
     lines = (project / ".gitignore").read_text().splitlines()

@@ -220,3 +220,24 @@ def test_schema_command_validates_test_files(tmp_path: Path) -> None:
 def test_create_from_trace_errors(home: Path) -> None:
     result = CliRunner().invoke(cli, ["test", "create-from-trace", "abcdef12"])
     assert result.exit_code == 1 and "abcdef12" in result.output
+
+
+def test_create_from_trace_follows_the_shared_collision_rule(home: Path) -> None:
+    # As in the TUI and the API: a taken name is refused, naming the file; --force replaces.
+    from traceforge_shared.testing import make_trace
+
+    trace = make_trace()
+    TraceStore(home).save(trace)
+    runner = CliRunner()
+    first = runner.invoke(cli, ["test", "create-from-trace", trace.id[:8]])
+    assert first.exit_code == 0, first.output
+    path = home / "tests" / "say-hello.yaml"
+    path.write_text(path.read_text() + "# edited\n")
+    again = runner.invoke(cli, ["test", "create-from-trace", trace.id[:8]])
+    assert again.exit_code == 1
+    assert f"test file {path} exists; pass --force" in " ".join(again.output.split())
+    assert path.read_text().endswith("# edited\n")
+    forced = runner.invoke(cli, ["test", "create-from-trace", trace.id[:8], "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert not path.read_text().endswith("# edited\n")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["say-hello.yaml"]

@@ -66,7 +66,8 @@ def test_put_yaml_keeps_the_text_exactly(client: TestClient, config_file: Path) 
     new = USER_YAML.replace("port: 9100 ", "port: 9200 ") + "# the end\n"
     response = client.put("/api/config", json={"yaml": new})
     assert response.status_code == 200
-    assert config_file.read_bytes() == new.encode()
+    assert config_file.read_bytes() == new.encode()  # comments kept
+    assert config_file.stat().st_mode & 0o777 == 0o600  # the shared writer's mode
     body = response.json()
     assert body["yaml"] == new
     assert body["config"]["proxy"]["port"] == 9200

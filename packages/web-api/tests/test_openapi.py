@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonschema
@@ -43,8 +44,8 @@ def test_document_header(document: dict[str, Any]) -> None:
 
 
 def test_every_route_is_documented(client: TestClient, document: dict[str, Any]) -> None:
-    served = {
-        (route.path, method.lower())
+    served = {  # a path convertor ({name:path}) is not part of the documented template
+        (re.sub(r":\w+\}", "}", route.path), method.lower())
         for route in client.app.routes  # type: ignore[attr-defined]
         if isinstance(route, Route)
         for method in route.methods or ()

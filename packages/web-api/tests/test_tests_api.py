@@ -64,10 +64,11 @@ def test_list_valid_and_invalid_files(client: TestClient, store: TraceStore) -> 
     _write(store, "broken.yml", INVALID_YAML)
     _write(store, ".hidden.yaml", VALID_YAML)
     _write(store, "notes.txt", "not a test")
-    _write(store, "nested/deep.yaml", VALID_YAML)  # subdirectories are the CLI's
+    _write(store, "nested/deep.yaml", VALID_YAML)  # subfolders: as the CLI finds them
     tests = client.get("/api/tests").json()["tests"]
-    assert [t["name"] for t in tests] == ["broken", "sky"]
-    broken, good = tests
+    assert [t["name"] for t in tests] == ["broken", "nested/deep", "sky"]
+    broken, deep, good = tests
+    assert (deep["valid"], deep["file"]) == (True, str(_tests_dir(store) / "nested/deep.yaml"))
     assert good == {
         "name": "sky",
         "file": str(sky.absolute()),
@@ -184,6 +185,43 @@ def test_create_from_yaml(client: TestClient, store: TraceStore) -> None:
     assert (_tests_dir(store) / "sky.yaml").read_text(encoding="utf-8") == edited
 
 
+def test_the_collision_rule_names_the_existing_file(client: TestClient, store: TraceStore) -> None:
+    # The shared rule (as in the CLI and the TUI): refused, naming the file, which is kept.
+    existing = _write(store, "sky.yml", VALID_YAML)
+    conflict = client.post("/api/tests", json={"name": "sky", "yaml": VALID_YAML})
+    assert conflict.status_code == 409
+    assert conflict.json()["error"] == (
+        f"test file {existing} exists; send overwrite: true to replace it"
+    )
+    assert sorted(p.name for p in _tests_dir(store).iterdir()) == ["sky.yml"]
+
+
+def test_tests_in_subfolders_are_read_saved_run_and_deleted(
+    client: TestClient, store: TraceStore
+) -> None:
+    deep = _write(store, "smoke/deep.yaml", VALID_YAML)
+    detail = client.get("/api/tests/smoke/deep").json()
+    assert (detail["name"], detail["file"], detail["valid"]) == (
+        "smoke/deep",
+        str(deep.absolute()),
+        True,
+    )
+    saved = client.post("/api/tests", json={"name": "smoke/new/sky", "yaml": VALID_YAML})
+    assert saved.status_code == 201
+    assert saved.json()["name"] == "smoke/new/sky"
+    assert (_tests_dir(store) / "smoke" / "new" / "sky.yaml").read_text() == VALID_YAML
+    run = client.post("/api/tests/run", json={"names": ["smoke/deep", "smoke/new/sky"]})
+    assert run.status_code == 200
+    assert [r["file"] for r in run.json()["results"]] == [
+        str(deep),
+        str(_tests_dir(store) / "smoke" / "new" / "sky.yaml"),
+    ]
+    assert client.delete("/api/tests/smoke/deep").status_code == 204
+    assert not deep.exists()
+    assert client.get("/api/tests/smoke/../smoke/deep").status_code in (400, 404)
+    assert client.post("/api/tests", json={"name": "a/../b", "yaml": VALID_YAML}).status_code == 400
+
+
 def test_overwrite_keeps_a_yml_file(client: TestClient, store: TraceStore) -> None:
     _write(store, "old.yml", VALID_YAML)
     response = client.post(
@@ -201,7 +239,7 @@ def test_create_invalid_yaml_is_422_and_writes_nothing(
     body = response.json()
     assert (body["line"], body["field"]) == (7, "assertions[0].max_ms")
     assert body["error"].startswith(str(_tests_dir(store) / "broken.yaml") + ":7:")
-    assert list(_tests_dir(store).iterdir()) == []
+    assert not _tests_dir(store).exists() or list(_tests_dir(store).iterdir()) == []
     not_yaml = client.post("/api/tests", json={"name": "x", "yaml": "name: [unclosed"})
     assert not_yaml.status_code == 422
     assert not_yaml.json()["line"] == 1
@@ -217,7 +255,8 @@ def test_create_invalid_yaml_is_422_and_writes_nothing(
         {"name": "x", "yaml": VALID_YAML, "extra": 1},
         {"name": "x", "yaml": VALID_YAML, "overwrite": "yes"},
         {"name": "../x", "yaml": VALID_YAML},
-        {"name": "a/b", "yaml": VALID_YAML},
+        {"name": "a//b", "yaml": VALID_YAML},
+        {"name": "a/.b", "yaml": VALID_YAML},
         {"name": ".hidden", "yaml": VALID_YAML},
         {"name": "", "yaml": VALID_YAML},
         {"name": "x" * 129, "yaml": VALID_YAML},

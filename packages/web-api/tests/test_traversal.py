@@ -131,7 +131,9 @@ def test_unnormalised_dot_segments(
         "../../outside",
         "/abs/path",
         "..\\config",
-        "a/b",
+        "a//b",
+        "a/../../config",
+        "a/",
         "%2e%2e%2fconfig",
         ".hidden",
         "config\x00",
@@ -186,3 +188,15 @@ def test_trace_ids_in_bodies_and_queries_are_checked(
     diff = client.get("/api/traces/diff", params={"id1": trace_id, "id2": all_traces[0].id})
     assert diff.status_code == 400
     assert store.count() == len(all_traces)
+
+
+def test_a_symlinked_subfolder_out_of_the_tests_dir_is_refused(
+    client: TestClient, store: TraceStore, sentinels: list[Path], tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (store.home / "tests" / "out").symlink_to(outside, target_is_directory=True)
+    body = {"name": "out/new", "yaml": VALID_YAML}
+    response = client.post("/api/tests", json=body)
+    assert response.status_code == 400
+    assert list(outside.iterdir()) == []

@@ -19,10 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import TaggedScalar
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.scalarbool import ScalarBoolean
+
+from traceforge_shared.errors import FileProblem
 
 #: A path part of unknown key (msgspec does not say which mapping key a value was under).
 ANY_KEY = "*"
@@ -35,20 +33,26 @@ _FIELD_PREFIX_RE = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\d+\])*): (.+)
 _BACKTICKED_RE = re.compile(r"`([^`]+)`")
 
 
-class YamlProblem(Exception):
-    """Why a YAML document could not be read or used.
+class YamlProblem(FileProblem):
+    """Why a YAML document could not be read or used, before it is tied to a file: a
+    :class:`~traceforge_shared.errors.FileProblem` whose ``path`` is usually ``None``.
 
-    Attributes:
+    Args:
         reason: what is wrong, a sentence without the location.
         line: 1-based line in the file, when known.
         field: path of the offending field (``assertions[1].max_ms``), when known.
+        path: the file, when known.
     """
 
-    def __init__(self, reason: str, *, line: int | None = None, field: str | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.line = line
-        self.field = field
+    def __init__(
+        self,
+        reason: str,
+        *,
+        line: int | None = None,
+        field: str | None = None,
+        path: Path | None = None,
+    ) -> None:
+        super().__init__(path, reason, line=line, field=field)
 
 
 def read_yaml(path: Path) -> Any:
@@ -78,6 +82,10 @@ def parse_yaml(text: str) -> Any:
     Raises:
         YamlProblem: the text is not valid YAML.
     """
+    # ruamel is imported on use: modules that import this one (config) load without it.
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     yaml = YAML(typ="rt")
     try:
         return yaml.load(text)
@@ -134,6 +142,9 @@ def _plain(node: Any, active: set[int]) -> Any:
             active.discard(id(node))
     if node is None or type(node) in (str, int, float, bool):
         return node
+    from ruamel.yaml.comments import TaggedScalar
+    from ruamel.yaml.scalarbool import ScalarBoolean
+
     if isinstance(node, bool | ScalarBoolean):  # ScalarBoolean (an anchored bool) is an int
         return bool(node)
     if isinstance(node, str):

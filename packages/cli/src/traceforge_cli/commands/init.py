@@ -11,6 +11,7 @@ from rich.console import Console
 from traceforge_cli import context
 from traceforge_cli.context import home_option
 from traceforge_shared.config import DEFAULT_CONFIG_YAML, config_path
+from traceforge_shared.configfile import write_config
 
 
 def _ignore_entries(home: Path, root: Path) -> list[str]:
@@ -40,7 +41,7 @@ def init(force: bool) -> None:
     if config.exists() and not force:
         console.print(f"kept     {config} (use --force to overwrite)")
     else:
-        config.write_text(DEFAULT_CONFIG_YAML, encoding="utf-8")
+        write_config(config, DEFAULT_CONFIG_YAML)  # validated, atomic, mode 0600
         console.print(f"wrote    {config}")
     root = Path.cwd()
     entries = _ignore_entries(home, root)

@@ -23,7 +23,13 @@ from traceforge_cli.junit import write_junit
 from traceforge_cli.testrun import Mode, RunOptions, load_error_result, run_tests
 from traceforge_shared.config import Config
 from traceforge_shared.evals import TestCase, TestResult, TestRun
-from traceforge_shared.evals.authoring import default_test_name, test_file_stem, test_from_trace
+from traceforge_shared.evals.authoring import test_from_trace
+from traceforge_shared.evals.files import (
+    TestFileExists,
+    tests_dir,
+    trace_test_stem,
+    write_test_file,
+)
 from traceforge_shared.evals.loader import TestFileError, discover_tests, load_tests
 from traceforge_shared.evals.results import ResultStore
 from traceforge_shared.evals.schema import test_file_schema
@@ -62,11 +68,11 @@ def create_from_trace(trace_id: str, name: str | None, out: Path | None, force: 
         sys.stdout.write(text)
         return
     if out is None:
-        out = context.home() / "tests" / f"{test_file_stem(name or default_test_name(trace))}.yaml"
-    if out.exists() and not force:
-        raise click.ClickException(f"{out} exists; pass --force to overwrite or --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+        out = tests_dir(context.home()) / f"{trace_test_stem(trace, name)}.yaml"
+    try:  # the shared collision rule: refuse unless --force
+        out, _ = write_test_file(out, text, on_collision="overwrite" if force else "error")
+    except TestFileExists as exc:
+        raise click.ClickException(f"{exc}; pass --force to overwrite or --out") from exc
     Console().print(
         f"wrote [bold]{out}[/] from trace {trace.id[:8]}; run it: traceforge test run {out}"
     )

@@ -6,10 +6,16 @@ from traceforge_shared.evals.assertions import evaluate, evaluate_all
 from traceforge_shared.evals.authoring import (
     default_assertions,
     default_test_name,
-    test_file_stem,
     test_from_trace,
 )
 from traceforge_shared.evals.fields import FieldNotFoundError, resolve_field
+from traceforge_shared.evals.files import (
+    TestFileExists,
+    find_test_files,
+    save_test_file,
+    test_file_stem,
+    validate_test_file,
+)
 from traceforge_shared.evals.loader import TestFileError, discover_tests, load_test_file, load_tests
 from traceforge_shared.evals.schema import test_file_schema
 from traceforge_shared.evals.testcase import (
@@ -32,6 +38,7 @@ __all__ = [
     "FieldNotFoundError",
     "TestCase",
     "TestFileError",
+    "TestFileExists",
     "TestResult",
     "TestRun",
     "cost_usd",
@@ -40,10 +47,13 @@ __all__ = [
     "discover_tests",
     "evaluate",
     "evaluate_all",
+    "find_test_files",
     "load_test_file",
     "load_tests",
     "resolve_field",
+    "save_test_file",
     "test_file_schema",
     "test_file_stem",
     "test_from_trace",
+    "validate_test_file",
 ]

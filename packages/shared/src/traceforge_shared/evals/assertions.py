@@ -195,46 +195,49 @@ def _text(assertion: Assertion, context: _Context) -> str:
     return _as_text(context.field(assertion.field))
 
 
+def _text_outcome(
+    a: Assertion, text: str, passed: bool, ok: str, expected: str, detail: str = ""
+) -> _Outcome:
+    """``ok`` when ``passed``; else ``expected <field> to <expected>; <detail>it was <text>``."""
+    if passed:
+        return _Outcome(True, ok)
+    return _Outcome(False, f"expected {a.field} to {expected}; {detail}it was {_preview(text)}")
+
+
 def _was(field: str, text: str) -> str:
     return f"{field}; it was {_preview(text)}"
 
 
 def _check_exact(a: Exact, context: _Context) -> _Outcome:
     text = _text(a, context)
-    if text == a.value:
-        return _Outcome(True, f"equals {_preview(a.value)}")
     at = next(
         (i for i, (x, y) in enumerate(zip(text, a.value, strict=False)) if x != y),
         min(len(text), len(a.value)),
     )
-    return _Outcome(
-        False,
-        f"expected {a.field} to equal {_preview(a.value)}; it differs from character {at}: "
-        f"it was {_preview(text)}",
+    return _text_outcome(
+        a,
+        text,
+        text == a.value,
+        f"equals {_preview(a.value)}",
+        f"equal {_preview(a.value)}",
+        f"it differs from character {at}: ",
     )
 
 
 def _check_contains(a: Contains, context: _Context) -> _Outcome:
     text = _text(a, context)
-    if a.value in text:
-        return _Outcome(True, f"contains {_preview(a.value)}")
     hint = ""
     if a.value.casefold() in text.casefold():
         hint = " (it does ignoring case: use icontains)"
-    return _Outcome(
-        False, f"expected {a.field} to contain {_preview(a.value)}{hint}; it was {_preview(text)}"
-    )
+    ok = f"contains {_preview(a.value)}"
+    return _text_outcome(a, text, a.value in text, ok, f"contain {_preview(a.value)}{hint}")
 
 
 def _check_icontains(a: IContains, context: _Context) -> _Outcome:
     text = _text(a, context)
-    if a.value.casefold() in text.casefold():
-        return _Outcome(True, f"contains {_preview(a.value)} (ignoring case)")
-    return _Outcome(
-        False,
-        f"expected {a.field} to contain {_preview(a.value)} (ignoring case); "
-        f"it was {_preview(text)}",
-    )
+    what = f"{_preview(a.value)} (ignoring case)"
+    found = a.value.casefold() in text.casefold()
+    return _text_outcome(a, text, found, f"contains {what}", f"contain {what}")
 
 
 def _check_not_contains(a: NotContains, context: _Context) -> _Outcome:
@@ -262,15 +265,10 @@ def _check_contains_any(a: ContainsAny, context: _Context) -> _Outcome:
     fold = _folder(a.case_sensitive)
     case = "" if a.case_sensitive else " (ignoring case)"
     found = [v for v in a.values if fold(v) in fold(text)]
-    if found:
-        return _Outcome(True, f"contains {_preview(found[0])}{case}")
     if not a.values:
         return _Outcome(False, "contains_any has no values to look for")
-    return _Outcome(
-        False,
-        f"expected {a.field} to contain any of {_quote_all(a.values)}{case}; "
-        f"it was {_preview(text)}",
-    )
+    ok = f"contains {_preview(found[0])}{case}" if found else ""
+    return _text_outcome(a, text, bool(found), ok, f"contain any of {_quote_all(a.values)}{case}")
 
 
 def _check_contains_all(a: ContainsAll, context: _Context) -> _Outcome:
@@ -278,25 +276,19 @@ def _check_contains_all(a: ContainsAll, context: _Context) -> _Outcome:
     fold = _folder(a.case_sensitive)
     case = "" if a.case_sensitive else " (ignoring case)"
     missing = [v for v in a.values if fold(v) not in fold(text)]
-    if not missing:
-        return _Outcome(True, f"contains all of {_quote_all(a.values)}{case}")
-    return _Outcome(
-        False,
-        f"expected {a.field} to contain all of {_quote_all(a.values)}{case}; "
-        f"missing {_quote_all(missing)}; it was {_preview(text)}",
-    )
+    what = f"all of {_quote_all(a.values)}{case}"
+    detail = f"missing {_quote_all(missing)}; "
+    return _text_outcome(a, text, not missing, f"contains {what}", f"contain {what}", detail)
 
 
 def _check_starts_with(a: StartsWith, context: _Context) -> _Outcome:
     text = _text(a, context)
-    if text.startswith(a.value):
-        return _Outcome(True, f"starts with {_preview(a.value)}")
     hint = ""
     if text.lstrip().startswith(a.value):
         hint = " (it does after leading whitespace)"
-    return _Outcome(
-        False,
-        f"expected {a.field} to start with {_preview(a.value)}{hint}; it was {_preview(text)}",
+    ok = f"starts with {_preview(a.value)}"
+    return _text_outcome(
+        a, text, text.startswith(a.value), ok, f"start with {_preview(a.value)}{hint}"
     )
 
 

@@ -222,17 +222,6 @@ def default_test_name(trace: Trace) -> str:
     return f"Trace {trace.id[:8]}"
 
 
-def test_file_stem(name: str) -> str:
-    """The file name stem of a test called ``name`` (``traceforge test create-from-trace``
-    and ``POST /api/tests`` name files this way): lower case, runs of other characters as
-    ``-``, at most 60 characters; ``test`` when nothing is left."""
-    stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return stem[:60].rstrip("-") or "test"
-
-
-test_file_stem.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
-
-
 #: What a literal block cannot hold as is: a character outside YAML's printable set, a line
 #: break other than ``\n`` (``\r``, NEL, LS, PS: the loader would read them as ``\n``), a BOM,
 #: or blanks at the end of a line (editors strip them on save).

@@ -13,14 +13,24 @@ from __future__ import annotations
 import errno
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 import msgspec
 
+from traceforge_shared.errors import FileProblem
 from traceforge_shared.evals.testcase import TYPE_ALIASES, Assertion, Regex, TestCase
-from traceforge_shared.yamlfile import YamlProblem, line_of, locate_error, read_yaml, to_plain
+from traceforge_shared.yamlfile import (
+    YamlProblem,
+    line_of,
+    locate_error,
+    parse_yaml,
+    read_yaml,
+    to_plain,
+)
+
+_Source = TypeVar("_Source", str, Path)
 
 #: File name endings of test files in a directory.
 TEST_FILE_SUFFIXES = (".yaml", ".yml")
@@ -30,31 +40,27 @@ _ASSERTION_TYPES: dict[str, type[Any]] = {
 }
 
 
-class TestFileError(ValueError):
-    """A test file that cannot be used.
+class TestFileError(FileProblem):
+    """A test file that cannot be used: a :class:`~traceforge_shared.errors.FileProblem`.
 
     ``str()`` is ``"<path>:<line>: <field>: <reason>"``; the line and field are left out
     when unknown.
 
-    Attributes:
+    Args:
         path: the file.
+        reason: what is wrong.
         line: 1-based line of the offending value, when known.
         field: path of the offending field (``assertions[1].max_ms``), when known.
-        reason: what is wrong.
     """
 
     __test__ = False  # not a pytest test class
 
+    path: Path
+
     def __init__(
         self, path: Path, reason: str, *, line: int | None = None, field: str | None = None
     ) -> None:
-        self.path = path
-        self.line = line
-        self.field = field
-        self.reason = reason
-        where = f"{path}:{line}" if line else str(path)
-        what = f"{field}: " if field else ""
-        super().__init__(f"{where}: {what}{reason}")
+        super().__init__(path, reason, line=line, field=field)
 
 
 def _known_types() -> str:
@@ -75,30 +81,59 @@ def load_test_file(path: Path) -> TestCase:
             field, no ``request.model`` or ``request.messages``, or an invalid ``regex``
             pattern. The error names the line and the field where they are known.
     """
+    return _load(path, read_yaml, path)
+
+
+def load_test_text(text: str, path: Path) -> TestCase:
+    """Parse ``text``, the content meant for the test file ``path``, into a
+    :class:`TestCase`, as :func:`load_test_file` would read it from that file.
+
+    Raises:
+        TestFileError: as :func:`load_test_file` (its ``path`` is ``path``); also for a lone
+            surrogate, which UTF-8 cannot hold.
+    """
     try:
-        doc = read_yaml(path)
-        if not isinstance(doc, dict):
-            got = "empty" if doc is None else f"a {type(to_plain(doc)).__name__}"
-            raise YamlProblem(
-                f"a test file must be a mapping (name:, request:, assertions:), not {got}",
-                line=line_of(doc, []) if doc is not None else None,
-            )
-        plain = to_plain(doc)
-        _canonicalize_types(doc, plain)
-        try:
-            case = msgspec.convert(plain, TestCase)
-        except msgspec.ValidationError as exc:
-            problem = locate_error(doc, exc)
-            if problem.reason == "unknown field" and problem.field:
-                problem.reason += _known_fields(plain, problem.field)
-            raise problem from exc
-        except RecursionError as exc:
-            raise YamlProblem("the document is nested too deeply") from exc
-        _check_patterns(doc, case)
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, which JSON can carry
+        line = text.count("\n", 0, exc.start) + 1
+        raise TestFileError(path, "not valid Unicode text", line=line) from None
+    return _load(path, parse_yaml, text)
+
+
+def _load(path: Path, parse: Callable[[_Source], Any], source: _Source) -> TestCase:
+    """``_case_of(parse(source))``, its problem as a :class:`TestFileError` of ``path``."""
+    try:
+        return _case_of(parse(source))
     except YamlProblem as problem:
         raise TestFileError(
             path, problem.reason, line=problem.line, field=problem.field
         ) from problem
+
+
+def _case_of(doc: Any) -> TestCase:
+    """The test of a parsed document (see :func:`load_test_file`).
+
+    Raises:
+        YamlProblem: what is wrong, with its line and field.
+    """
+    if not isinstance(doc, dict):
+        got = "empty" if doc is None else f"a {type(to_plain(doc)).__name__}"
+        raise YamlProblem(
+            f"a test file must be a mapping (name:, request:, assertions:), not {got}",
+            line=line_of(doc, []) if doc is not None else None,
+        )
+    plain = to_plain(doc)
+    _canonicalize_types(doc, plain)
+    try:
+        case = msgspec.convert(plain, TestCase)
+    except msgspec.ValidationError as exc:
+        problem = locate_error(doc, exc)
+        if problem.reason == "unknown field" and problem.field:
+            problem.reason += _known_fields(plain, problem.field)
+        raise problem from exc
+    except RecursionError as exc:
+        raise YamlProblem("the document is nested too deeply") from exc
+    _check_patterns(doc, case)
     return case
 
 

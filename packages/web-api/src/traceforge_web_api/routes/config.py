@@ -16,7 +16,9 @@ Routes:
 
   -> ``200`` :class:`ConfigView` of the new file. The candidate is validated first with the
   shared loader (a temporary file in the same directory), and only then renamed over the
-  config file, atomically; on ``422 {"error", "line", "field"}`` the file is untouched.
+  config file, atomically, mode ``0600`` (:func:`traceforge_shared.configfile.write_config`,
+  the writer ``traceforge init`` and the TUI use too); on ``422 {"error", "line",
+  "field"}`` the file is untouched.
 
 The proxy reads its config when it starts: changes apply on the next ``traceforge start``.
 """
@@ -32,8 +34,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from traceforge_shared.config import Config, ConfigError, config_path, load_config
+from traceforge_shared.configfile import read_config_text, update_config, write_config
 from traceforge_web_api.common import ApiError, get_store, json_response, read_json_object, route
-from traceforge_web_api.configfile import InvalidConfig, merge_config, read_text, write_config_text
 
 
 class ConfigProblem(msgspec.Struct, kw_only=True):
@@ -105,7 +107,7 @@ class ConfigRefused(msgspec.Struct, kw_only=True):
 def _view(request: Request) -> ConfigView:
     home = get_store(request).home
     path = config_path(home)
-    text = read_text(home)
+    text = read_config_text(home)
     config: Config | None = None
     problem: ConfigProblem | None = None
     try:
@@ -137,15 +139,15 @@ async def put_config(request: Request) -> Response:
     store = get_store(request)
     try:
         if set(data) == {"yaml"} and isinstance(data["yaml"], str):
-            await run_in_threadpool(write_config_text, store.home, data["yaml"], fsync=store.fsync)
+            await run_in_threadpool(write_config, store.home, data["yaml"], fsync=store.fsync)
         elif set(data) == {"merge"} and isinstance(data["merge"], dict):
-            await run_in_threadpool(merge_config, store.home, data["merge"], fsync=store.fsync)
+            await run_in_threadpool(update_config, store.home, data["merge"], fsync=store.fsync)
         else:
             raise ApiError(
                 400,
                 'the body must be {"yaml": "<the whole file>"} or {"merge": {<settings to merge>}}',
             )
-    except InvalidConfig as exc:
+    except ConfigError as exc:
         return json_response(ConfigRefused(error=str(exc), line=exc.line, field=exc.field), 422)
     return json_response(await run_in_threadpool(_view, request))
 

@@ -87,6 +87,13 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _body(*names: str) -> dict[str, Any]:
+    """A required JSON request body: the struct ``names[0]``, or one of ``names``."""
+    refs = [_ref(name) for name in names]
+    schema = refs[0] if len(refs) == 1 else {"oneOf": refs}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
 def _error(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
 
@@ -127,7 +134,7 @@ _TRACE_ID = _param(
 _TEST_NAME = _param(
     "name",
     {"type": "string", "pattern": NAME_RE.pattern},
-    "A test file's stem in <home>/tests.",
+    "A test file's path below <home>/tests without the suffix (sky, smoke/sky).",
     where="path",
 )
 
@@ -242,14 +249,7 @@ def _paths() -> dict[str, Any]:
             "put": {
                 "operationId": "putConfig",
                 "summary": "Replace config.yaml ({yaml}) or merge settings into it ({merge}).",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {"oneOf": [_ref("ConfigText"), _ref("ConfigMerge")]}
-                        }
-                    },
-                },
+                "requestBody": _body("ConfigText", "ConfigMerge"),
                 "responses": {
                     "200": _json(_ref("ConfigView"), "The new config."),
                     **_BODY_ERRORS,
@@ -260,20 +260,13 @@ def _paths() -> dict[str, Any]:
         "/api/tests": {
             "get": {
                 "operationId": "listTests",
-                "summary": "The test files of <home>/tests.",
+                "summary": "The test files under <home>/tests, subfolders included.",
                 "responses": {"200": _json(_ref("TestList"), "The tests.")},
             },
             "post": {
                 "operationId": "createTest",
                 "summary": "Make a test from a trace, or save a test file's text.",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {"oneOf": [_ref("TestFromTrace"), _ref("TestFromYaml")]}
-                        }
-                    },
-                },
+                "requestBody": _body("TestFromTrace", "TestFromYaml"),
                 "responses": {
                     "201": _json(_ref("TestDetail"), "Saved."),
                     **_BODY_ERRORS,
@@ -290,10 +283,7 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "operationId": "runTests",
                 "summary": "Run tests (replay: offline; proxy: through the capture proxy).",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("TestRunRequest")}},
-                },
+                "requestBody": _body("TestRunRequest"),
                 "responses": {
                     "200": _json(_ref("TestRun"), "The run, also saved under <home>/results."),
                     **_BODY_ERRORS,

@@ -1,16 +1,19 @@
 """``/api/tests``: the regression test files of ``<home>/tests`` and test runs.
 
-Routes (``{name}`` is a test file's stem, see :mod:`traceforge_web_api.testfiles`):
+Routes (``{name}`` is a test file's path below ``<home>/tests`` without the suffix:
+``sky``, ``smoke/sky``; see :mod:`traceforge_web_api.testfiles`):
 
-- ``GET /api/tests`` -> ``200 {"dir", "tests": [TestEntry, ...]}``, sorted by name; a file
-  the loader refuses is listed with ``valid: false`` and its ``error``.
+- ``GET /api/tests`` -> ``200 {"dir", "tests": [TestEntry, ...]}``: the files under
+  ``<home>/tests``, subfolders included, as ``traceforge test run`` finds them, sorted by
+  path; a file the loader refuses is listed with ``valid: false`` and its ``error``.
 - ``GET /api/tests/{name}`` -> ``200`` :class:`TestDetail` (the YAML text and the parsed test).
 - ``POST /api/tests`` with ``{"trace_id", "name"?, "overwrite"?}`` (a test made from a
   recorded trace; ``name`` is the test's name, default its first user message, and the file
   is named after it like ``traceforge test create-from-trace`` does) or with
   ``{"name", "yaml", "overwrite"?}`` (the file's text, validated by the loader and saved as
   sent) -> ``201`` :class:`TestDetail`; ``409`` the file exists and ``overwrite`` is not
-  true; ``422`` :class:`TestRefused` (nothing written).
+  true (the shared collision rule of :mod:`traceforge_shared.evals.files`, as in the CLI
+  and the TUI); ``422`` :class:`TestRefused` (nothing written).
 - ``DELETE /api/tests/{name}`` -> ``204``.
 - ``POST /api/tests/run`` with ``{"names"?: [...], "tags"?: [...], "mode"?: "replay"|"proxy"}``
   -> ``200`` the :class:`~traceforge_shared.evals.TestRun`, also saved under
@@ -35,13 +38,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from traceforge_shared.evals import (
-    TestCase,
-    TestFileError,
-    TestRun,
-    default_test_name,
-    test_file_stem,
-    test_from_trace,
+from traceforge_shared.evals import TestCase, TestFileError, TestRun, test_from_trace
+from traceforge_shared.evals.files import (
+    InvalidTestName,
+    TestFileExists,
+    check_test_name,
+    find_test_file,
+    read_test_file,
+    save_test_file,
+    test_name_of,
+    tests_dir,
+    trace_test_stem,
 )
 from traceforge_shared.evals.replay import load_error_result, replay_tests
 from traceforge_shared.evals.results import ResultStore
@@ -55,19 +62,7 @@ from traceforge_web_api.common import (
     route,
     store_error,
 )
-from traceforge_web_api.testfiles import (
-    InvalidTest,
-    InvalidTestName,
-    TestExists,
-    TestName,
-    check_name,
-    delete_test,
-    find_test,
-    list_test_files,
-    read_test,
-    save_test,
-    tests_dir,
-)
+from traceforge_web_api.testfiles import TestName, delete_test, list_test_files
 
 #: Runs tests through the capture proxy: ``await runner(cases, mode)`` -> the run. Given to
 #: :func:`traceforge_web_api.create_app` by ``traceforge start``.
@@ -97,7 +92,8 @@ class TestEntry(msgspec.Struct, kw_only=True):
     """One test file in ``GET /api/tests``.
 
     Attributes:
-        name: the file's stem, the test's handle in the API.
+        name: the file's path below ``<home>/tests`` without the suffix (``smoke/sky``),
+            the test's handle in the API.
         file: absolute path of the file.
         valid: whether the file loads.
         test_name: the test's own ``name:`` (``null`` when invalid).
@@ -122,7 +118,7 @@ class TestList(msgspec.Struct, kw_only=True):
 
     Attributes:
         dir: absolute path of the tests directory.
-        tests: the test files, sorted by name.
+        tests: the test files, subfolders included, sorted by path.
     """
 
     __test__ = False
@@ -135,7 +131,7 @@ class TestDetail(msgspec.Struct, kw_only=True):
     """One test file: ``GET /api/tests/{name}``, ``POST /api/tests``.
 
     Attributes:
-        name: the file's stem.
+        name: the file's path below ``<home>/tests`` without the suffix.
         file: absolute path of the file.
         yaml: the file's text.
         valid: whether the file loads.
@@ -173,7 +169,8 @@ class TestFromYaml(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``POST /api/tests`` body saving a test file's text.
 
     Attributes:
-        name: the file's stem (``^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$``).
+        name: the file's path below ``<home>/tests`` without the suffix (``sky``,
+            ``smoke/sky``; see :data:`~traceforge_shared.evals.files.NAME_RE`).
         yaml: the file's text, saved as sent once the loader accepts it.
         overwrite: replace an existing file of that name.
     """
@@ -189,7 +186,7 @@ class TestRunRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``POST /api/tests/run`` body.
 
     Attributes:
-        names: the tests to run (file stems); default all.
+        names: the tests to run (test names); default all.
         tags: only tests with at least one of these tags.
         mode: ``replay`` (offline, against recorded traces) or ``proxy`` (live, recorded).
     """
@@ -223,10 +220,10 @@ def _problem(error: TestFileError | None) -> TestProblem | None:
     return TestProblem(message=str(error), line=error.line, field=error.field)
 
 
-def _entry(path: Path) -> TestEntry:
-    _, case, error = read_test(path)
+def _entry(home: Path, path: Path) -> TestEntry:
+    _, case, error = read_test_file(path)
     return TestEntry(
-        name=path.stem,
+        name=test_name_of(home, path),
         file=str(path.absolute()),
         valid=case is not None,
         test_name=case.name if case else None,
@@ -236,10 +233,10 @@ def _entry(path: Path) -> TestEntry:
     )
 
 
-def _detail(path: Path) -> TestDetail:
-    text, case, error = read_test(path)
+def _detail(home: Path, path: Path) -> TestDetail:
+    text, case, error = read_test_file(path)
     return TestDetail(
-        name=path.stem,
+        name=test_name_of(home, path),
         file=str(path.absolute()),
         yaml=text,
         valid=case is not None,
@@ -250,7 +247,7 @@ def _detail(path: Path) -> TestDetail:
 
 def _existing(home: Path, name: str) -> Path:
     try:
-        path = find_test(home, name)
+        path = find_test_file(home, name)
     except InvalidTestName as exc:
         raise ApiError(400, str(exc)) from None
     if path is None:
@@ -261,15 +258,15 @@ def _existing(home: Path, name: str) -> Path:
 def list_tests(request: Request) -> Response:
     """``GET /api/tests`` -> ``200`` :class:`TestList`."""
     home = get_store(request).home
-    entries = [_entry(path) for path in list_test_files(home)]
+    entries = [_entry(home, path) for path in list_test_files(home)]
     return json_response(TestList(dir=str(tests_dir(home).absolute()), tests=entries))
 
 
 def get_test(request: Request) -> Response:
     """``GET /api/tests/{name}`` -> ``200`` :class:`TestDetail`; ``400`` bad name;
     ``404`` no such test."""
-    path = _existing(get_store(request).home, request.path_params["name"])
-    return json_response(_detail(path))
+    home = get_store(request).home
+    return json_response(_detail(home, _existing(home, request.path_params["name"])))
 
 
 def remove_test(request: Request) -> Response:
@@ -297,7 +294,7 @@ def _create(request: Request, data: dict[str, Any]) -> Response:
             text = test_from_trace(trace, name=spec.name)
         except ValueError as exc:
             raise ApiError(422, str(exc)) from None
-        name = test_file_stem(spec.name or default_test_name(trace))
+        name = trace_test_stem(trace, spec.name)
         overwrite = spec.overwrite
     elif "yaml" in data:
         from_yaml = convert_body(data, TestFromYaml)
@@ -308,15 +305,20 @@ def _create(request: Request, data: dict[str, Any]) -> Response:
             'the body must be {"trace_id": ..., "name"?: ...} or {"name": ..., "yaml": ...}',
         )
     try:
-        check_name(name)
-        path, _ = save_test(store.home, name, text, overwrite=overwrite, fsync=store.fsync)
+        path, _ = save_test_file(
+            store.home,
+            check_test_name(name),
+            text,
+            on_collision="overwrite" if overwrite else "error",
+            fsync=store.fsync,
+        )
     except InvalidTestName as exc:
         raise ApiError(400, str(exc)) from None
-    except TestExists as exc:
-        raise ApiError(409, str(exc)) from None
-    except InvalidTest as exc:
+    except TestFileExists as exc:
+        raise ApiError(409, f"{exc}; send overwrite: true to replace it") from None
+    except TestFileError as exc:
         return json_response(TestRefused(error=str(exc), line=exc.line, field=exc.field), 422)
-    return json_response(_detail(path), 201)
+    return json_response(_detail(store.home, path), 201)
 
 
 async def create_test(request: Request) -> Response:
@@ -340,7 +342,7 @@ def _select(
         paths, missing = [], []
         for name in dict.fromkeys(spec.names):
             try:
-                path = find_test(home, name)
+                path = find_test_file(home, name)
             except InvalidTestName as exc:
                 raise ApiError(400, str(exc)) from None
             if path is None:
@@ -352,7 +354,7 @@ def _select(
     cases: list[tuple[Path, TestCase]] = []
     errors: list[TestFileError] = []
     for path in paths:
-        _, case, error = read_test(path)
+        _, case, error = read_test_file(path)
         if case is not None:
             cases.append((path, case))
         elif error is not None:
@@ -394,5 +396,5 @@ async def run_tests(request: Request) -> Response:
 routes: list[BaseRoute] = [
     route("/api/tests", {"GET": list_tests, "POST": create_test}, name="tests"),
     route("/api/tests/run", {"POST": run_tests}, name="test_run"),
-    route("/api/tests/{name}", {"GET": get_test, "DELETE": remove_test}, name="test"),
+    route("/api/tests/{name:path}", {"GET": get_test, "DELETE": remove_test}, name="test"),
 ]
