@@ -1,15 +1,21 @@
-"""What every command shares: the TraceForge home, its config and store."""
+"""What every command shares: the TraceForge home, its config and store, and the options
+several commands take.
+
+``traceforge_shared`` is imported inside the functions, so ``traceforge --help`` (which only
+needs :func:`home_option`) reads neither the config nor the store.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from traceforge_shared.config import Config, ConfigError, config_path, load_config, resolve_home
-from traceforge_shared.store import TraceStore
+if TYPE_CHECKING:
+    from traceforge_shared.config import Config
+    from traceforge_shared.store import TraceStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,14 +40,45 @@ def home_option(func: F) -> F:
     )(func)
 
 
+def port_option(name: str, *, default: int | None, help: str) -> Callable[[F], F]:
+    """Add a TCP port option ``name`` (an ``int`` from 0 to 65535; 0: any free port).
+
+    The default is shown in ``--help`` unless it is ``None`` (then ``help`` says what
+    applies).
+    """
+    return click.option(
+        name,
+        type=click.IntRange(0, 65535),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def mock_delay_option(name: str, *, default: float) -> Callable[[F], F]:
+    """Add option ``name``: the pause in milliseconds (a ``float`` >= 0) between the SSE events
+    of the built-in mock upstream."""
+    return click.option(
+        name,
+        type=click.FloatRange(0),
+        default=default,
+        show_default=True,
+        help="Pause between SSE events of the built-in mock upstream.",
+    )
+
+
 def home() -> Path:
     """Return the home chosen by ``--home``, ``$TRACEFORGE_HOME`` or the default."""
+    from traceforge_shared.config import resolve_home
+
     ctx = click.get_current_context()
     return resolve_home(ctx.meta.get("traceforge.home"))
 
 
 def store() -> TraceStore:
     """Return the trace store of the chosen home."""
+    from traceforge_shared.store import TraceStore
+
     return TraceStore(home())
 
 
@@ -51,6 +88,8 @@ def config() -> Config:
     Raises:
         click.ClickException: the file is invalid (message names file, line and field).
     """
+    from traceforge_shared.config import ConfigError, config_path, load_config
+
     try:
         return load_config(config_path(home()))
     except ConfigError as exc:

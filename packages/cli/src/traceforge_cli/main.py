@@ -1,20 +1,132 @@
-"""Entry point of the ``traceforge`` command."""
+"""Entry point of the ``traceforge`` command.
+
+The commands are loaded lazily (click's documented ``LazyGroup`` pattern): the group knows
+each command's module and one-line help, and imports ``traceforge_cli.commands.<name>`` only
+when that command runs. So ``traceforge --help``, ``--version`` and ``trace list`` import no
+provider SDK, no TUI, no proxy server and no web API.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
 import click
 
-from traceforge_cli.commands.demo import demo
-from traceforge_cli.commands.init import init
-from traceforge_cli.commands.redact import redact
-from traceforge_cli.commands.start import start
-from traceforge_cli.commands.test import test
-from traceforge_cli.commands.trace import trace
-from traceforge_cli.commands.ui import ui
 from traceforge_cli.context import home_option
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyCommand:
+    """Where a lazily loaded command lives and what ``--help`` says of it.
+
+    Attributes:
+        module: dotted module path (``"traceforge_cli.commands.demo"``).
+        attribute: the click command object's name in that module.
+        short_help: the line ``traceforge --help`` lists; a test checks it matches the
+            command's own docstring.
+    """
+
+    __slots__ = ("attribute", "module", "short_help")
+
+    def __init__(self, module: str, attribute: str, short_help: str) -> None:
+        self.module = module
+        self.attribute = attribute
+        self.short_help = short_help
+
+    def load(self) -> click.Command:
+        """Import the module and return the command.
+
+        Raises:
+            TypeError: the attribute is not a click command.
+        """
+        command = getattr(importlib.import_module(self.module), self.attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{self.module}.{self.attribute} is not a click command")
+        return command
+
+
+class LazyGroup(click.Group):
+    """A ``click.Group`` whose subcommands are imported on first use.
+
+    ``lazy`` maps a command name to its :class:`LazyCommand`. Listing the commands in
+    ``--help`` uses the stored short help and imports nothing.
+    """
+
+    def __init__(
+        self, *args: Any, lazy: Mapping[str, LazyCommand] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, LazyCommand] = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Eagerly added and lazy command names, sorted."""
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command ``cmd_name``, importing its module if it is lazy and not loaded yet."""
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            self.add_command(self.lazy[cmd_name].load(), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The ``Commands:`` section of ``--help``, from the stored short help of lazy
+        commands (none is imported) and the real one of loaded commands."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows: list[tuple[str, str]] = []
+        for name in names:
+            loaded = self.commands.get(name)
+            if loaded is not None:
+                if loaded.hidden:
+                    continue
+                rows.append((name, loaded.get_short_help_str(limit)))
+            else:
+                stub = click.Command(name, help=self.lazy[name].short_help)
+                rows.append((name, stub.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _command(name: str, short_help: str) -> LazyCommand:
+    return LazyCommand(f"traceforge_cli.commands.{name}", name, short_help)
+
+
+#: Every ``traceforge`` command: its module under ``traceforge_cli.commands`` and the first
+#: paragraph of its docstring (``test_lazy_imports`` checks they agree).
+COMMANDS: dict[str, LazyCommand] = {
+    "demo": _command(
+        "demo",
+        "Run the proxy on the built-in mock upstream and drive it with the official OpenAI SDK.",
+    ),
+    "init": _command(
+        "init",
+        "Create the TraceForge home (.ai-tests/) with a commented config.yaml and a tests/ "
+        "folder, and add its traces and results to the project's .gitignore.",
+    ),
+    "redact": _command(
+        "redact", "Check traces and other files for secrets and PII that were not redacted."
+    ),
+    "start": _command("start", "Run the capture proxy until Ctrl-C."),
+    "test": _command(
+        "test", "Regression tests: turn a trace into a YAML test, run tests in parallel."
+    ),
+    "trace": _command("trace", "List and inspect recorded calls (traces)."),
+    "ui": _command(
+        "ui",
+        "Browse recorded traces: a live list, each call's conversation, JSON and chunk "
+        "timeline, stream replay, save as test, diff.",
+    ),
+}
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @home_option
 @click.version_option(package_name="traceforge-cli", prog_name="traceforge")
 def cli() -> None:
@@ -36,14 +148,6 @@ def cli() -> None:
       traceforge redact check      audit traces (or any files) for unredacted secrets
     """
 
-
-cli.add_command(start)
-cli.add_command(demo)
-cli.add_command(trace)
-cli.add_command(init)
-cli.add_command(redact)
-cli.add_command(test)
-cli.add_command(ui)
 
 if __name__ == "__main__":  # pragma: no cover
     cli()

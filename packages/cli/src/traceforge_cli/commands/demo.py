@@ -11,7 +11,7 @@ from openai.types.chat import ChatCompletionToolParam
 from rich.console import Console
 
 from traceforge_cli import context
-from traceforge_cli.context import home_option
+from traceforge_cli.context import home_option, mock_delay_option, port_option
 from traceforge_cli.render import trace_table
 from traceforge_proxy.runner import BackgroundProxy, ProxyService
 from traceforge_proxy.upstream import MOCK_PREFIXES, Upstream
@@ -34,20 +34,12 @@ WEATHER_TOOL: ChatCompletionToolParam = {
 
 @click.command()
 @home_option
-@click.option(
+@port_option(
     "--port",
-    type=click.IntRange(0, 65535),
     default=0,
-    show_default=True,
     help="Proxy port (0: any free port, so the demo never clashes with `start`).",
 )
-@click.option(
-    "--delay-ms",
-    type=click.FloatRange(0),
-    default=30.0,
-    show_default=True,
-    help="Pause between SSE events of the mock upstream.",
-)
+@mock_delay_option("--delay-ms", default=30.0)
 def demo(port: int, delay_ms: float) -> None:
     """Run the proxy on the built-in mock upstream and drive it with the official OpenAI SDK.
 
