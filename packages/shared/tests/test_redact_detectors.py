@@ -169,7 +169,9 @@ def test_kind_names_reported(redactor: Redactor) -> None:
         "ipv4",
     ]
     assert out == f"{API} {BEARER} {JWT} {PEM} {EMAIL} {CARD} {SSN} {PHONE} {IP}"
-    assert set(kinds) == set(KINDS)
+    # Every reported name is a kind; the kinds added later are covered by
+    # test_redact_corpus.py::test_every_kind_is_found.
+    assert set(kinds) <= set(KINDS)
 
 
 @pytest.mark.parametrize(

@@ -145,11 +145,16 @@ class RedactionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     Attributes:
         enabled: redact at all (credential headers are always redacted).
         kinds: turn built-in kinds on or off, e.g. ``{ipv4: false}``; every kind defaults to
-            on. Kinds: api_key, bearer, jwt, private_key, email, phone, card, ssn, ipv4,
-            sensitive_keys (values of JSON fields such as ``password`` or ``api_key``).
+            on. Kinds: those of ``traceforge_shared.redact.KINDS`` (api_key, bearer, jwt,
+            private_key, stripe_key, aws_secret_key, url_password, email, phone, card, iban,
+            ipv4, ipv6, auth_header...) and sensitive_keys (values of JSON fields such as
+            ``password`` or ``api_key``).
         patterns: extra kinds of your own.
         allowlist: exact strings never redacted (a public test email, a loopback address).
-        sensitive_keys: extra JSON field names whose values are always redacted.
+        sensitive_keys: extra JSON field names whose values are always redacted (and
+            header names, for the ``auth_header`` kind).
+        deterministic: markers carry a short keyed hash of the value
+            (``[EMAIL_REDACTED:3f2a]``) so diffs and replays still match.
     """
 
     enabled: bool = True
@@ -157,6 +162,7 @@ class RedactionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     patterns: list[CustomPattern] = msgspec.field(default_factory=list)
     allowlist: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1", "0.0.0.0"])
     sensitive_keys: list[str] = msgspec.field(default_factory=list)
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         from traceforge_shared.redact.detectors import KINDS
@@ -225,10 +231,13 @@ storage:
 redaction:                 # applied to what is stored; the app and upstream see the originals
   enabled: true
   kinds: {}                # every kind is on unless turned off here, e.g. {ipv4: false}
-  # kinds: api_key bearer jwt private_key email phone card ssn ipv4 sensitive_keys
+  # kinds: api_key bearer jwt private_key stripe_key aws_secret_key slack_webhook
+  #   google_oauth twilio_key sendgrid_key azure_key huggingface_token groq_key url_password
+  #   email phone card iban ssn ipv4 ipv6 auth_header sensitive_keys
   allowlist: [127.0.0.1, 0.0.0.0]   # exact strings never redacted
   sensitive_keys: []       # more JSON field names whose values are secrets
   patterns: []             # your own, e.g. [{name: employee_id, regex: 'EMP-\\d{6}'}]
+  deterministic: false     # markers carry a keyed hash of the value: [EMAIL_REDACTED:3f2a]
 """
 
 

@@ -1,7 +1,14 @@
 """Redaction of secrets and PII before traces reach disk, and scanning for them."""
 
-from traceforge_shared.redact.detectors import DETECTORS, KINDS, SENSITIVE_KEYS, Detector
-from traceforge_shared.redact.engine import REDACTED, Finding, Redaction, Redactor
+from traceforge_shared.redact.detectors import (
+    DETECTORS,
+    KINDS,
+    SENSITIVE_KEYS,
+    Detector,
+    credential_header,
+)
+from traceforge_shared.redact.engine import Finding, Redaction, Redactor
+from traceforge_shared.redact.placeholders import REDACTED, is_marker, keyed
 
 __all__ = [
     "DETECTORS",
@@ -12,4 +19,7 @@ __all__ = [
     "Finding",
     "Redaction",
     "Redactor",
+    "credential_header",
+    "is_marker",
+    "keyed",
 ]

@@ -1,33 +1,36 @@
 """The redaction engine: replaces secrets and PII in a trace before it is stored.
 
-What is redacted: the request and response bodies, every stored chunk, the rebuilt response,
-header values and error messages. Streamed text is redacted across chunk boundaries: the text
-fields of all chunks that continue one another (``choices[0].delta.content``, a tool call's
-``function.arguments``, Anthropic's ``delta.text``/``partial_json``...) are joined, scanned
-once, and each match is replaced in the chunk where it starts (its marker there) and cut from
-the chunks it runs into. So ``"sk-proj-abc"`` + ``"def123..."`` is stored as
+What is redacted: the request and response bodies, the native request and response, every
+stored chunk, header values (whole values of credential headers), the upstream URL, warnings
+and error messages. Inside strings, values of sensitive keys written as JSON or form text are
+redacted too (tool-call arguments, tool results). Streamed text is redacted across chunk
+boundaries (:mod:`traceforge_shared.redact.chunks`): the pieces of one text are joined,
+scanned once, and each match is replaced in the chunk where it starts (its marker there) and
+cut from the chunks it runs into. So ``"sk-proj-abc"`` + ``"def123..."`` is stored as
 ``"[API_KEY_REDACTED]"`` + ``""``, and the concatenated deltas still equal the redacted
 response text.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from traceforge_shared.config import RedactionConfig
+from traceforge_shared.redact.chunks import MAX_DEPTH, TOO_DEEP, redact_chunks
 from traceforge_shared.redact.detectors import (
     DETECTORS,
     SENSITIVE_KEYS,
     Detector,
+    credential_header,
     normalize_key,
 )
+from traceforge_shared.redact.keyvalues import key_value_spans
+from traceforge_shared.redact.placeholders import REDACTED, is_marker, keyed
 from traceforge_shared.trace import Trace
 
-#: Marker for values of sensitive JSON fields and credential headers.
-REDACTED = "[REDACTED]"
 _DIGIT = re.compile(r"\d")
 
 
@@ -37,22 +40,6 @@ def _has_digit(text: str) -> bool:
     if text.isascii():
         return any(digit in text for digit in "0123456789")
     return _DIGIT.search(text) is not None
-
-
-#: Last keys of the string fields that streams deliver in pieces, chunk after chunk.
-STREAMED_FIELDS = frozenset(
-    {
-        "content",
-        "text",
-        "arguments",
-        "partial_json",
-        "refusal",
-        "reasoning_content",
-        "reasoning",
-        "thinking",
-        "response",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -85,12 +72,22 @@ class Redactor:
     Use it as the proxy's ``before_save`` hook, or call :meth:`redact_text` /
     :meth:`find` directly. Thread-safe (compiled patterns are immutable).
 
+    Args:
+        config: what to redact (defaults: everything on).
+        only_secrets: only credential kinds (the pre-commit hook's default).
+        key: secret of the store for deterministic markers (``config.deterministic``); when
+            it is ``None`` a random key is made, so markers only match within this redactor.
+
     Raises:
         ValueError: a custom pattern does not compile (config loading reports it first).
     """
 
     def __init__(
-        self, config: RedactionConfig | None = None, *, only_secrets: bool = False
+        self,
+        config: RedactionConfig | None = None,
+        *,
+        only_secrets: bool = False,
+        key: bytes | None = None,
     ) -> None:
         config = config or RedactionConfig()
         self.config = config
@@ -107,46 +104,80 @@ class Redactor:
                     )
                 )
         self.detectors = tuple(detectors) if config.enabled else ()
-        self._min_length = min((d.min_length for d in self.detectors), default=0)
         self.allowlist = frozenset(config.allowlist)
         self.redact_keys = config.enabled and config.kinds.get("sensitive_keys", True)
+        self.redact_auth_headers = config.enabled and config.kinds.get("auth_header", True)
         self.sensitive_keys = SENSITIVE_KEYS | {normalize_key(k) for k in config.sensitive_keys}
+        self._min_length = min((d.min_length for d in self.detectors), default=0)
+        if self.redact_keys:
+            self._min_length = min(self._min_length, 5) if self.detectors else 5
+        # Detectors that need a digit run only on texts with one; the others only on texts
+        # holding one of their hints, all looked for at once (one C-speed search).
+        ordered = list(enumerate(self.detectors))
+        self._digit_detectors = tuple((o, d) for o, d in ordered if d.digits)
+        self._hinted_detectors = tuple((o, d) for o, d in ordered if not d.digits)
+        hints = {h for _, d in self._hinted_detectors for h in d.hints}
+        unhinted = any(not d.hints for _, d in self._hinted_detectors)
+        self._hint_re = (
+            None
+            if unhinted or not hints
+            else re.compile("|".join(re.escape(h) for h in sorted(hints, key=len, reverse=True)))
+        )
         self._key_cache: dict[str, bool] = {}
+        self.deterministic = config.deterministic
+        self._hash_key = key if key is not None else os.urandom(32)
 
     # -- text ------------------------------------------------------------------------------
 
     def find(self, text: str) -> list[Finding]:
         """Every secret or PII match in ``text``, left to right, not overlapping (where two
-        overlap, the earlier wins, then the detector listed first)."""
-        if not self.detectors or len(text) < self._min_length:
+        overlap, the earlier wins, then the detector listed first; values of sensitive keys
+        written as JSON or form text come last)."""
+        if (not self.detectors and not self.redact_keys) or len(text) < self._min_length:
             return []
-        found: list[tuple[int, int, int, Detector]] = []
-        has_digit: bool | None = None  # looked up once, for the first detector needing one
-        for order, detector in enumerate(self.detectors):
+        found: list[tuple[int, int, int, str, str]] = []
+        candidates: list[tuple[int, Detector]] = []
+        if self._hint_re is None or self._hint_re.search(text) is not None:
+            candidates.extend(self._hinted_detectors)
+        if self._digit_detectors and _has_digit(text):
+            candidates.extend(self._digit_detectors)
+        for order, detector in candidates:
             if not detector.may_match(text):
                 continue
-            if detector.digits:
-                if has_digit is None:
-                    has_digit = _has_digit(text)
-                if not has_digit:
+            group = detector.group
+            for match in detector.finditer(text):
+                start, end = match.span(group)
+                if start < 0:
                     continue
-            for match in detector.regex.finditer(text):
-                value = match.group()
+                value = match.group(group)
                 if value in self.allowlist:
                     continue
-                if detector.validate is not None and not detector.validate(value):
+                if detector.validate is not None and not detector.validate(match.group()):
                     continue
-                found.append((match.start(), order, match.end(), detector))
+                if detector.context is not None and not detector.context(text, start, end):
+                    continue
+                found.append((start, order, end, detector.kind, detector.marker))
+        if self.redact_keys:
+            order = len(self.detectors)
+            for start, end, quoted in key_value_spans(text, self.sensitive):
+                marker = REDACTED if quoted else f'"{REDACTED}"'
+                found.append((start, order, end, "sensitive_keys", marker))
         if not found:
             return []
         found.sort(key=lambda item: (item[0], item[1]))
         out: list[Finding] = []
         last_end = -1
-        for start, _, end, detector in found:
+        for start, _, end, kind, marker in found:
             if start >= last_end:
-                out.append(Finding(detector.kind, start, end, detector.marker))
+                if self.deterministic:
+                    marker = keyed(marker, text[start:end], self._hash_key)
+                out.append(Finding(kind, start, end, marker))
                 last_end = end
         return out
+
+    def marker(self, marker: str, value: str) -> str:
+        """``marker`` as written for ``value``: with its keyed hash when deterministic."""
+        return keyed(marker, value, self._hash_key) if self.deterministic else marker
 
     def redact_text(self, text: str) -> tuple[str, list[str]]:
         """Return ``text`` with every match replaced by its marker, and the kinds found."""
@@ -164,11 +195,18 @@ class Redactor:
 
     # -- JSON values -----------------------------------------------------------------------
 
-    def redact_value(self, value: Any, path: str, report: Redaction) -> Any:
+    def redact_value(self, value: Any, path: str, report: Redaction, depth: int = 0) -> Any:
         """Return a redacted copy of a decoded JSON value (containers copied only if changed).
 
-        Values of sensitive keys become ``[REDACTED]``; strings are scanned.
+        Values of sensitive keys become ``[REDACTED]``; strings are scanned (JSON and form
+        text inside them included, see :mod:`traceforge_shared.redact.keyvalues`). A container
+        nested deeper than :data:`MAX_DEPTH` (``depth`` counts the levels above ``value``) is
+        replaced by :data:`TOO_DEEP` (kind ``too_deep``) rather than walked: it cannot be
+        checked, so it is not stored.
         """
+        if depth > MAX_DEPTH and isinstance(value, (dict, list)):
+            report.add(path, "too_deep")
+            return TOO_DEEP
         if isinstance(value, str):
             new, kinds = self.redact_text(value)
             for kind in kinds:
@@ -184,20 +222,21 @@ class Redactor:
                     and isinstance(key, str)
                     and item not in (None, "")
                     and not isinstance(item, (dict, list, bool))
-                    and self._sensitive(key)
-                    and item != REDACTED
+                    and self.sensitive(key)
+                    and not (isinstance(item, str) and is_marker(item))
                 ):
-                    out[key] = REDACTED
+                    out[key] = self.marker(REDACTED, str(item))
                     report.add(child, "sensitive_keys")
                     changed = True
                     continue
-                new = self.redact_value(item, child, report)
+                new = self.redact_value(item, child, report, depth + 1)
                 changed = changed or new is not item
                 out[key] = new
             return out if changed else value
         if isinstance(value, list):
             items = [
-                self.redact_value(item, f"{path}[{i}]", report) for i, item in enumerate(value)
+                self.redact_value(item, f"{path}[{i}]", report, depth + 1)
+                for i, item in enumerate(value)
             ]
             if any(new is not old for new, old in zip(items, value, strict=True)):
                 return items
@@ -207,14 +246,22 @@ class Redactor:
     def redact_headers(
         self, headers: dict[str, str], path: str, report: Redaction
     ) -> dict[str, str]:
-        """Scan header values (credential headers were replaced at capture already)."""
+        """Redact header values: whole values of credential headers (names in the sensitive
+        keys: kind ``sensitive_keys``; other names holding key, token, secret or auth: kind
+        ``auth_header``), matches in the others."""
         out = {}
         for name, value in headers.items():
             child = f"{path}.{name}"
-            if self.redact_keys and self._sensitive(name) and value != REDACTED:
-                out[name] = REDACTED
-                report.add(child, "sensitive_keys")
-                continue
+            if value and not is_marker(value):
+                kind = None
+                if self.redact_keys and self.sensitive(name):
+                    kind = "sensitive_keys"
+                elif self.redact_auth_headers and credential_header(name):
+                    kind = "auth_header"
+                if kind is not None:
+                    out[name] = self.marker(REDACTED, value)
+                    report.add(child, kind)
+                    continue
             new, kinds = self.redact_text(value)
             for kind in kinds:
                 report.add(child, kind)
@@ -272,7 +319,11 @@ class Redactor:
         return trace
 
     def redact_trace(self, trace: Trace) -> Redaction:
-        """Redact ``trace`` in place; return what was found where (never the values)."""
+        """Redact ``trace`` in place; return what was found where (never the values).
+
+        Covers the request, response, native request/response, request and response headers,
+        the upstream URL, warnings, the error message and every chunk (see
+        :mod:`traceforge_shared.redact.chunks`)."""
         report = Redaction()
         if not self.config.enabled:
             return report
@@ -290,113 +341,22 @@ class Redactor:
         meta.response_headers = self.redact_headers(
             meta.response_headers, "metadata.response_headers", report
         )
+        if meta.upstream_url:
+            meta.upstream_url = self.redact_value(
+                meta.upstream_url, "metadata.upstream_url", report
+            )
+        if meta.warnings:
+            meta.warnings = self.redact_value(meta.warnings, "metadata.warnings", report)
         if meta.error is not None:
             meta.error.message = self.redact_value(
                 meta.error.message, "metadata.error.message", report
             )
-        self._redact_chunks(trace, report)
+        redact_chunks(self, trace, report)
         return report
 
-    def _redact_chunks(self, trace: Trace, report: Redaction) -> None:
-        streams: dict[str, list[_Slot]] = {}
-        memo: dict[str, tuple[str, list[str]]] = {}  # strings repeated in every chunk
-        for position, chunk in enumerate(trace.chunks):
-            if chunk.raw is not None:
-                streams.setdefault("raw", []).append((position, chunk, "raw", chunk.raw))
-            data = chunk.data
-            if isinstance(data, dict):
-                index = data.get("index")
-                key = f"data[index={index}]" if isinstance(index, int) else "data"
-                self._redact_payload(
-                    data, f"chunks[{position}].data", key, position, streams, report, memo
-                )
-            elif isinstance(data, list):
-                self._redact_payload(
-                    data, f"chunks[{position}].data", "data", position, streams, report, memo
-                )
-        for key, slots in streams.items():
-            new, where = self.redact_stream([slot[3] for slot in slots])
-            for (_, container, name, old), text in zip(slots, new, strict=True):
-                if text is old:
-                    continue
-                if isinstance(container, dict):
-                    container[name] = text
-                else:
-                    setattr(container, name, text)
-            for index, kind in where:
-                report.add(f"chunks[{slots[index][0]}].{key}", kind)
-
-    def _redact_payload(
-        self,
-        value: dict[str, Any] | list[Any],
-        path: str,
-        stream_key: str,
-        position: int,
-        streams: dict[str, list[_Slot]],
-        report: Redaction,
-        memo: dict[str, tuple[str, list[str]]],
-    ) -> None:
-        """Redact one chunk payload in place, in one walk. Streamed text fields are only
-        collected into ``streams`` (redacted across chunks later), keyed by their path with
-        list positions replaced by the element's own ``index`` (``choices[0]``,
-        ``tool_calls[1]``), so the pieces of one logical text line up across chunks."""
-        # ``target[name] = ...`` writes into a dict (str key) or a list (int index) alike.
-        target: Any = value
-        items: Iterable[tuple[Any, Any]] = (
-            value.items() if isinstance(value, dict) else enumerate(value)
-        )
-        for name, item in items:
-            if isinstance(item, str):
-                if name in STREAMED_FIELDS:
-                    streams.setdefault(f"{stream_key}.{name}", []).append(
-                        (position, value, name, item)
-                    )
-                    continue
-                if (
-                    self.redact_keys
-                    and item
-                    and isinstance(name, str)
-                    and self._sensitive(name)
-                    and item != REDACTED
-                ):
-                    target[name] = REDACTED
-                    report.add(f"{path}.{name}", "sensitive_keys")
-                    continue
-                result = memo.get(item)
-                if result is None:
-                    result = memo[item] = self.redact_text(item)
-                if result[1]:
-                    target[name] = result[0]
-                    child = f"{path}.{name}" if isinstance(name, str) else f"{path}[{name}]"
-                    for kind in result[1]:
-                        report.add(child, kind)
-            elif isinstance(item, dict):
-                if isinstance(name, str):
-                    child, key = f"{path}.{name}", f"{stream_key}.{name}"
-                else:
-                    index = item.get("index", name)
-                    child, key = f"{path}[{name}]", f"{stream_key}[{index}]"
-                self._redact_payload(item, child, key, position, streams, report, memo)
-            elif isinstance(item, list):
-                child = f"{path}.{name}" if isinstance(name, str) else f"{path}[{name}]"
-                key = f"{stream_key}.{name}" if isinstance(name, str) else f"{stream_key}[{name}]"
-                self._redact_payload(item, child, key, position, streams, report, memo)
-            elif (
-                self.redact_keys
-                and isinstance(name, str)
-                and item is not None
-                and not isinstance(item, bool)
-                and self._sensitive(name)
-            ):
-                target[name] = REDACTED
-                report.add(f"{path}.{name}", "sensitive_keys")
-
-    def _sensitive(self, key: str) -> bool:
+    def sensitive(self, key: str) -> bool:
+        """Whether ``key`` names a credential (:data:`SENSITIVE_KEYS` or configured)."""
         known = self._key_cache.get(key)
         if known is None:
             known = self._key_cache[key] = normalize_key(key) in self.sensitive_keys
         return known
-
-
-#: ``(chunk position, container, field name, text)`` of one piece of a streamed text.
-_Slot = tuple[int, Any, Any, str]

@@ -1,5 +1,9 @@
 """Finding unredacted secrets and PII in files: ``traceforge redact check`` and the
-pre-commit hook. Findings name the file, where in it and the kind, never the value."""
+pre-commit hook. Findings name the file, where in it and the kind, never the value.
+
+Two opinions: the redaction engine's detectors (the same that redact traces), and Yelp's
+detect-secrets plugins (kinds ``detect-secrets: <type>``); a finding of either is reported.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
+
 from traceforge_shared.redact.engine import Redactor
+from traceforge_shared.redact.second_opinion import detect_secrets_findings
 from traceforge_shared.store.errors import TraceSchemaError
 from traceforge_shared.store.files import decode_trace
+from traceforge_shared.trace import Trace
 
 #: Files larger than this are not scanned (reported as skipped).
 MAX_BYTES = 64 * 1024 * 1024
@@ -55,25 +63,34 @@ def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
             raise FileNotFoundError(f"no such file or directory: {path}")
 
 
-def scan_bytes(redactor: Redactor, data: bytes, file: str) -> list[Leak]:
+def scan_bytes(
+    redactor: Redactor, data: bytes, file: str, *, second_opinion: bool = True
+) -> list[Leak]:
     """Scan one file's content. A TraceForge trace is checked the way the proxy redacts it
     (so a secret split across stream chunks is found); other text as a whole, each finding
     reported at the line where it starts (so multi-line PEM keys are found); binary
-    content (a NUL byte) is skipped."""
+    content (a NUL byte) is skipped.
+
+    With ``second_opinion``, detect-secrets then reads what our redaction would leave (the
+    text with our findings replaced by markers, line breaks kept; a trace redacted and
+    encoded): what it still finds follows our findings, as ``line N`` (``redacted trace``
+    for a trace file) with kind ``detect-secrets: <type>``.
+    """
     if b"\0" in data[:8192]:
         return []
-    if file.endswith(".json") and b'"schema_version"' in data:
-        try:
-            trace = decode_trace(data, source=file)
-        except TraceSchemaError:
-            pass
-        else:
-            report = redactor.redact_trace(trace)
-            return [
-                Leak(file, where, kind)
-                for where, kinds in sorted(report.fields.items())
-                for kind in sorted(kinds)
-            ]
+    trace = _as_trace(data, file)
+    if trace is not None:
+        report = redactor.redact_trace(trace)
+        leaks = [
+            Leak(file, where, kind)
+            for where, kinds in sorted(report.fields.items())
+            for kind in sorted(kinds)
+        ]
+        if second_opinion:
+            left = msgspec.json.encode(trace).decode()
+            kinds = sorted({kind for _, kind in detect_secrets_findings(left)})
+            leaks.extend(Leak(file, "redacted trace", f"detect-secrets: {k}") for k in kinds)
+        return leaks
     text = data.decode("utf-8", "replace")
     # The whole text at once, so matches that span lines (PEM private key blocks) are found;
     # each is reported at the line where it starts.
@@ -82,13 +99,34 @@ def scan_bytes(redactor: Redactor, data: bytes, file: str) -> list[Leak]:
     for line in text.splitlines(keepends=True):
         line_starts.append(offset)
         offset += len(line)
-    return [
+    findings = redactor.find(text)
+    leaks = [
         Leak(file, f"line {bisect.bisect_right(line_starts, finding.start)}", finding.kind)
-        for finding in redactor.find(text)
+        for finding in findings
     ]
+    if second_opinion:
+        parts: list[str] = []
+        last = 0
+        for finding in findings:
+            parts.append(text[last : finding.start])
+            parts.append(finding.marker + "\n" * text.count("\n", finding.start, finding.end))
+            last = finding.end
+        parts.append(text[last:])
+        for number, kind in detect_secrets_findings("".join(parts)):
+            leaks.append(Leak(file, f"line {number}", f"detect-secrets: {kind}"))
+    return leaks
 
 
-def scan_file(redactor: Redactor, path: Path) -> list[Leak]:
+def _as_trace(data: bytes, file: str) -> Trace | None:
+    if file.endswith(".json") and b'"schema_version"' in data:
+        try:
+            return decode_trace(data, source=file)
+        except TraceSchemaError:
+            return None
+    return None
+
+
+def scan_file(redactor: Redactor, path: Path, *, second_opinion: bool = True) -> list[Leak]:
     """Scan one file (see :func:`scan_bytes`); files over :data:`MAX_BYTES` are skipped.
 
     Raises:
@@ -96,4 +134,4 @@ def scan_file(redactor: Redactor, path: Path) -> list[Leak]:
     """
     if path.stat().st_size > MAX_BYTES:
         return []
-    return scan_bytes(redactor, path.read_bytes(), str(path))
+    return scan_bytes(redactor, path.read_bytes(), str(path), second_opinion=second_opinion)
