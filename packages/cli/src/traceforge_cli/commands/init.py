@@ -56,7 +56,10 @@ def init(force: bool) -> None:
     present = {line.strip() for line in existing.splitlines()}
     missing = [entry for entry in entries if entry not in present]
     if missing:
-        block = "# TraceForge: traces and results hold prompts and answers\n"
+        block = (
+            "# TraceForge: traces, results and the index hold prompts and answers\n"
+            "# (the traceforge-no-traces pre-commit hook blocks them too)\n"
+        )
         block += "".join(f"{entry}\n" for entry in missing)
         if existing:
             block = ("\n" if existing.endswith("\n") else "\n\n") + block

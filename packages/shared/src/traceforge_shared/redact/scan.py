@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,12 +65,18 @@ def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
 
 
 def scan_bytes(
-    redactor: Redactor, data: bytes, file: str, *, second_opinion: bool = True
+    redactor: Redactor,
+    data: bytes,
+    file: str,
+    *,
+    second_opinion: bool = True,
+    binary: bool = False,
 ) -> list[Leak]:
     """Scan one file's content. A TraceForge trace is checked the way the proxy redacts it
     (so a secret split across stream chunks is found); other text as a whole, each finding
     reported at the line where it starts (so multi-line PEM keys are found); binary
-    content (a NUL byte) is skipped.
+    content (a NUL byte in the first 8 KiB) is skipped, or with ``binary`` its printable
+    runs are scanned like ``strings`` does (see :func:`scan_binary`).
 
     With ``second_opinion``, detect-secrets then reads what our redaction would leave (the
     text with our findings replaced by markers, line breaks kept; a trace redacted and
@@ -77,7 +84,7 @@ def scan_bytes(
     for a trace file) with kind ``detect-secrets: <type>``.
     """
     if b"\0" in data[:8192]:
-        return []
+        return scan_binary(redactor, data, file, second_opinion=second_opinion) if binary else []
     trace = _as_trace(data, file)
     if trace is not None:
         report = redactor.redact_trace(trace)
@@ -114,6 +121,42 @@ def scan_bytes(
         parts.append(text[last:])
         for number, kind in detect_secrets_findings("".join(parts)):
             leaks.append(Leak(file, f"line {number}", f"detect-secrets: {kind}"))
+    return leaks
+
+
+#: Printable runs of a binary file that are scanned: 8+ ASCII characters (``strings -n 8``),
+#: or 8+ UTF-16LE ones (``strings -e l``, Windows resources).
+_ASCII_RUN = re.compile(rb"[\t\x20-\x7e]{8,}")
+_UTF16_RUN = re.compile(rb"(?:[\t\x20-\x7e]\x00){8,}")
+
+
+def scan_binary(
+    redactor: Redactor, data: bytes, file: str, *, second_opinion: bool = True
+) -> list[Leak]:
+    """Scan the printable runs of binary content (an image, a SQLite file, a wheel's
+    uncompressed members): each run is scanned on its own line, and a finding is reported at
+    ``byte N``, the offset in ``data`` where its run starts. With ``second_opinion``,
+    detect-secrets reads the runs our findings leave (kind ``detect-secrets: <type>``)."""
+    runs: list[tuple[int, str]] = [
+        (m.start(), m.group().decode("ascii")) for m in _ASCII_RUN.finditer(data)
+    ]
+    runs.extend((m.start(), m.group().decode("utf-16-le")) for m in _UTF16_RUN.finditer(data))
+    leaks: list[Leak] = []
+    left: list[str] = []
+    for offset, text in runs:
+        findings = redactor.find(text)
+        leaks.extend(Leak(file, f"byte {offset}", f.kind) for f in findings)
+        if second_opinion:
+            parts: list[str] = []
+            last = 0
+            for f in findings:
+                parts.extend((text[last : f.start], f.marker))
+                last = f.end
+            parts.append(text[last:])
+            left.append("".join(parts).replace("\n", " "))
+    if second_opinion and left:
+        for number, kind in detect_secrets_findings("\n".join(left)):
+            leaks.append(Leak(file, f"byte {runs[number - 1][0]}", f"detect-secrets: {kind}"))
     return leaks
 
 
