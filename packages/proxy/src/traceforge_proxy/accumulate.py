@@ -6,6 +6,10 @@ joined per choice; tool calls are joined per ``tool_calls[].index`` (only the fi
 call carries ``id``, ``type`` and ``function.name``; later ones carry ``function.arguments``
 fragments); the finish reason is the one the stream sent; usage is the last non-null ``usage``
 (the usage chunk has ``"choices": []``).
+
+Streams from OpenAI-compatible servers are not always well formed: an ``index`` that is a
+string (``"0"``), ``null`` or missing, or a name that is not a string, never raises; such
+values are read as best they can be and noted once in :attr:`ChatCompletionAccumulator.warnings`.
 """
 
 from __future__ import annotations
@@ -27,14 +31,45 @@ class _Choice:
         self.finish_reason: str | None = None
 
 
+def _index(value: Any) -> int | None:
+    """An ``index`` as an int: ints as they are, digit strings (``"0"``) parsed; anything
+    else (``null``, ``1.5``, ``true``, a list) is ``None``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
 class ChatCompletionAccumulator:
-    """Feed decoded chunk objects with :meth:`add`; :meth:`result` returns the completion."""
+    """Feed decoded chunk objects with :meth:`add`; :meth:`result` returns the completion.
+
+    Attributes:
+        usage: the last ``usage`` object seen.
+        chunks: chunk objects added.
+        warnings: notes about malformed chunks (each kind noted once), for the trace.
+    """
 
     def __init__(self) -> None:
         self._header: dict[str, Any] = {}
         self._choices: dict[int, _Choice] = {}
         self.usage: dict[str, Any] | None = None
         self.chunks = 0
+        self.warnings: list[str] = []
+
+    def _note(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def _read_index(self, value: Any, default: int, what: str) -> int:
+        index = _index(value)
+        if index is not None:
+            if not isinstance(value, int):
+                self._note(f"a stream chunk had a {what} index that is not an integer: {value!r}")
+            return index
+        if value is not None or what == "tool call":
+            self._note(f"a stream chunk had a {what} index that is not an integer: {value!r}")
+        return default
 
     def add(self, chunk: Any) -> None:
         """Merge one ``chat.completion.chunk`` (a decoded JSON object); anything else is
@@ -55,18 +90,18 @@ class ChatCompletionAccumulator:
         for choice in choices:
             if not isinstance(choice, dict):
                 continue
-            index = choice.get("index", 0)
+            index = self._read_index(choice.get("index"), 0, "choice")
             state = self._choices.get(index)
             if state is None:
                 state = self._choices[index] = _Choice()
-            if choice.get("finish_reason") is not None:
-                state.finish_reason = choice["finish_reason"]
+            finish = choice.get("finish_reason")
+            if finish is not None:
+                state.finish_reason = finish if isinstance(finish, str) else str(finish)
             delta = choice.get("delta")
             if isinstance(delta, dict):
                 self._add_delta(state, delta)
 
-    @staticmethod
-    def _add_delta(state: _Choice, delta: dict[str, Any]) -> None:
+    def _add_delta(self, state: _Choice, delta: dict[str, Any]) -> None:
         role = delta.get("role")
         if isinstance(role, str):
             state.role = role
@@ -83,7 +118,14 @@ class ChatCompletionAccumulator:
             for call in tool_calls:
                 if not isinstance(call, dict):
                     continue
-                index = call.get("index", len(state.tool_calls))
+                if "index" in call:
+                    # A bad index: a call with an id starts a new slot, else it continues
+                    # the last one.
+                    last = max(state.tool_calls, default=-1)
+                    fallback = last + 1 if call.get("id") or last < 0 else last
+                    index = self._read_index(call["index"], fallback, "tool call")
+                else:
+                    index = len(state.tool_calls)
                 slot = state.tool_calls.get(index)
                 if slot is None:
                     slot = state.tool_calls[index] = {
@@ -92,13 +134,13 @@ class ChatCompletionAccumulator:
                         "name": "",
                         "arguments": [],
                     }
-                if call.get("id"):
+                if isinstance(call.get("id"), str) and call["id"]:
                     slot["id"] = call["id"]
-                if call.get("type"):
+                if isinstance(call.get("type"), str) and call["type"]:
                     slot["type"] = call["type"]
                 function = call.get("function")
                 if isinstance(function, dict):
-                    if function.get("name"):
+                    if isinstance(function.get("name"), str):
                         slot["name"] += function["name"]
                     arguments = function.get("arguments")
                     if isinstance(arguments, str):
@@ -141,3 +183,100 @@ class ChatCompletionAccumulator:
         if self.usage is not None:
             completion["usage"] = self.usage
         return completion
+
+
+#: Responses API events that carry the whole ``response`` object, and the final state each
+#: terminal one means.
+_RESPONSE_EVENTS = ("response.created", "response.queued", "response.in_progress")
+_TERMINAL_EVENTS = {
+    "response.completed": "completed",
+    "response.incomplete": "incomplete",
+    "response.failed": "failed",
+}
+
+
+class ResponsesAccumulator:
+    """Rebuild a Responses API ``response`` object from the events of its stream.
+
+    Format: OpenAI Responses streaming (https://platform.openai.com/docs/api-reference/
+    responses-streaming): ``response.created`` … ``response.completed`` (or
+    ``response.incomplete`` / ``response.failed``), each of these carrying the whole
+    ``response``; in between, ``response.output_item.added`` / ``.done`` carry the output
+    items and ``response.output_text.delta`` their text; an ``error`` event reports a failure.
+
+    Feed each decoded event with :meth:`add`; :meth:`result` is the final ``response``, or —
+    for a stream cut off before its terminal event — the last one seen with the output built
+    so far.
+
+    Attributes:
+        events: Responses events added.
+        final: ``completed``, ``incomplete`` or ``failed`` once a terminal event arrived.
+        error: the ``error`` event's payload, if one arrived.
+    """
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.final: str | None = None
+        self.error: dict[str, Any] | None = None
+        self._response: dict[str, Any] | None = None
+        self._items: dict[int, dict[str, Any]] = {}
+        self._text: dict[tuple[int, int], list[str]] = {}
+
+    @staticmethod
+    def kind(event: str | None, payload: Any) -> str | None:
+        """The Responses event type of a payload (its ``type``, else the SSE ``event``), or
+        ``None`` when it is not a Responses event."""
+        kind = payload.get("type") if isinstance(payload, dict) else None
+        if not isinstance(kind, str):
+            kind = event
+        if kind is not None and (kind.startswith("response.") or kind == "error"):
+            return kind
+        return None
+
+    def add(self, kind: str, payload: dict[str, Any]) -> None:
+        """Merge one event of type ``kind`` (see :meth:`kind`)."""
+        self.events += 1
+        response = payload.get("response")
+        if kind in _TERMINAL_EVENTS or kind in _RESPONSE_EVENTS:
+            if isinstance(response, dict):
+                self._response = response
+            if kind in _TERMINAL_EVENTS:
+                self.final = _TERMINAL_EVENTS[kind]
+        elif kind in ("response.output_item.added", "response.output_item.done"):
+            item, index = payload.get("item"), _index(payload.get("output_index"))
+            if isinstance(item, dict):
+                self._items[len(self._items) if index is None else index] = item
+        elif kind == "response.output_text.delta":
+            delta = payload.get("delta")
+            if isinstance(delta, str):
+                key = (
+                    _index(payload.get("output_index")) or 0,
+                    _index(payload.get("content_index")) or 0,
+                )
+                self._text.setdefault(key, []).append(delta)
+        elif kind == "error" and self.error is None:
+            self.error = payload
+
+    def result(self) -> dict[str, Any] | None:
+        """The ``response`` object (``None`` if no event carried one and no output came)."""
+        if self.final is not None and self._response is not None:
+            return self._response
+        if self._response is None and not self._items and not self._text:
+            return None
+        response = dict(self._response or {"object": "response"})
+        output: list[Any] = []
+        for index in sorted(set(self._items) | {o for o, _ in self._text}):
+            item = self._items.get(index, {"type": "message", "role": "assistant"})
+            if item.get("status") != "completed":  # built so far from its text deltas
+                parts = sorted((c, "".join(t)) for (o, c), t in self._text.items() if o == index)
+                if parts:
+                    item = {
+                        **item,
+                        "content": [
+                            {"type": "output_text", "text": text, "annotations": []}
+                            for _, text in parts
+                        ],
+                    }
+            output.append(item)
+        response["output"] = output
+        return response

@@ -8,12 +8,14 @@ over.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any, Literal
 
 import msgspec
 
-from traceforge_proxy.accumulate import ChatCompletionAccumulator
+from traceforge_proxy.accumulate import ChatCompletionAccumulator, ResponsesAccumulator
+from traceforge_proxy.bodies import MAX_DEPTH, depth_warning, json_view, limit_depth
 from traceforge_proxy.errors import error_body
 from traceforge_proxy.headers import redact_headers
 from traceforge_proxy.plan import Failure, ForwardingPlan, ProxyAnswer, Target
@@ -28,6 +30,8 @@ from traceforge_shared.trace import (
     Usage,
 )
 
+log = logging.getLogger("traceforge.proxy")
+
 _json_decode = msgspec.json.decode
 
 
@@ -36,13 +40,20 @@ def _ms(ns: int) -> float:
 
 
 def decode_json(body: bytes) -> Any:
-    """Decode JSON bytes; return the text (or ``None`` if empty) when they are not JSON."""
+    """Decode JSON bytes; return the text (or ``None`` if empty) when they are not JSON.
+    Containers nested deeper than :data:`~traceforge_proxy.bodies.MAX_DEPTH` are
+    placeholders (:func:`~traceforge_proxy.bodies.json_view`)."""
+    return _decode_view(body)[0]
+
+
+def _decode_view(body: bytes | None) -> tuple[Any, bool]:
+    """:func:`decode_json`, and whether the JSON was cut at the depth limit."""
     if not body:
-        return None
+        return None, False
     try:
-        return _json_decode(body)
+        return json_view(body)
     except msgspec.DecodeError:
-        return body.decode("utf-8", "replace")
+        return body.decode("utf-8", "replace"), False
 
 
 def usage_from(obj: Any) -> Usage | None:
@@ -84,6 +95,8 @@ class Exchange:
         request_body: the client's request body as received.
         request_json: the decoded request body (``None`` if empty or not JSON).
         chunk_cap: chunks kept at most; later chunks are counted, not kept.
+        request_cut: ``request_json`` is a view cut at the depth limit (the body was too deep
+            to decode whole).
     """
 
     def __init__(
@@ -98,6 +111,7 @@ class Exchange:
         request_body: bytes,
         request_json: Any,
         chunk_cap: int,
+        request_cut: bool = False,
     ) -> None:
         self.trace_id, self.timestamp, self.method, self.endpoint = (
             trace_id,
@@ -106,6 +120,7 @@ class Exchange:
             endpoint,
         )
         self.request_body, self.request_json = request_body, request_json
+        self.request_cut = request_cut
         self.started_ns = self.sent_ns = started_ns
         self.chunk_cap = chunk_cap
         self.provider = provider
@@ -129,7 +144,12 @@ class Exchange:
         self._failure: Failure | None = None
         self._malformed = 0
         self._accumulator = ChatCompletionAccumulator()
-        self._completed_response: Any = None
+        self._responses = ResponsesAccumulator()
+        #: an error object the upstream sent inside a 2xx stream (Groq style).
+        self._stream_error: dict[str, Any] | None = None
+        #: the whole answer was too large to decode for the trace (bytes kept, or ``None``).
+        self.response_truncated: int | None = None
+        self._cut: list[str] = []
         # Routes other than plain OpenAI (see traceforge_shared.trace.ROUTES).
         self.route: str = "openai"
         self.adapter: ProviderAdapter | None = None
@@ -192,8 +212,11 @@ class Exchange:
         self._headers_ns = now_ns
         self._created = created
 
-    def body_received(self, body: bytes) -> None:
-        """The upstream's whole (non-stream) body arrived."""
+    def body_received(self, body: bytes, *, truncated: bool = False) -> None:
+        """The upstream's whole (non-stream) body arrived, decoded; ``truncated``: it decodes
+        to more than ``len(body)`` bytes (the recording cap), so it is not recorded."""
+        if truncated:  # not recorded: keep nothing of it
+            self.response_truncated, body = len(body), b""
         self.response_body = body
 
     def stream_started(self, converter: StreamConverter | None) -> None:
@@ -279,9 +302,7 @@ class Exchange:
         payload, raw = self._decode(data, index)
         withheld = False
         if isinstance(payload, dict):
-            self._accumulator.add(payload)
-            if event.event == "response.completed" and isinstance(payload.get("response"), dict):
-                self._completed_response = payload["response"]
+            self._merge(event.event, payload, index)
             if (
                 withhold_usage_chunk
                 and payload.get("choices") == []
@@ -291,6 +312,25 @@ class Exchange:
                 self.chunks_withheld += 1
         self._record(event.event, payload, raw, now_ns, forwarded=not withheld)
         return withheld
+
+    def _merge(self, event: str | None, payload: dict[str, Any], index: int) -> None:
+        """Merge one decoded OpenAI event into the answer being rebuilt (chat chunk or
+        Responses event); a chunk that cannot be merged is noted, never raised."""
+        try:
+            kind = ResponsesAccumulator.kind(event, payload)
+            if kind is not None:
+                self._responses.add(kind, payload)
+            else:
+                error = payload.get("error")
+                if error and self._stream_error is None:
+                    self._stream_error = payload
+                self._accumulator.add(payload)
+        except Exception as exc:  # a malformed chunk must not break the relay
+            self._note(f"chunk {index}: could not be merged into the answer: {exc!r}")
+
+    def _note(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def add_native_event(self, event: SSEEvent, now_ns: int) -> list[dict[str, Any]]:
         """Record one provider-format event (SSE event or NDJSON line) that arrived at
@@ -323,7 +363,10 @@ class Exchange:
         if data == b"[DONE]":
             return None, "[DONE]"
         try:
-            return _json_decode(data), None
+            payload, cut = json_view(data)
+            if cut:
+                self._note(depth_warning(f"chunk {index}"))
+            return payload, None
         except msgspec.DecodeError:
             raw = data.decode("utf-8", "replace")
             self._malformed += 1
@@ -359,17 +402,59 @@ class Exchange:
 
     def to_trace(self) -> Trace:
         """Build the :class:`Trace` of this exchange. Reads no clock and changes nothing:
-        every time it needs was recorded by the events."""
-        notes: list[str] = []
-        request: Any = (
-            self.request_json if self.request_json is not None else decode_json(self.request_body)
-        )
+        every time it needs was recorded by the events.
+
+        Never loses the call: if the answer cannot be rebuilt (a stream no reader expects),
+        the trace keeps the request, the chunks and the status, without a response, and
+        says why in ``metadata.warnings``. Bodies nested deeper than
+        :data:`~traceforge_proxy.bodies.MAX_DEPTH` are recorded cut there, with a warning.
+        """
+        try:
+            return self._build([])
+        except Exception as exc:
+            log.exception("trace %s: the answer could not be rebuilt", self.trace_id)
+            return self._build(
+                [f"the answer could not be rebuilt for the trace: {exc!r}"], bare=True
+            )
+
+    def _request_view(self, notes: list[str]) -> Any:
+        """The request as recorded: its JSON cut at the depth limit (or its text)."""
+        if self.request_json is None:
+            request, cut = _decode_view(self.request_body)
+        elif self.request_cut:
+            request, cut = self.request_json, True
+        elif self.request_body.count(b"{") + self.request_body.count(b"[") > MAX_DEPTH:
+            request, cut = limit_depth(self.request_json)
+        else:
+            request, cut = self.request_json, False
+        if cut:
+            notes.append(depth_warning("the request"))
+        return request
+
+    def _build(self, notes: list[str], *, bare: bool = False) -> Trace:
+        """The trace; ``bare``: without the response (the fallback of :meth:`to_trace`)."""
+        notes.extend(self._accumulator.warnings)
+        request: Any = self._request_view(notes)
         native: NativeCall | None = None
-        body = decode_json(self.response_body) if self.response_body else None
+        body: Any = None
+        if self.response_truncated is not None:
+            notes.append(
+                "the answer was relayed whole, but it decodes to more than "
+                f"{self.response_truncated} bytes: not recorded (too large to record)"
+            )
+        elif self.response_body:
+            body, cut = _decode_view(self.response_body)
+            if cut:
+                notes.append(depth_warning("the answer"))
         response: Any
         usage: Usage | None
-        if self.streaming:
-            response = self._completed_response or self._accumulator.result()
+        if bare:
+            response, usage = None, None
+        elif self.streaming and self._responses.events and not self._accumulator.chunks:
+            response = self._responses.result()
+            usage = usage_from(response.get("usage")) if isinstance(response, dict) else None
+        elif self.streaming:
+            response = self._accumulator.result()
             usage = usage_from(self._accumulator.usage)
             if usage is None and isinstance(response, dict):
                 usage = usage_from(response.get("usage"))
@@ -379,7 +464,7 @@ class Exchange:
                 usage = usage_from(counted)
                 if counted is not None and isinstance(response, dict):
                     response["usage"] = counted
-        elif self.route == "openai":
+        elif self.route == "openai" or bare:
             response = body
             usage = usage_from(response.get("usage")) if isinstance(response, dict) else None
         else:
@@ -398,7 +483,7 @@ class Exchange:
                 response=None if self.streaming else body,
             )
             request = self._normalized_request(request, notes)
-        status, error = self._outcome(body if self.route == "passthrough" else response)
+        status, error = self._outcome(body if self.route == "passthrough" or bare else response)
         response_model = response.get("model") if isinstance(response, dict) else None
         return Trace(
             id=self.trace_id,
@@ -428,6 +513,35 @@ class Exchange:
             return "error", _error_from_body(converter_error.body, converter_error.status)
         if self.status_code >= 400:
             return "error", _error_from_body(answer, self.status_code)
+        if self._stream_error is not None:
+            return "error", _stream_error(self._stream_error)
+        if self.streaming and self._responses.events and not self._accumulator.chunks:
+            return self._responses_outcome(answer)
+        return "success", None
+
+    def _responses_outcome(self, response: Any) -> tuple[str, TraceError | None]:
+        """A Responses API stream: ``success`` only when it ended in ``response.completed``;
+        ``incomplete`` for ``response.incomplete`` or a stream cut off before its terminal
+        event; ``error`` for ``response.failed`` or an ``error`` event."""
+        responses = self._responses
+        failed = response.get("error") if isinstance(response, dict) else None
+        if responses.final == "failed" or responses.error is not None:
+            source = responses.error
+            if source is None:
+                source = {"error": failed if isinstance(failed, dict) else "response.failed"}
+            return "error", _stream_error(source)
+        if responses.final == "incomplete":
+            details = response.get("incomplete_details") if isinstance(response, dict) else None
+            reason = details.get("reason") if isinstance(details, dict) else None
+            return "incomplete", TraceError(
+                type=str(reason or "incomplete"),
+                message=f"the response is incomplete: {reason or 'no reason given'}",
+            )
+        if responses.final is None:
+            return "incomplete", TraceError(
+                type="stream_incomplete",
+                message="the Responses stream ended without response.completed",
+            )
         return "success", None
 
     def _metadata(
@@ -498,6 +612,20 @@ class Exchange:
         except Exception as exc:  # a view for reading only: never lose the trace over it
             notes.append(f"could not normalize the response: {exc}")
             return body
+
+
+def _stream_error(payload: dict[str, Any]) -> TraceError:
+    """The error object an upstream sent inside a 2xx stream: ``{"error": {...}}`` (OpenAI
+    style, Groq), ``{"error": "text"}``, or a Responses ``error`` event (``code``/``message``
+    at its top level)."""
+    err = payload.get("error")
+    if not isinstance(err, dict):
+        err = payload if isinstance(err, str | None) and "message" in payload else {"message": err}
+    kind = err.get("code") or err.get("type")
+    if kind == "error" or not isinstance(kind, str | int) or isinstance(kind, bool):
+        kind = "stream_error"
+    message = err.get("message")
+    return TraceError(type=str(kind), message=str(message if message is not None else err)[:500])
 
 
 def _error_from_body(body: Any, status_code: int) -> TraceError:

@@ -15,6 +15,7 @@ from typing import Any, Literal, NamedTuple
 
 import msgspec
 
+from traceforge_proxy.bodies import accept_encoding, rewrite_top_level
 from traceforge_proxy.errors import error_body
 from traceforge_proxy.headers import upstream_request_headers
 from traceforge_proxy.providers import (
@@ -65,6 +66,9 @@ class ClientRequest:
         headers: header (name, value) pairs as received (repeated names kept).
         body: the body bytes.
         json: the decoded body (``None`` if empty or not JSON).
+        json_complete: ``False`` when ``json`` is a view cut at the depth limit (a body
+            nested too deep to decode whole): its top-level fields are right, deeper parts
+            are placeholders, so it may be read but never sent.
     """
 
     method: str
@@ -75,6 +79,7 @@ class ClientRequest:
     json: Any
     provider: str | None = None
     tail: str = ""
+    json_complete: bool = True
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or ``None``."""
@@ -124,6 +129,9 @@ class ForwardingPlan:
         stream: converted route: the provider was asked for a stream.
         include_usage: converted route: the client asked for the usage chunk.
         warnings: notes for the trace (the injected ``include_usage``).
+        accept_encoding: the ``Accept-Encoding`` to send: the client's, limited to what the
+            proxy can decode for its trace (``gzip``, ``deflate``), when the answer may be
+            relayed as is; ``identity`` when the proxy writes its own (converted) answer.
     """
 
     target: Target
@@ -135,6 +143,7 @@ class ForwardingPlan:
     stream: bool = False
     include_usage: bool = False
     warnings: tuple[str, ...] = ()
+    accept_encoding: str = "identity"
 
     @property
     def upstream_url(self) -> str:
@@ -235,7 +244,7 @@ def plan_request(
     if request.provider is None:
         if tail == "chat/completions" and request.method == "POST":
             return _chat_completions(request, router, upstreams)
-        return _forward(request, upstreams["openai"], tail, Target("openai"))
+        return _forward_as_is(request, upstreams["openai"], tail, Target("openai"))
     provider = request.provider.lower()
     if provider not in PROVIDERS:
         return proxy_error(
@@ -249,8 +258,30 @@ def plan_request(
     if model is None:
         target = Target(provider, route="passthrough")
     else:
+        model = _without_prefix(model, provider)
         target = Target(provider, model, "passthrough", adapter_for(provider), "/" + tail)
-    return _forward(request, upstreams[provider], tail, target)
+    return _forward_as_is(request, upstreams[provider], tail, target)
+
+
+def _without_prefix(model: str, provider: str) -> str:
+    """``model`` without a ``provider/`` routing prefix naming ``provider`` itself."""
+    prefix, sep, rest = model.partition("/")
+    return rest if sep and rest and prefix.lower() == provider else model
+
+
+def _forward_as_is(
+    request: ClientRequest, upstream: Upstream, tail: str, target: Target
+) -> ForwardingPlan | ProxyAnswer:
+    """Forward to ``upstream`` as is, except a routing prefix naming that provider
+    (``openai/gpt-4o`` on ``/v1/responses``), removed from the body's top-level ``model``."""
+    payload = request.json
+    model = payload.get("model") if isinstance(payload, dict) else None
+    changes: dict[str, Any] = {}
+    if isinstance(model, str) and _without_prefix(model, upstream.provider) != model:
+        changes["model"] = _without_prefix(model, upstream.provider)
+        if target.route == "openai":
+            target = Target(target.provider, changes["model"])
+    return _forward(request, upstream, tail, target, changes=changes)
 
 
 def _chat_completions(
@@ -260,7 +291,7 @@ def _chat_completions(
     model = payload.get("model") if isinstance(payload, dict) else None
     if not isinstance(payload, dict) or not isinstance(model, str):
         # Not a request we can route: the OpenAI upstream answers it, as it would have.
-        return _forward(request, upstreams["openai"], "chat/completions", Target("openai"))
+        return _forward_as_is(request, upstreams["openai"], "chat/completions", Target("openai"))
     try:
         choice = router.route(model, request.header(PROVIDER_HEADER))
     except RoutingError as exc:
@@ -272,10 +303,21 @@ def _chat_completions(
     upstream = upstreams[choice.provider]
     adapter = adapter_for(choice.provider)
     if adapter is not None:
+        if not request.json_complete:
+            message = (
+                f"the request is nested too deep to convert for {choice.provider}; "
+                "send it to the provider's own API (/{provider}/...) to have it relayed as is"
+            )
+            return ProxyAnswer(
+                400,
+                error_body(message, "request_too_deep", type_="invalid_request_error"),
+                failure=Failure("error", "request_too_deep", message),
+                target=Target(choice.provider, choice.model, "converted", adapter),
+            )
         return _convert(request, upstream, adapter, payload, choice.model)
-    body = request.body
-    if choice.model != model:  # a routing prefix: the provider gets the bare name
-        body = msgspec.json.encode({**payload, "model": choice.model})
+    changes: dict[str, Any] = {}
+    if choice.model != model:  # a routing prefix or header: the provider gets the bare name
+        changes["model"] = choice.model
     tail, query = "chat/completions", request.query
     if choice.deployment is not None:
         tail = f"openai/deployments/{choice.deployment}/chat/completions"
@@ -285,7 +327,7 @@ def _chat_completions(
         upstream,
         tail,
         Target(choice.provider, choice.model),
-        body=body,
+        changes=changes,
         query=query,
         credentials=None if choice.provider == "openai" else request.bearer_key(),
     )
@@ -332,18 +374,20 @@ def _forward(
     tail: str,
     target: Target,
     *,
-    body: bytes | None = None,
+    changes: dict[str, Any] | None = None,
     query: str | None = None,
     credentials: str | None = None,
 ) -> ForwardingPlan | ProxyAnswer:
-    """Forward the client's request as is.
+    """Forward the client's request as is, but for ``changes`` to its top-level fields
+    (every other byte of the body kept, whatever its depth) and the ``stream_options`` the
+    proxy adds to record usage.
 
     ``credentials``: the front door sent an OpenAI-format request to another
     OpenAI-compatible provider (xAI, Azure): the client's own key headers are replaced by the
     proxy's key for that provider, or else by the client's bearer key put in the provider's
     header (an OpenAI SDK cannot know which provider a model routes to).
     """
-    body = request.body if body is None else body
+    changes = dict(changes or {})
     headers = upstream_request_headers(request.headers)
     if credentials is not None:
         headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
@@ -366,7 +410,7 @@ def _forward(
         if not (isinstance(options, dict) and options.get("include_usage") is True):
             options = dict(options) if isinstance(options, dict) else {}
             options["include_usage"] = True
-            body = msgspec.json.encode({**payload, "stream_options": options})
+            changes["stream_options"] = options
             mode = "withhold_usage"
             warnings = (USAGE_WARNING,)
     try:
@@ -375,4 +419,14 @@ def _forward(
         return proxy_error(
             502, "upstream_not_configured", str(exc), target=target, warnings=warnings
         )
-    return ForwardingPlan(target, request.method, url, headers, body, mode, warnings=warnings)
+    body = rewrite_top_level(request.body, changes) if changes else request.body
+    return ForwardingPlan(
+        target,
+        request.method,
+        url,
+        headers,
+        body,
+        mode,
+        warnings=warnings,
+        accept_encoding=accept_encoding(request.header("Accept-Encoding")),
+    )

@@ -15,9 +15,9 @@ from types import TracebackType
 
 from aiohttp import web
 
+from traceforge_proxy.app import create_proxy_app
 from traceforge_proxy.hooks import Addons
 from traceforge_proxy.mock_upstream import create_mock_app
-from traceforge_proxy.server import create_proxy_app
 from traceforge_proxy.upstream import MOCK_PREFIXES, Upstream, resolve_upstreams
 from traceforge_proxy.writer import TraceWriter
 from traceforge_shared.config import Config

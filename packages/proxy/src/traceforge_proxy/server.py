@@ -1,25 +1,25 @@
-"""The capture proxy: an aiohttp app forwarding LLM API calls and recording traces.
-
-Routes (each call is recorded as one trace, see ``traceforge_shared.trace.ROUTES``):
-
-- ``POST /v1/chat/completions``: the OpenAI-format front door. The model name picks the
-  provider (:mod:`traceforge_proxy.routing`). OpenAI-compatible providers (OpenAI, xAI, Azure)
-  get the request as is; the others get it converted by their adapter, and their answer is
-  converted back into an OpenAI ``chat.completion`` or, streaming, into ``chat.completion.chunk``
-  SSE events sent as each provider event arrives.
-- any other ``/v1/{path}``: forwarded to the OpenAI upstream as is.
-- ``/{provider}/{path}`` (``/anthropic/v1/messages``, ``/gemini/v1beta/models/...``,
-  ``/ollama/api/chat``, ``/cohere/v2/chat``, ``/xai/v1/...``) and
-  ``/passthrough/{provider}/{path}``: the provider's own API, bytes relayed untouched both
-  ways; the trace also gets the OpenAI view of chat calls.
-- ``GET /healthz``.
-
-Every recorded response carries an ``X-TraceForge-Trace-Id`` header naming its trace.
+"""The capture proxy's request handler: reads a call, forwards it as
+:func:`~traceforge_proxy.plan.plan_request` decides, relays the answer through
+:mod:`~traceforge_proxy.relay` and fires the flow hooks (the routes and the app:
+:mod:`traceforge_proxy.app`).
 
 Relayed streams (``text/event-stream``, Ollama's ``application/x-ndjson``) are written to the
 client read by read, as the upstream's bytes; events are framed and timed alongside, never
 altered. The only bytes ever withheld are those of the usage-only chunk the proxy asked for on
 the client's behalf (``stream_options.include_usage``).
+
+Compressed answers: the upstream is asked for the codings the client accepts (limited to
+``gzip`` and ``deflate``, which the proxy can decode). An answer relayed as is reaches the
+client byte for byte, ``Content-Encoding`` kept; the proxy decodes its own copy, read by
+read in 256 KiB pieces (large reads finished off the event loop), up to
+:data:`~traceforge_proxy.bodies.RECORD_CAP` decoded bytes, for the trace. An answer the proxy
+rewrites (converted, or withholding the usage chunk) is decoded whole and sent without
+``Content-Encoding``.
+
+Faults never lose the trace: a client that hangs up before the upstream answered cancels the
+upstream request at once (checked every :data:`CLIENT_POLL_S` seconds) and is recorded
+``client_disconnected``; a request body too deep to decode is forwarded untouched and
+recorded cut at :data:`~traceforge_proxy.bodies.MAX_DEPTH` levels.
 """
 
 from __future__ import annotations
@@ -31,17 +31,32 @@ from collections.abc import Mapping
 from typing import Literal
 
 import aiohttp
-import msgspec
 from aiohttp import web
 
+from traceforge_proxy.bodies import (
+    RECORD_CAP,
+    BodyDecoder,
+    decode_read,
+    decode_request,
+    decoder_for,
+    read_whole,
+)
+from traceforge_proxy.errors import error_body
 from traceforge_proxy.exchange import Exchange
 from traceforge_proxy.headers import relayed_response_headers
 from traceforge_proxy.hooks import Addons
-from traceforge_proxy.plan import ClientRequest, ForwardingPlan, ProxyAnswer, plan_request
+from traceforge_proxy.plan import (
+    ClientRequest,
+    Failure,
+    ForwardingPlan,
+    ProxyAnswer,
+    plan_request,
+)
 from traceforge_proxy.relay import Relay, converted_answer, start_relay
 from traceforge_proxy.routing import Router
 from traceforge_proxy.upstream import Upstream
-from traceforge_shared.config import PROVIDERS, Config, ProxyConfig
+from traceforge_proxy.watch import ClientWatch
+from traceforge_shared.config import ProxyConfig
 from traceforge_shared.ids import new_trace_id, utc_timestamp
 
 log = logging.getLogger("traceforge.proxy")
@@ -56,7 +71,7 @@ SESSION_KEY: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.C
 
 #: Response header naming the trace a call is recorded as (``traceforge trace show <id>``).
 TRACE_ID_HEADER = "X-TraceForge-Trace-Id"
-_TRACE_ID_KEY: web.RequestKey[str] = web.RequestKey("traceforge_trace_id", str)
+TRACE_ID_KEY: web.RequestKey[str] = web.RequestKey("traceforge_trace_id", str)
 
 _SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -106,15 +121,17 @@ class ProxyHandler:
         started = time.perf_counter_ns()
         timestamp = utc_timestamp()
         body = await request.read()
+        payload, complete = decode_request(body)
         client = ClientRequest(
             method=request.method,
             path=request.path,
             query=request.query_string,
             headers=list(request.headers.items()),
             body=body,
-            json=_decode_request(body),
+            json=payload,
             provider=request.match_info.get("provider"),
             tail=request.match_info["tail"],
+            json_complete=complete,
         )
         exchange = Exchange(
             trace_id=new_trace_id(),
@@ -126,11 +143,21 @@ class ProxyHandler:
             request_body=body,
             request_json=client.json,
             chunk_cap=self.config.chunk_cap,
+            request_cut=not complete,
         )
-        request[_TRACE_ID_KEY] = exchange.trace_id
+        request[TRACE_ID_KEY] = exchange.trace_id
         self.addons.request(exchange)
         try:
-            plan = plan_request(client, self.router, self.upstreams)
+            try:
+                plan = plan_request(client, self.router, self.upstreams)
+            except Exception as exc:  # a request no planner case expected: answer, record
+                log.exception("could not plan request %s", exchange.trace_id)
+                message = f"TraceForge could not forward this request: {exc!r}"
+                plan = ProxyAnswer(
+                    500,
+                    error_body(message, "proxy_error"),
+                    failure=Failure("upstream_error", "proxy_error", message),
+                )
             if isinstance(plan, ProxyAnswer):
                 return self._answer(exchange, plan)
             return await self._forward(request, plan, exchange)
@@ -167,22 +194,41 @@ class ProxyHandler:
         """Send the planned request; relay the answer (a stream read by read)."""
         exchange.sending(plan, time.perf_counter_ns())
         session = request.app[SESSION_KEY]
+        headers = {**plan.headers, "Accept-Encoding": plan.accept_encoding}
+        watch = ClientWatch(request)
         try:
             upstream_response = await session.request(
                 plan.method,
                 plan.url,
                 data=plan.body or None,
-                headers=plan.headers,
+                headers=headers,
                 timeout=self.timeout,
                 allow_redirects=False,
             )
         except _UPSTREAM_FAILED as exc:
             _upstream_failed(exchange, exc)
             return self._failed(exchange)
+        except asyncio.CancelledError:
+            if not watch.ours():
+                raise
+            exchange.client_gone(time.perf_counter_ns())
+            return web.Response()  # nobody reads it
+        finally:
+            watch.stop()
         status, upstream_headers = upstream_response.status, upstream_response.headers
         created = int(time.time())  # dates the OpenAI objects converted from the answer
         exchange.headers_received(status, upstream_headers.items(), time.perf_counter_ns(), created)
         framing = plan.framing(status, upstream_headers.get("Content-Type", ""))
+        # The client gets the upstream's bytes as they came (Content-Encoding kept) unless the
+        # proxy writes its own: a converted answer, or a stream it withholds a chunk from.
+        as_is = plan.mode != "convert" and (framing is None or plan.mode == "raw")
+        encoding = upstream_headers.get("Content-Encoding")
+        try:
+            decoder = decoder_for(encoding, RECORD_CAP if as_is else None)
+        except ValueError as exc:  # br, zstd (not asked for): relayed as is, not recorded
+            exchange.warnings.append(f"{exc}; it was relayed as is and recorded undecoded")
+            decoder, as_is = None, True
+        keep_encoding = as_is and encoding is not None and encoding.lower() != "identity"
         if framing is not None:
             relay = start_relay(plan, exchange, framing, status, created)
             response = web.StreamResponse(status=status)
@@ -193,23 +239,39 @@ class ProxyHandler:
                     response.headers.add(name, value)
                 response.headers["Cache-Control"] = "no-cache"
                 response.headers["X-Accel-Buffering"] = "no"
+                if keep_encoding and encoding is not None:
+                    response.headers["Content-Encoding"] = encoding
             self.addons.response_headers(exchange)
-            return await self._stream(request, upstream_response, response, relay, exchange)
+            return await self._stream(
+                request, upstream_response, response, relay, exchange, decoder, as_is
+            )
+        watch = ClientWatch(request)
         try:
-            payload = await upstream_response.read()
+            payload, plain = await read_whole(upstream_response.content.iter_any(), decoder)
         except _UPSTREAM_FAILED as exc:
             upstream_response.close()
             _upstream_failed(exchange, exc)
             return self._failed(exchange)
+        except asyncio.CancelledError:
+            upstream_response.close()
+            if not watch.ours():
+                raise
+            exchange.client_gone(time.perf_counter_ns())
+            return web.Response()
         finally:
+            watch.stop()
             upstream_response.release()
-        exchange.body_received(payload)
+        exchange.body_received(plain, truncated=decoder is not None and decoder.capped)
+        if decoder is not None and decoder.error is not None:
+            exchange.warnings.append(decoder.error)
         if plan.mode == "convert":
-            return self._answer(exchange, converted_answer(plan, status, payload, created))
+            return self._answer(exchange, converted_answer(plan, status, plain, created))
         self.addons.response_headers(exchange)
         response = web.Response(status=status, body=payload)
         for name, value in relayed_response_headers(upstream_headers.items()):
             response.headers.add(name, value)
+        if keep_encoding and encoding is not None:
+            response.headers["Content-Encoding"] = encoding
         return response
 
     async def _stream(
@@ -219,15 +281,26 @@ class ProxyHandler:
         response: web.StreamResponse,
         relay: Relay,
         exchange: Exchange,
+        decoder: BodyDecoder | None = None,
+        as_is: bool = True,
     ) -> web.StreamResponse:
-        """Pump the upstream's reads through ``relay`` to the client."""
+        """Pump the upstream's reads through ``relay`` to the client. With a ``decoder``
+        the relay reads the decoded bytes; the client gets the upstream's own (``as_is``)
+        or the relay's."""
         chunk_hook = self.addons.has("chunk")
         complete = False
         try:
             await response.prepare(request)
             async for data in upstream_response.content.iter_any():
                 stored = len(exchange.chunks)
-                out = relay.feed(data, time.perf_counter_ns())
+                now = time.perf_counter_ns()
+                if decoder is None:
+                    out = relay.feed(data, now)
+                else:
+                    plain = await decode_read(decoder, data)
+                    out = relay.feed(plain, now) if plain or not decoder.capped else b""
+                    if as_is:
+                        out = data
                 if out:
                     await response.write(out)
                 if chunk_hook:
@@ -235,8 +308,19 @@ class ProxyHandler:
                 if relay.done:
                     break  # the provider's stream failed; the client got the error
             stored = len(exchange.chunks)
+            if decoder is not None:
+                if decoder.capped:
+                    exchange.warnings.append(
+                        f"the stream was relayed whole, but only its first {decoder.decoded} "
+                        "decoded bytes were recorded (too large to record)"
+                    )
+                if decoder.error is not None:
+                    exchange.warnings.append(decoder.error)
+                tail = relay.feed(decoder.finish(), time.perf_counter_ns())
+                if not as_is and tail:
+                    await response.write(tail)
             out = relay.close(time.perf_counter_ns())
-            if out:
+            if out and not (as_is and decoder is not None):
                 await response.write(out)
             if chunk_hook:
                 self._chunks(exchange, stored)
@@ -262,73 +346,3 @@ class ProxyHandler:
     def _chunks(self, exchange: Exchange, stored: int) -> None:
         for chunk in exchange.chunks[stored:]:
             self.addons.chunk(exchange, chunk)
-
-
-def _decode_request(body: bytes) -> object:
-    if not body:
-        return None
-    try:
-        return msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return None
-
-
-def create_proxy_app(
-    upstreams: Upstream | Mapping[str, Upstream],
-    addons: Addons | object,
-    config: ProxyConfig | Config | None = None,
-) -> web.Application:
-    """Return the proxy's aiohttp application (routes: see the module docstring).
-
-    Args:
-        upstreams: every provider's upstream, or a single OpenAI upstream (then the other
-            providers are unreachable and every model goes to it).
-        addons: the flow hooks (:class:`~traceforge_proxy.hooks.Addons`), or a single addon
-            such as a :class:`~traceforge_proxy.writer.TraceWriter` (wrapped in ``Addons``).
-        config: the whole config (routing patterns, Azure deployments, proxy settings) or
-            just its ``proxy`` part.
-
-    The app owns one ``ClientSession`` (pool of ``proxy.max_connections`` upstream
-    connections), closed with the app.
-    """
-    full = config if isinstance(config, Config) else Config()
-    proxy_config = config if isinstance(config, ProxyConfig) else full.proxy
-    if isinstance(upstreams, Upstream):
-        proxy_config = msgspec.structs.replace(proxy_config, default_provider=upstreams.provider)
-        full = msgspec.structs.replace(full, proxy=proxy_config)
-        table = {p: Upstream(p, None, None, False) for p in PROVIDERS}
-        table[upstreams.provider] = upstreams
-        upstreams = table
-    hooks = addons if isinstance(addons, Addons) else Addons([addons])
-    handler = ProxyHandler(upstreams, Router(full), hooks, proxy_config)
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-
-    async def session_ctx(app: web.Application):  # type: ignore[no-untyped-def]
-        connector = aiohttp.TCPConnector(limit=proxy_config.max_connections)
-        app[SESSION_KEY] = aiohttp.ClientSession(
-            connector=connector, auto_decompress=True, trust_env=False
-        )
-        yield
-        await app[SESSION_KEY].close()
-
-    async def health(_: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "status": "ok",
-                "upstream": handler.upstreams["openai"].base_url,
-                "upstreams": {p: u.base_url for p, u in handler.upstreams.items()},
-            }
-        )
-
-    async def trace_id_header(request: web.Request, response: web.StreamResponse) -> None:
-        trace_id = request.get(_TRACE_ID_KEY)
-        if trace_id is not None:
-            response.headers[TRACE_ID_HEADER] = trace_id
-
-    app.cleanup_ctx.append(session_ctx)
-    app.on_response_prepare.append(trace_id_header)
-    app.router.add_get("/healthz", health)
-    app.router.add_route("*", "/v1/{tail:.*}", handler.handle)
-    app.router.add_route("*", "/passthrough/{provider}/{tail:.*}", handler.handle)
-    app.router.add_route("*", "/{provider}/{tail:.*}", handler.handle)
-    return app

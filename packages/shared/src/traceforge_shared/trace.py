@@ -25,9 +25,17 @@ SCHEMA_VERSION = 1
 #: - ``error``: the upstream answered with an HTTP error status (4xx/5xx), relayed to the client.
 #: - ``upstream_error``: the upstream could not be reached, timed out, or broke off mid-stream.
 #: - ``client_disconnected``: the client hung up before the answer was complete.
-TraceStatus = Literal["success", "error", "upstream_error", "client_disconnected"]
+#: - ``incomplete``: the stream ended cleanly but the answer is not whole (a Responses API
+#:   stream ending in ``response.incomplete``, or without ``response.completed``).
+TraceStatus = Literal["success", "error", "upstream_error", "client_disconnected", "incomplete"]
 
-TRACE_STATUSES: tuple[str, ...] = ("success", "error", "upstream_error", "client_disconnected")
+TRACE_STATUSES: tuple[str, ...] = (
+    "success",
+    "error",
+    "upstream_error",
+    "client_disconnected",
+    "incomplete",
+)
 
 
 class Usage(msgspec.Struct, kw_only=True, omit_defaults=False):

@@ -20,6 +20,7 @@ STATUS_LEVELS: dict[str, Level] = {
     "error": "error",
     "upstream_error": "error",
     "client_disconnected": "warn",
+    "incomplete": "warn",
 }
 
 
