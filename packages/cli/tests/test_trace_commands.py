@@ -163,3 +163,47 @@ def test_show_converted_trace_has_route_native_panels_and_event_names(store: Tra
     assert "Native request (anthropic /v1/messages)" in out and '"max_tokens": 4096' in out
     assert "Native response" in out
     assert "'ping'" in out and "'Bon'" in out  # event name, or the text a chunk carries
+
+
+def test_list_warns_on_stderr_when_the_store_is_not_writable(
+    store: TraceStore,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    import errno
+    import os
+    from pathlib import Path
+
+    import traceforge_shared.store as store_module
+
+    ids = _fill(store)
+
+    def full(path: Path, data: bytes, **kwargs: object) -> Path:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(store_module, "write_temp", full)
+    result = CliRunner().invoke(cli, ["trace", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [row["id"] for row in json.loads(result.stdout)] == ids[::-1]  # stdout stays JSON
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("warning: new traces cannot be saved in ")
+    assert "No space left on device" in line
+
+    monkeypatch.undo()
+    result = CliRunner().invoke(cli, ["trace", "list"])
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_list_skips_stray_entries_and_warns(store: TraceStore) -> None:
+    ids = _fill(store)
+    (store.traces_dir / "x.json").mkdir()
+    (store.traces_dir / ("abcdef01" * 3 + ".json")).mkdir()
+    (store.traces_dir / "notes.txt").write_text("mine\n")
+    (store.traces_dir / ("deadbeef" * 3 + ".json")).write_bytes(b"\x00garbage")
+    result = CliRunner().invoke(cli, ["trace", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [row["id"] for row in json.loads(result.stdout)] == ids[::-1]
+    (line,) = result.stderr.splitlines()
+    assert "skipped 4 entries" in line and "notes.txt" in line
+    result = CliRunner().invoke(cli, ["trace", "list"])
+    assert result.exit_code == 0, result.output
+    assert ids[2][:8] in result.stdout

@@ -4,8 +4,12 @@ needs to watch or break ``save_many`` / ``prune``."""
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,9 +17,10 @@ from typing import Any
 import pytest
 
 from traceforge_proxy.hooks import Addons
-from traceforge_proxy.writer import TraceWriter
+from traceforge_proxy.writer import TraceWriter, is_store_fault
 from traceforge_shared.config import StorageConfig
 from traceforge_shared.store import TraceStore
+from traceforge_shared.store.files import encode_trace
 from traceforge_shared.testing import make_trace
 from traceforge_shared.trace import Trace
 
@@ -57,6 +62,7 @@ class SpyStore(TraceStore):
         self.prunes: list[tuple[int | None, int | None]] = []
         self.fail_batches = 0
         self.bad_ids: set[str] = set()
+        self.fault: OSError | None = None  # raised by every save while set (disk full...)
 
     def save_many(self, traces: Sequence[Trace], *, fsync: bool | None = None) -> list[Path]:
         ids = [t.id for t in traces]
@@ -67,6 +73,8 @@ class SpyStore(TraceStore):
             raise OSError("disk hiccup")
         if self.bad_ids.intersection(ids):
             raise OSError("this one never saves")
+        if self.fault is not None:
+            raise self.fault
         return super().save_many(traces, fsync=fsync)
 
     def prune(self, **kwargs: Any) -> int:
@@ -338,8 +346,9 @@ def test_the_store_is_pruned_every_prune_every_saves(
         writer.submit(Flow())
         assert writer.drain(WAIT_S)
         counts.append(len(spy.prunes))
-    assert counts == [0, 0, 1, 1, 1, 2, 2]
-    assert spy.prunes == [(4, None), (4, None)]
+    # Once at start, then every 3 saves.
+    assert counts == [1, 1, 2, 2, 2, 3, 3]
+    assert spy.prunes == [(4, None)] * 3
     assert len(_stored_ids(spy)) == 5  # pruned to 4 at the 6th save, then one more
 
 
@@ -353,7 +362,8 @@ def test_a_batch_crossing_the_cadence_prunes_once(
     gate.set()
     assert writer.drain(WAIT_S)
     assert spy.batches[1:] and len(spy.batches[1]) == 4
-    assert len(spy.prunes) == 1  # 1 save, then 5: one boundary crossed per batch at most
+    # At start, then 1 save, then 5: one boundary crossed per batch at most.
+    assert len(spy.prunes) == 2
 
 
 def test_no_storage_config_never_prunes(spy: SpyStore, writers: list[TraceWriter]) -> None:
@@ -378,7 +388,8 @@ def test_a_failing_prune_is_logged_and_saving_goes_on(
         writer.submit(flow := Flow())
         assert writer.drain(WAIT_S)
     assert flow.trace_id in _stored_ids(spy)
-    assert [r.getMessage() for r in caplog.records] == ["could not prune the store"] * 2
+    # At start (before the first submit), then after each save.
+    assert [r.getMessage() for r in caplog.records] == ["could not prune the store"] * 3
 
 
 def test_drain_times_out_while_a_save_is_pending(spy: SpyStore, writers: list[TraceWriter]) -> None:
@@ -414,3 +425,181 @@ def test_flows_submitted_after_close_are_not_saved(spy: SpyStore) -> None:
     writer.submit(Flow())
     assert writer.drain(0.05) is False
     assert _stored_ids(spy) == set()
+
+
+# -- retention -----------------------------------------------------------------------------------
+
+
+def test_a_small_max_traces_is_kept_after_many_saves(
+    spy: SpyStore, writers: list[TraceWriter]
+) -> None:
+    """``max_traces: 5`` once held 150 traces (a prune every 200 saves): the cadence now
+    follows the limit, so after the writer drains at most 5 remain."""
+    writer = _writer(writers, spy, storage=StorageConfig(max_traces=5, retention_days=None))
+    most = 0
+    for _ in range(15):
+        for _ in range(10):
+            writer.submit(Flow())
+        assert writer.drain(WAIT_S)
+        most = max(most, len(_stored_ids(spy)))
+    assert len(_stored_ids(spy)) <= 5
+    assert most <= 5
+
+
+def test_the_store_is_pruned_when_the_writer_starts(
+    spy: SpyStore, writers: list[TraceWriter]
+) -> None:
+    spy.save_many([make_trace(epoch_s=1_767_225_600 + i) for i in range(10)])
+    writer = _writer(writers, spy, storage=StorageConfig(max_traces=3, retention_days=None))
+    assert writer.drain(WAIT_S)  # no save at all
+    assert len(_stored_ids(spy)) == 3
+
+
+def test_the_store_is_pruned_on_a_timer_without_saves(
+    spy: SpyStore, writers: list[TraceWriter]
+) -> None:
+    _writer(writers, spy, storage=StorageConfig(retention_days=1), prune_interval_s=0.01)
+    deadline = time.monotonic() + WAIT_S
+    while len(spy.prunes) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert set(spy.prunes) == {(10_000, 1)}
+
+
+def test_stale_temp_files_are_removed_when_the_writer_starts(
+    spy: SpyStore, writers: list[TraceWriter]
+) -> None:
+    spy.traces_dir.mkdir(parents=True)
+    stale = spy.traces_dir / f".{'ab' * 12}.{'1' * 16}.tmp"
+    stale.write_bytes(b"{")
+    os.utime(stale, (0, 0))
+    writer = _writer(writers, spy)
+    assert writer.drain(WAIT_S)
+    assert not stale.exists()
+
+
+# -- store faults: held in memory and retried ----------------------------------------------------
+
+
+def test_a_store_fault_holds_the_traces_and_they_land_in_order_when_it_clears(
+    spy: SpyStore, writers: list[TraceWriter]
+) -> None:
+    log = SavedLog(spy)
+    changes: list[tuple[str, int]] = []
+    writer = _writer(
+        writers,
+        spy,
+        addons=[log],
+        retry_interval_s=3600,  # only new saves retry here
+        on_health_change=lambda h: changes.append((h.status, h.unsaved_traces)),
+    )
+    spy.fault = OSError(errno.ENOSPC, "No space left on device")
+    held = [Flow() for _ in range(3)]
+    for flow in held:
+        writer.submit(flow)
+        assert writer.drain(WAIT_S)
+    health = writer.storage_health()
+    assert (health.status, health.unsaved_traces, health.dropped_traces) == ("degraded", 3, 0)
+    assert health.store_error is not None and "No space" in health.store_error
+    assert health.unsaved_bytes > 0
+    assert log.seen == [] and _stored_ids(spy) == set()
+    spy.fault = None
+    writer.submit(last := Flow())
+    assert writer.drain(WAIT_S)
+    assert [i for i, _ in log.seen] == [f.trace_id for f in [*held, last]]
+    assert all(on_disk for _, on_disk in log.seen)
+    assert writer.storage_health().status == "ok"
+    assert changes == [("degraded", 0), ("ok", 0)]
+    assert writer.failures == 0
+
+
+def test_held_traces_are_retried_by_the_timer(spy: SpyStore, writers: list[TraceWriter]) -> None:
+    writer = _writer(writers, spy, retry_interval_s=0.01)
+    spy.fault = OSError(errno.EROFS, "Read-only file system")
+    flows = [Flow() for _ in range(4)]
+    for flow in flows:
+        writer.submit(flow)
+    assert writer.drain(WAIT_S)
+    spy.fault = None
+    deadline = time.monotonic() + WAIT_S
+    while writer.storage_health().unsaved_traces:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert _stored_ids(spy) == {f.trace_id for f in flows}
+
+
+def test_a_full_unsaved_queue_drops_the_oldest(spy: SpyStore, writers: list[TraceWriter]) -> None:
+    flows = [Flow() for _ in range(5)]
+    size = max(len(encode_trace(f.trace)) for f in flows)
+    writer = _writer(writers, spy, max_unsaved_bytes=size * 2, retry_interval_s=3600)
+    spy.fault = OSError(errno.ENOSPC, "No space left on device")
+    for flow in flows:
+        writer.submit(flow)
+        assert writer.drain(WAIT_S)
+    health = writer.storage_health()
+    assert (health.unsaved_traces, health.dropped_traces) == (2, 3)
+    assert writer.failures == 3
+    spy.fault = None
+    writer.submit(Flow())
+    assert writer.drain(WAIT_S)
+    assert {f.trace_id for f in flows[3:]} <= _stored_ids(spy)
+    assert not {f.trace_id for f in flows[:3]} & _stored_ids(spy)
+
+
+def test_the_unsaved_queue_bound_comes_from_the_storage_config(
+    spy: SpyStore, writers: list[TraceWriter]
+) -> None:
+    writer = _writer(writers, spy, storage=StorageConfig(unsaved_queue_mb=3))
+    assert writer.max_unsaved_bytes == 3 * 1024 * 1024
+    assert _writer(writers, spy).max_unsaved_bytes == 64 * 1024 * 1024
+
+
+def test_an_error_that_is_not_a_store_fault_is_not_held(
+    spy: SpyStore, writers: list[TraceWriter]
+) -> None:
+    writer = _writer(writers, spy)
+    spy.fault = OSError("odd failure, no errno")
+    writer.submit(Flow())
+    assert writer.drain(WAIT_S)
+    assert writer.storage_health().unsaved_traces == 0
+    assert writer.failures == 1
+
+
+def test_close_tries_the_held_traces_once_more_and_logs_what_is_lost(
+    spy: SpyStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = TraceWriter(spy, retry_interval_s=3600)
+    spy.fault = OSError(errno.ENOSPC, "No space left on device")
+    writer.submit(Flow())
+    writer.submit(Flow())
+    assert writer.drain(WAIT_S)
+    with caplog.at_level(logging.ERROR, logger="traceforge.proxy"):
+        writer.close()
+    assert writer.failures == 2
+    assert any("2 traces unsaved" in r.getMessage() for r in caplog.records)
+
+
+def test_close_saves_the_held_traces_if_the_store_is_back(spy: SpyStore) -> None:
+    writer = TraceWriter(spy, retry_interval_s=3600)
+    spy.fault = OSError(errno.ENOSPC, "No space left on device")
+    writer.submit(flow := Flow())
+    assert writer.drain(WAIT_S)
+    spy.fault = None
+    writer.close()
+    assert _stored_ids(spy) == {flow.trace_id}
+
+
+def test_store_faults_are_told_from_faults_of_one_trace() -> None:
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = 13  # type: ignore[attr-defined]
+    readonly = sqlite3.OperationalError("attempt to write a readonly database")
+    readonly.sqlite_errorcode = 8  # type: ignore[attr-defined]
+    no_table = sqlite3.OperationalError("no such table: meta")
+    no_table.sqlite_errorcode = 1  # type: ignore[attr-defined]
+    assert is_store_fault(OSError(errno.ENOSPC, "No space left on device"))
+    assert is_store_fault(OSError(errno.EROFS, "Read-only file system"))
+    assert is_store_fault(OSError(errno.EACCES, "Permission denied"))
+    assert is_store_fault(full) and is_store_fault(readonly)
+    assert not is_store_fault(no_table)
+    assert not is_store_fault(OSError("no errno"))
+    assert not is_store_fault(ValueError("bad trace"))

@@ -40,7 +40,12 @@ def test_get_config_without_a_file(client: TestClient, store: TraceStore) -> Non
     assert body["path"] == str(config_path(store.home).absolute())
     assert (body["exists"], body["yaml"], body["problem"]) == (False, "", None)
     assert body["config"]["proxy"]["port"] == 8787
-    assert body["config"]["storage"] == {"max_traces": 10000, "retention_days": 30, "fsync": False}
+    assert body["config"]["storage"] == {
+        "max_traces": 10000,
+        "retention_days": 30,
+        "fsync": False,
+        "unsaved_queue_mb": 64,
+    }
 
 
 def test_get_config(client: TestClient, config_file: Path) -> None:
@@ -48,7 +53,12 @@ def test_get_config(client: TestClient, config_file: Path) -> None:
     assert body["exists"] is True
     assert body["yaml"] == USER_YAML
     assert body["config"]["proxy"]["port"] == 9100
-    assert body["config"]["storage"] == {"max_traces": 500, "retention_days": 7, "fsync": False}
+    assert body["config"]["storage"] == {
+        "max_traces": 500,
+        "retention_days": 7,
+        "fsync": False,
+        "unsaved_queue_mb": 64,
+    }
     assert body["config"]["redaction"]["allowlist"] == ["127.0.0.1", "test@example.com"]
 
 

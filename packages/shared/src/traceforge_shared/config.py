@@ -17,7 +17,13 @@ import msgspec
 
 from traceforge_shared.errors import FileProblem
 from traceforge_shared.providers import provider_names
-from traceforge_shared.yamlfile import YamlProblem, line_of, split_path, to_plain
+from traceforge_shared.yamlfile import (
+    YamlProblem,
+    line_of,
+    round_trip_loader,
+    split_path,
+    to_plain,
+)
 
 #: Directory name of the TraceForge home inside a project.
 DEFAULT_HOME_DIRNAME = ".ai-tests"
@@ -112,11 +118,15 @@ class StorageConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             trace file is whole or absent, whatever happens to the proxy process; with fsync
             it also survives a power loss or OS crash, at the cost of a disk flush per trace
             (about 2 ms on the benchmark machine, a limit of a few hundred traces/s).
+        unsaved_queue_mb: while traces cannot be saved (disk full, read-only), the proxy
+            holds them in memory, up to this many MiB of encoded trace JSON, and retries;
+            beyond it the oldest unsaved traces are dropped (and counted in ``/healthz``).
     """
 
     max_traces: PositiveInt | None = 10_000
     retention_days: PositiveInt | None = 30
     fsync: bool = False
+    unsaved_queue_mb: PositiveInt = 64
 
 
 class CustomPattern(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -175,6 +185,26 @@ class RedactionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             )
 
 
+class ApiConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``api:`` section: the REST API of ``traceforge start``.
+
+    Attributes:
+        allowed_hosts: host names (``Host`` header, any port) the API answers to besides
+            ``127.0.0.1``, ``localhost`` and ``[::1]``; others get ``421`` (DNS rebinding),
+            and writes from web pages of other hosts ``403``. ``"*"`` allows any host.
+    """
+
+    allowed_hosts: list[str] = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        host = re.compile(r"\*|[A-Za-z0-9_-][A-Za-z0-9._-]*(:\d+)?|\[[0-9A-Fa-f:.]+\](:\d+)?")
+        bad = [name for name in self.allowed_hosts if not host.fullmatch(name)]
+        if bad:
+            raise ValueError(
+                f"not a host name: {', '.join(map(repr, bad))} (write e.g. my-laptop.lan)"
+            )
+
+
 def _default_upstreams() -> dict[str, UpstreamConfig]:
     return {"openai": UpstreamConfig()}
 
@@ -186,6 +216,7 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     upstreams: dict[str, UpstreamConfig] = msgspec.field(default_factory=_default_upstreams)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     redaction: RedactionConfig = msgspec.field(default_factory=RedactionConfig)
+    api: ApiConfig = msgspec.field(default_factory=ApiConfig)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.upstreams) - set(PROVIDERS))
@@ -228,6 +259,7 @@ storage:
   max_traces: 10000        # oldest traces beyond this are deleted
   retention_days: 30       # traces older than this are deleted
   fsync: false             # true: flush every trace to disk (survives power loss; slower)
+  unsaved_queue_mb: 64     # disk full or read-only: hold this much unsaved in memory, retry
 redaction:                 # applied to what is stored; the app and upstream see the originals
   enabled: true
   kinds: {}                # every kind is on unless turned off here, e.g. {ipv4: false}
@@ -238,6 +270,8 @@ redaction:                 # applied to what is stored; the app and upstream see
   sensitive_keys: []       # more JSON field names whose values are secrets
   patterns: []             # your own, e.g. [{name: employee_id, regex: 'EMP-\\d{6}'}]
   deterministic: false     # markers carry a keyed hash of the value: [EMAIL_REDACTED:3f2a]
+# api:                     # the REST API of `traceforge start`
+#   allowed_hosts: []      # Host names it answers besides 127.0.0.1, localhost, [::1]
 """
 
 
@@ -294,10 +328,9 @@ def load_config(path: Path) -> Config:
         line: int | None = exc.object.count(b"\n", 0, exc.start) + 1
         raise ConfigError(path, f"not UTF-8 text: {exc.reason}", line=line) from exc
     # ruamel is imported here, not at the top: `traceforge trace list` never reads YAML.
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    yaml = YAML(typ="rt")
+    yaml = round_trip_loader()  # at most MAX_DEPTH levels deep
     try:
         doc = yaml.load(text)
     except MarkedYAMLError as exc:

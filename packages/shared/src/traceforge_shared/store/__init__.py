@@ -5,16 +5,26 @@ Layout under the TraceForge home (``$TRACEFORGE_HOME`` or ``./.ai-tests``)::
     traces/<id>.json     one trace per file, compact JSON (see traceforge_shared.trace)
     index.sqlite         derived index of trace summaries, rebuilt from the files when needed
     config.yaml          optional configuration (traceforge_shared.config)
+
+Faults it survives: a corrupt ``index.sqlite`` is moved aside and rebuilt
+(:mod:`traceforge_shared.store.index`); stray entries in ``traces/`` (directories, other files,
+unreadable trace files) are skipped, logged once and listed by :meth:`TraceStore.problems`;
+temp files left by a killed writer are removed by :meth:`TraceStore.remove_stale_temp_files`.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
+
+import msgspec
 
 from traceforge_shared.config import resolve_home
 from traceforge_shared.ids import is_valid_id_prefix
@@ -25,7 +35,13 @@ from traceforge_shared.store.errors import (
     TraceNotFoundError,
     TraceSchemaError,
 )
-from traceforge_shared.store.files import encode_trace, read_trace_file, write_atomic
+from traceforge_shared.store.files import (
+    encode_trace,
+    read_trace_file,
+    remove_stale_temp_files,
+    write_atomic,
+    write_temp,
+)
 from traceforge_shared.store.index import IndexEntry, TraceIndex, like_substring, search_text
 from traceforge_shared.trace import TRACE_STATUSES, Trace, TraceSummary, summarize
 
@@ -33,13 +49,21 @@ __all__ = [
     "AmbiguousTraceIdError",
     "InvalidTraceIdError",
     "StoreError",
+    "StoreProblem",
     "TraceFilter",
     "TraceNotFoundError",
     "TraceSchemaError",
     "TraceStore",
 ]
 
+log = logging.getLogger("traceforge.store")
+# A library logger: silent unless the application configures logging (the CLI shows
+# problems() itself; the proxy's log gets these warnings).
+log.addHandler(logging.NullHandler())
+
 _MTIME_KEY = "traces_dir_mtime_ns"
+#: Index meta key holding the stray entries found by the last reconcile (JSON list of pairs).
+_PROBLEMS_KEY = "stray_entries"
 #: Rows put per index transaction when catching up with files (the write lock is held that
 #: long: ~0.1 s for 2000 rows).
 _BATCH_ROWS = 2000
@@ -117,6 +141,18 @@ class TraceFilter:
         return bool(self.q) and self.since is None
 
 
+class StoreProblem(NamedTuple):
+    """An entry of ``traces/`` that is not a readable trace; skipped by every listing.
+
+    Attributes:
+        path: the file or directory.
+        reason: why it is skipped, one line (e.g. ``"a directory, not a trace file"``).
+    """
+
+    path: Path
+    reason: str
+
+
 def _iso(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
@@ -140,6 +176,7 @@ class TraceStore:
         self.fsync = fsync
         self.index = TraceIndex(self.home / "index.sqlite")
         self._lock = threading.Lock()
+        self._warned: set[tuple[str, str]] = set()
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -237,7 +274,7 @@ class TraceStore:
             raise InvalidTraceIdError(
                 f"not a trace id or id prefix: {id_or_prefix!r} (ids are hexadecimal)"
             )
-        if self.path_for(prefix).exists():
+        if self.path_for(prefix).is_file():
             return prefix
         self.refresh()
         matches = self.index.ids_with_prefix(prefix)
@@ -289,10 +326,66 @@ class TraceStore:
     def iter_traces(self, filters: TraceFilter | None = None) -> Iterator[Trace]:
         """Yield whole traces matching ``filters``, newest first (parses each file)."""
         for summary in self.list(filters, limit=None):
+            path = self.path_for(summary.id)
             try:
-                yield read_trace_file(self.path_for(summary.id))
+                yield read_trace_file(path)
             except FileNotFoundError:
                 continue
+            except (TraceSchemaError, OSError) as exc:  # changed since it was indexed
+                log.warning("skipping %s: %s", path, exc)
+                continue
+
+    # -- health --------------------------------------------------------------------------
+
+    def problems(self) -> builtins.list[StoreProblem]:
+        """Return the entries of ``traces/`` that are skipped because they are not readable
+        traces (directories, files without the ``.json`` suffix or a trace id name, files
+        that are not valid traces), sorted by path, as of the last time the index caught up
+        with the directory (this call catches it up first). Hidden files are never listed.
+        """
+        self.refresh()
+        raw = self.index.get_meta(_PROBLEMS_KEY)
+        if not raw:
+            return []
+        try:
+            pairs = msgspec.json.decode(raw, type=builtins.list[tuple[str, str]])
+        except msgspec.DecodeError:
+            return []
+        return [StoreProblem(self.traces_dir / name, reason) for name, reason in pairs]
+
+    def check_writable(self) -> str | None:
+        """Say whether new traces can be saved here: ``traces/`` must be writable by this
+        user, and a small hidden file must be writable in the home (a real write, so a full
+        disk or a read-only mount is seen even by root; ``traces/`` itself is not written,
+        so its mtime, which the index watches, does not move).
+
+        Returns:
+            ``None`` if so (or if the home does not exist yet), else one line saying why
+            not, e.g. ``"[Errno 28] No space left on device"``.
+        """
+        if self.traces_dir.is_dir() and not os.access(self.traces_dir, os.W_OK):
+            return f"{self.traces_dir} is not writable (permission denied)"
+        if not self.home.is_dir():
+            return None
+        try:
+            probe = write_temp(self.home / "writable-check", b"ok\n", fsync=False)
+            os.unlink(probe)
+        except OSError as exc:
+            return str(exc)
+        return None
+
+    def remove_stale_temp_files(self, *, max_age_s: float = 60.0) -> int:
+        """Delete the temp files a killed writer left in ``traces/`` (see
+        :func:`traceforge_shared.store.files.remove_stale_temp_files`: older than
+        ``max_age_s`` seconds, or not locked by a live writer); returns how many.
+
+        Raises:
+            OSError: ``traces/`` cannot be listed or a file cannot be deleted.
+        """
+        removed = remove_stale_temp_files(self.traces_dir, max_age_s=max_age_s)
+        if removed:
+            log.info("removed %d temp files left by an interrupted save", len(removed))
+        return len(removed)
 
     # -- index maintenance -----------------------------------------------------------------
 
@@ -302,17 +395,46 @@ class TraceStore:
         except FileNotFoundError:
             return 0
 
-    def _file_ids(self) -> set[str]:
+    def _scan(self) -> tuple[set[str], dict[str, str]]:
+        """Return the ids of the trace files in ``traces/`` and the stray entries
+        (name → reason); hidden entries (temp files, ``.DS_Store``) are ignored."""
+        ids: set[str] = set()
+        stray: dict[str, str] = {}
         try:
             entries = os.scandir(self.traces_dir)
         except FileNotFoundError:
-            return set()
+            return ids, stray
         with entries:
-            return {
-                e.name[:-5]
-                for e in entries
-                if e.name.endswith(".json") and not e.name.startswith(".")
-            }
+            for e in entries:
+                name = e.name
+                if name.startswith("."):
+                    continue
+                try:
+                    is_dir = e.is_dir()
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    stray[name] = "a directory, not a trace file"
+                elif not name.endswith(".json"):
+                    stray[name] = "not a trace file (traces are <id>.json)"
+                elif not is_valid_id_prefix(name[:-5]):
+                    stray[name] = "not a trace file name (traces are <hex id>.json)"
+                else:
+                    ids.add(name[:-5])
+        return ids, stray
+
+    def _file_ids(self) -> set[str]:
+        return self._scan()[0]
+
+    def _note_problems(self, stray: dict[str, str]) -> None:
+        """Record the stray entries for :meth:`problems`; log each once per store."""
+        for name, reason in sorted(stray.items()):
+            if (name, reason) not in self._warned:
+                self._warned.add((name, reason))
+                log.warning("skipping %s: %s", self.traces_dir / name, reason)
+        value = msgspec.json.encode(sorted(stray.items())).decode()
+        if self.index.get_meta(_PROBLEMS_KEY) != value:
+            self.index.set_meta(_PROBLEMS_KEY, value)
 
     def refresh(self) -> None:
         """Bring the index in line with the trace files if the traces directory changed
@@ -335,7 +457,7 @@ class TraceStore:
 
     def _reconcile(self, mtime: int) -> int:
         self.index.created = False
-        on_disk = self._file_ids()
+        on_disk, stray = self._scan()
         indexed = self.index.ids()
         gone = indexed - on_disk
         if gone:
@@ -346,9 +468,16 @@ class TraceStore:
         with self.index.bulk_load() if bulk else contextlib.nullcontext():
             entries: list[IndexEntry] = []
             for trace_id in missing:
+                path = self.path_for(trace_id)
                 try:
-                    trace = read_trace_file(self.path_for(trace_id))
-                except (FileNotFoundError, TraceSchemaError, InvalidTraceIdError):
+                    trace = read_trace_file(path)
+                except FileNotFoundError:
+                    continue
+                except TraceSchemaError as exc:
+                    stray[path.name] = str(exc).removeprefix(f"{path}: ")
+                    continue
+                except OSError as exc:  # permissions, I/O error: skip it, never fail a list
+                    stray[path.name] = f"unreadable: {exc.strerror or exc}"
                     continue
                 entries.append((summarize(trace), search_text(trace)))
                 if len(entries) >= _BATCH_ROWS:
@@ -356,6 +485,7 @@ class TraceStore:
                     entries = []
             if entries:
                 self.index.put(entries)
+        self._note_problems(stray)
         self.index.set_meta(_MTIME_KEY, str(mtime))
         return len(on_disk)
 

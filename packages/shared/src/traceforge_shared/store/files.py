@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import time
 from pathlib import Path
 
 import msgspec
@@ -21,6 +23,25 @@ class _Versioned(msgspec.Struct):
 
 
 _version_decoder = msgspec.json.Decoder(_Versioned)
+
+try:
+    import fcntl
+
+    def _lock(fd: int, *, wait: bool) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return False
+        return True
+
+except ImportError:  # Windows: no advisory locks; temp files are judged by age alone
+
+    def _lock(fd: int, *, wait: bool) -> bool:
+        return wait  # "could not lock": another writer may hold it
+
+
+#: Names of :func:`write_temp`'s files: ``.<stem>.<16 hex digits>.tmp``.
+TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{16}\.tmp$")
 
 
 def encode_trace(trace: Trace) -> bytes:
@@ -46,6 +67,8 @@ def decode_trace(data: bytes, *, source: str = "trace") -> Trace:
         raise TraceSchemaError(f"{source}: not a valid trace: {exc}") from exc
     except msgspec.DecodeError as exc:
         raise TraceSchemaError(f"{source}: not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # msgspec raises it for JSON nested beyond its depth limit
+        raise TraceSchemaError(f"{source}: nested too deeply to read") from exc
 
 
 def write_temp(path: Path, data: bytes, *, fsync: bool = True, mode: int = 0o600) -> Path:
@@ -59,6 +82,9 @@ def write_temp(path: Path, data: bytes, *, fsync: bool = True, mode: int = 0o600
         fsync: flush the file to disk before returning.
         mode: permission bits of the new file (before the umask).
 
+    While it is being written the file holds an exclusive ``flock`` (POSIX), so
+    :func:`remove_stale_temp_files` can tell it from one left by a killed process.
+
     Raises:
         OSError: the write failed; nothing is left behind.
     """
@@ -68,6 +94,7 @@ def write_temp(path: Path, data: bytes, *, fsync: bool = True, mode: int = 0o600
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
     try:
         try:
+            _lock(fd, wait=True)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
@@ -100,11 +127,61 @@ def write_atomic(path: Path, data: bytes, *, fsync: bool = True) -> None:
         raise
 
 
+def remove_stale_temp_files(directory: Path, *, max_age_s: float = 60.0) -> list[Path]:
+    """Delete the temp files (:data:`TEMP_NAME`) a killed writer left in ``directory``.
+
+    A temp file is deleted when its last write is older than ``max_age_s`` seconds, or when
+    no process holds its lock and it is over a second old (a live writer locks it between
+    creating and closing it; the second covers the instant between the two). A concurrent
+    writer's file is therefore kept. Files that vanish meanwhile are ignored.
+
+    Returns:
+        The paths deleted.
+
+    Raises:
+        OSError: ``directory`` cannot be listed (a missing directory is no error: ``[]``).
+    """
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return []
+    removed: list[Path] = []
+    now = time.time()
+    for entry in entries:
+        if not TEMP_NAME.match(entry.name):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+            if age <= max_age_s and (age <= 1.0 or _locked(entry.path)):
+                continue
+            os.unlink(entry.path)
+        except FileNotFoundError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _locked(path: str) -> bool:
+    """Whether another process holds ``path``'s write lock (``True`` when unknowable)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        return not _lock(fd, wait=False)
+    finally:
+        os.close(fd)
+
+
 def read_trace_file(path: Path) -> Trace:
     """Read and parse one trace file.
 
     Raises:
         FileNotFoundError: no such file.
-        TraceSchemaError: the file is not a readable trace.
+        TraceSchemaError: the file is not a readable trace (also: it is a directory).
+        OSError: the file cannot be read (permissions, I/O error).
     """
-    return decode_trace(path.read_bytes(), source=str(path))
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise TraceSchemaError(f"{path}: a directory, not a trace file") from None
+    return decode_trace(data, source=str(path))

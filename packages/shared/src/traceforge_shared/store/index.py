@@ -4,20 +4,74 @@ The index is a cache. The trace files are the truth: the index is rebuilt from t
 missing, when its layout (``PRAGMA user_version``) differs from :data:`INDEX_VERSION`, or
 reconciled when the traces directory changed behind the store's back (files added or removed
 by hand or by another process).
+
+A corrupt index (garbage bytes, a truncated file: SQLite's ``SQLITE_CORRUPT`` or
+``SQLITE_NOTADB``), found when it is opened or while it is used, is moved aside to
+``index.sqlite.corrupt-<UTC timestamp>`` and a new, empty one is created in its place; the store
+then fills it from the trace files (:attr:`TraceIndex.created`). An index file replaced behind
+an open connection (a new inode) is reopened on the next use.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
+import logging
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 from traceforge_shared.trace import Trace, TraceSummary, response_text
+
+log = logging.getLogger("traceforge.store")
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+#: SQLite result codes meaning the database file itself is damaged.
+_CORRUPT_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """Whether ``exc`` says the index file is damaged (not merely locked, full or read-only)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (
+        isinstance(exc, sqlite3.DatabaseError)
+        and code is not None
+        and code & 0xFF in (_CORRUPT_CODES)
+    )
+
+
+def _healing(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run an index method; if the index file turns out corrupt, move it aside, open a new
+    one and run the method once more (outermost call only: nested calls just raise)."""
+
+    @functools.wraps(method)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        index = args[0]
+        assert isinstance(index, TraceIndex)
+        local = index._local
+        depth = getattr(local, "depth", 0)
+        local.depth = depth + 1
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if depth or not is_corruption(exc) or index._bulk:
+                raise
+            index.heal(exc)
+            return method(*args, **kwargs)
+        finally:
+            local.depth = depth
+
+    return run
+
 
 #: Layout version of the index. Bump it when the table changes: old indexes are then dropped
 #: and rebuilt from the trace files (the index holds nothing that is not in them).
@@ -167,17 +221,60 @@ class TraceIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._heal_lock = threading.Lock()
         self.created = False
         self._bulk = False
 
     def connection(self) -> sqlite3.Connection:
         """Return this thread's connection, creating the index (or resetting an index of
-        another layout version) on first use."""
+        another layout version) on first use, and reopening it when the file was replaced
+        or deleted since.
+
+        Raises:
+            sqlite3.Error: the index cannot be opened (a corrupt one is healed first, see the
+                module docstring; this is then e.g. a read-only or full disk).
+        """
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
-            return conn
+            if self._same_file():
+                return conn
+            self.close()  # replaced or deleted behind this connection: open the new one
+        try:
+            return self._open()
+        except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc):
+                raise
+            self.heal(exc)
+            return self._open()
+
+    def _same_file(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == getattr(self._local, "file_id", None)
+
+    def _file_id(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local.file_id = self._file_id()
         conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        try:
+            self._prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._local.file_id = self._file_id()
+        self._local.conn = conn
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
         # WAL is a property of the database file: set it once. Switching the journal mode
         # takes an exclusive lock without waiting on the busy timeout, so many connections
         # opening a new index at once would fail with "database is locked": retry.
@@ -205,8 +302,44 @@ class TraceIndex:
                     self._create_indexes(conn)
         if not self.created and not self._bulk and self._missing_indexes(conn):
             self._create_indexes(conn)  # a bulk load was cut short (crash, kill)
-        self._local.conn = conn
-        return conn
+        # A garbage or truncated file may pass the lines above (SQLite reads lazily): read
+        # the schema so damage shows here, where it is healed, rather than mid-query.
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+
+    def heal(self, exc: BaseException) -> Path | None:
+        """Move the corrupt index file aside (``index.sqlite.corrupt-<timestamp>``, with its
+        ``-wal``; the ``-shm`` is deleted) so the next use creates a new one; returns where
+        it went (``None``: another thread or process already moved it).
+
+        Raises:
+            exc: the file cannot be moved (e.g. a read-only directory).
+        """
+        seen = getattr(self._local, "file_id", None)
+        self.close()
+        with self._heal_lock:
+            now = self._file_id()
+            if now is None or (seen is not None and now != seen):
+                return None  # gone, or already replaced by a new index
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+            try:
+                os.replace(self.path, aside)
+            except OSError as move_error:
+                log.error(
+                    "the index %s is corrupt and cannot be moved aside: %s", self.path, move_error
+                )
+                raise exc from move_error
+            wal = self.path.with_name(self.path.name + "-wal")
+            with contextlib.suppress(OSError):
+                os.replace(wal, aside.with_name(aside.name + "-wal"))
+            with contextlib.suppress(OSError):
+                os.unlink(self.path.with_name(self.path.name + "-shm"))
+        log.warning(
+            "the trace index was corrupt (%s): moved it to %s; rebuilding it from the trace files",
+            exc,
+            aside.name,
+        )
+        return aside
 
     def _missing_indexes(self, conn: sqlite3.Connection) -> bool:
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
@@ -242,26 +375,37 @@ class TraceIndex:
         """Close this thread's connection (others close when their thread ends)."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
-            conn.close()
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
             self._local.conn = None
 
     def put(self, entries: Iterable[IndexEntry | TraceSummary]) -> None:
         """Insert or replace rows: ``(summary, search_text)`` pairs (see :func:`search_text`);
         a bare summary is indexed with no searchable text."""
+        self._put([_row(e) for e in entries])
+
+    @_healing
+    def _put(self, rows: list[tuple[Any, ...]]) -> None:
         conn = self.connection()
         with _transaction(conn):
-            conn.executemany(_INSERT, [_row(e) for e in entries])
+            conn.executemany(_INSERT, rows)
 
     def remove(self, ids: Iterable[str]) -> None:
         """Remove rows by id (missing ids are ignored)."""
+        self._remove([(i,) for i in ids])
+
+    @_healing
+    def _remove(self, rows: list[tuple[str]]) -> None:
         conn = self.connection()
         with _transaction(conn):
-            conn.executemany("DELETE FROM traces WHERE id = ?", [(i,) for i in ids])
+            conn.executemany("DELETE FROM traces WHERE id = ?", rows)
 
+    @_healing
     def ids(self) -> set[str]:
         """Return every indexed id."""
         return {row[0] for row in self.connection().execute("SELECT id FROM traces")}
 
+    @_healing
     def ids_with_prefix(self, prefix: str, limit: int = 10) -> list[str]:
         """Return up to ``limit`` indexed ids starting with ``prefix`` (lower-case hex)."""
         upper = prefix + "g"  # 'g' sorts after every hex digit
@@ -271,11 +415,13 @@ class TraceIndex:
         )
         return [row[0] for row in rows]
 
+    @_healing
     def get_meta(self, key: str) -> str | None:
         """Return a bookkeeping value."""
         row = self.connection().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    @_healing
     def set_meta(
         self, key: str, value: str, *, expected: str | None = None, only_if_expected: bool = False
     ) -> bool:
@@ -288,6 +434,7 @@ class TraceIndex:
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
         return True
 
+    @_healing
     def query(
         self,
         where: str,
@@ -316,6 +463,7 @@ class TraceIndex:
             args += [limit, offset]
         return [_summary(row) for row in self.connection().execute(sql, args)]
 
+    @_healing
     def count(self, where: str = "", params: Sequence[Any] = (), *, scan: bool = False) -> int:
         """Return how many rows match (``scan``: as for :meth:`query`)."""
         sql = "SELECT COUNT(*) FROM traces" + (" NOT INDEXED" if scan else "")
@@ -336,8 +484,10 @@ class TraceIndex:
         try:
             yield
         finally:
-            conn.execute("COMMIT")
+            with contextlib.suppress(sqlite3.Error):  # closed by a heal meanwhile
+                conn.execute("COMMIT")
 
+    @_healing
     def totals(
         self, where: str, params: Sequence[Any], *, recent_since: str, recent_until: str
     ) -> IndexTotals:
@@ -353,6 +503,7 @@ class TraceIndex:
         row = self.connection().execute(sql, [recent_since, recent_until, *params]).fetchone()
         return IndexTotals(*row)
 
+    @_healing
     def values_at_offsets(
         self, column: str, where: str, params: Sequence[Any], offsets: Sequence[int]
     ) -> list[Any]:
@@ -371,6 +522,7 @@ class TraceIndex:
             values.append(None if row is None else row[0])
         return values
 
+    @_healing
     def counts_by(self, column: str, where: str, params: Sequence[Any]) -> list[tuple[Any, int]]:
         """Return ``(value, count)`` of ``column`` over the matching rows, most frequent
         first (ties by value)."""
@@ -382,6 +534,7 @@ class TraceIndex:
         )
         return [(row[0], int(row[1])) for row in self.connection().execute(sql, list(params))]
 
+    @_healing
     def counts_in_ranges(
         self, bounds: Sequence[str], where: str, params: Sequence[Any]
     ) -> list[tuple[int, int]]:
@@ -445,5 +598,10 @@ class _transaction:
             self.outer = True
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        if self.outer:
-            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not self.outer:
+            return
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+            return
+        with contextlib.suppress(sqlite3.Error):  # e.g. already rolled back by SQLite
+            self.conn.execute("ROLLBACK")
