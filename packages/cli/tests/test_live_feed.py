@@ -102,7 +102,7 @@ def test_the_proxy_pushes_its_traces_to_the_live_feed(store: TraceStore) -> None
     service = ProxyService(_config(), {}, store, addons=[feed], mock_delay_ms=0)
     with (
         BackgroundProxy(service) as proxy,
-        TestClient(create_app(store, feed=feed)) as client,
+        TestClient(create_app(store, feed=feed), base_url="http://127.0.0.1") as client,
         client.stream("GET", "/api/events") as response,
     ):
         lines = response.iter_lines()

@@ -213,6 +213,20 @@ def test_regex() -> None:
     assert message.startswith("invalid regular expression '(unclosed': missing ), unterminated")
 
 
+@pytest.mark.timeout(60)  # with `re` this search takes about 10 minutes
+def test_a_regex_with_catastrophic_backtracking_times_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pattern from a test file must not freeze the run (or the proxy's event loop)."""
+    from traceforge_shared.evals import assertions
+
+    monkeypatch.setattr(assertions, "REGEX_TIMEOUT_S", 0.2)
+    trace = text_trace("a" * 32 + "!")
+    message = fails(Regex(pattern=r"^(a|a)*$"), trace)
+    assert message.startswith(r"regex timed out after 0.2 s: /^(a|a)*$/ on the 33 characters")
+    assert passes(Regex(pattern=r"^(a|a)*!$"), text_trace("a" * 5 + "!")).startswith("matches")
+
+
 def test_fuzzy_score_and_message() -> None:
     answer = "The quick brown fox jumps over the lazy dog"
     expected = "The quick brown fox jumped over the lazy dog"

@@ -22,6 +22,7 @@ from traceforge_web_api import create_app
 
 from .factories import (
     BASE_EPOCH,
+    LOOPBACK_URL,
     anthropic_message_trace,
     anthropic_stream_trace,
     gemini_content_trace,
@@ -95,5 +96,5 @@ def all_traces(traces: list[Trace], provider_traces: list[Trace]) -> list[Trace]
 
 @pytest.fixture
 def client(store: TraceStore) -> Iterator[TestClient]:
-    with TestClient(create_app(store)) as test_client:
+    with TestClient(create_app(store), base_url=LOOPBACK_URL) as test_client:
         yield test_client

@@ -16,6 +16,10 @@ from typing import Any
 from traceforge_shared.ids import new_trace_id, utc_timestamp
 from traceforge_shared.trace import NativeCall, StreamChunk, Trace, TraceMetadata, Usage
 
+#: Base URL of the tests' clients: a loopback Host, which the API answers (not
+#: ``testserver``, Starlette's default, which it refuses with ``421``).
+LOOPBACK_URL = "http://127.0.0.1"
+
 #: 2026-11-23T08:00:00Z; the fixtures' traces are one minute apart after it.
 BASE_EPOCH = 1795420800.0
 

@@ -12,6 +12,8 @@ from traceforge_shared.store import TraceStore
 from traceforge_shared.trace import Trace
 from traceforge_web_api import create_app
 
+from .factories import LOOPBACK_URL
+
 TOKEN = "s3cret-token-\u00e9"  # not only ASCII
 
 #: One request per route (and an unknown path): none may answer without the token.
@@ -38,7 +40,7 @@ REQUESTS = [
 
 @pytest.fixture
 def secured(store: TraceStore) -> Iterator[TestClient]:
-    with TestClient(create_app(store, token=TOKEN)) as client:
+    with TestClient(create_app(store, token=TOKEN), base_url=LOOPBACK_URL) as client:
         yield client
 
 

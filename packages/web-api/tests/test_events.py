@@ -25,6 +25,8 @@ from traceforge_web_api import create_app
 from traceforge_web_api.feed import TraceFeed
 from traceforge_web_api.routes import events
 
+from .factories import LOOPBACK_URL
+
 #: Longest wait for an event.
 DEADLINE_S = 10.0
 
@@ -163,7 +165,10 @@ def test_too_many_clients_is_503(store: TraceStore) -> None:
     app = create_app(store)
     feed = getattr(app.state, events.FEED_STATE_KEY)
     feed.max_subscribers = 1
-    with TestClient(app) as client, client.stream("GET", "/api/events") as first:
+    with (
+        TestClient(app, base_url=LOOPBACK_URL) as client,
+        client.stream("GET", "/api/events") as first,
+    ):
         lines = first.iter_lines()  # kept: a dropped iterator closes the stream
         assert next(lines) == ": connected"
         second = client.get("/api/events")
@@ -193,7 +198,7 @@ def test_a_failing_send_ends_the_stream_cleanly(store: TraceStore) -> None:
         "raw_path": b"/api/events",
         "root_path": "",
         "query_string": b"",
-        "headers": [(b"host", b"testserver")],
+        "headers": [(b"host", b"127.0.0.1")],
         "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
     }
@@ -225,7 +230,7 @@ def test_a_failing_send_ends_the_stream_cleanly(store: TraceStore) -> None:
 def pushed(store: TraceStore) -> Iterator[tuple[TestClient, TraceFeed]]:
     """The API as ``traceforge start`` serves it: its feed is told of each saved trace."""
     feed = TraceFeed(store, watch=False)
-    with TestClient(create_app(store, feed=feed)) as test_client:
+    with TestClient(create_app(store, feed=feed), base_url=LOOPBACK_URL) as test_client:
         yield test_client, feed
 
 

@@ -48,7 +48,9 @@ def api_schema(
         """Stands in for the proxy's runner (``traceforge start`` gives one)."""
         return await replay_tests(cases, store)
 
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(store, test_runner=runner))
+    # schemathesis's ASGI client sends `Host: testserver`: a configured name, like a user's.
+    app = create_app(store, test_runner=runner, allowed_hosts=["testserver"])
+    return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

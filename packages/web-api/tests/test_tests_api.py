@@ -16,6 +16,8 @@ from traceforge_shared.store import TraceStore
 from traceforge_shared.trace import Trace
 from traceforge_web_api import create_app
 
+from .factories import LOOPBACK_URL
+
 VALID_YAML = """\
 # checks the sky answer
 name: Sky color
@@ -385,7 +387,7 @@ class FakeRunner:
 @pytest.fixture
 def runner_client(store: TraceStore) -> Iterator[tuple[TestClient, FakeRunner]]:
     runner = FakeRunner()
-    with TestClient(create_app(store, test_runner=runner)) as test_client:
+    with TestClient(create_app(store, test_runner=runner), base_url=LOOPBACK_URL) as test_client:
         yield test_client, runner
 
 

@@ -85,7 +85,7 @@ async def _raw_request(app: Any, method: str, raw_path: bytes) -> tuple[int, dic
         "raw_path": raw_path,
         "root_path": "",
         "query_string": b"",
-        "headers": [(b"host", b"testserver")],
+        "headers": [(b"host", b"127.0.0.1")],
         "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
     }

@@ -13,6 +13,7 @@ The same approach as :func:`traceforge_shared.config.load_config`, as a reusable
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Set
 from pathlib import Path
@@ -76,17 +77,54 @@ def read_yaml(path: Path) -> Any:
     return parse_yaml(text)
 
 
+def round_trip_loader() -> Any:
+    """Return a ruamel round-trip ``YAML`` object whose scanner refuses nesting deeper than
+    :data:`MAX_DEPTH` (block and flow levels together) with a ``ScannerError`` (a
+    ``MarkedYAMLError``: it has the line). ruamel's scanner costs time quadratic in the
+    nesting depth (15 s for 3,000 ``[``), and its composer recurses once per level, so a
+    deep document must be stopped while it is scanned. Use it for every YAML load."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.Scanner = _depth_limited_scanner()
+    return yaml
+
+
+@functools.cache
+def _depth_limited_scanner() -> type:
+    from ruamel.yaml.scanner import RoundTripScanner, ScannerError
+
+    class DepthLimitedScanner(RoundTripScanner):
+        def _check_depth(self) -> None:
+            if len(self.indents) + self.flow_level > MAX_DEPTH:
+                raise ScannerError(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep", self.reader.get_mark()
+                )
+
+        def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:
+            super().fetch_flow_collection_start(TokenClass, to_push)
+            self._check_depth()
+
+        def add_indent(self, column: int) -> bool:
+            added = bool(super().add_indent(column))
+            if added:
+                self._check_depth()
+            return added
+
+    return DepthLimitedScanner
+
+
 def parse_yaml(text: str) -> Any:
-    """Parse ``text`` with the ruamel round-trip loader; see :func:`read_yaml`.
+    """Parse ``text`` with the ruamel round-trip loader (:func:`round_trip_loader`: at most
+    :data:`MAX_DEPTH` levels deep); see :func:`read_yaml`.
 
     Raises:
         YamlProblem: the text is not valid YAML.
     """
     # ruamel is imported on use: modules that import this one (config) load without it.
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    yaml = YAML(typ="rt")
+    yaml = round_trip_loader()
     try:
         return yaml.load(text)
     except MarkedYAMLError as exc:
@@ -120,26 +158,79 @@ def to_plain(node: Any) -> Any:
     ``float``) become their plain types, a custom-tagged scalar (``!foo x``) its text, a set
     a list, and a timestamp its ISO 8601 text (YAML 1.2 has no timestamps; JSON neither).
 
+    Aliases are expanded (each use becomes a copy). Their expansion is measured first, with
+    each container's size counted once, so a "billion laughs" document (a few hundred bytes
+    of aliases of aliases expanding to billions of values) is refused in microseconds instead
+    of eating the CPU and memory of the process.
+
     Raises:
-        YamlProblem: the document contains itself through an alias, or is nested too deeply.
+        YamlProblem: the document contains itself through an alias, its aliases add more
+            than :data:`MAX_ALIAS_NODES` values, or it is nested more than :data:`MAX_DEPTH`
+            levels deep.
     """
     try:
-        return _plain(node, set())
+        _check_expansion(node)
+        return _plain(node)
     except RecursionError as exc:
         raise YamlProblem("the document is nested too deeply") from exc
 
 
-def _plain(node: Any, active: set[int]) -> Any:
-    if isinstance(node, dict | list | Set):
-        if id(node) in active:
+#: Most values a document's aliases may add when expanded (every value under each use of an
+#: alias after the first), on top of the values written out.
+MAX_ALIAS_NODES = 100_000
+
+#: Deepest nesting of mappings and sequences in a document.
+MAX_DEPTH = 100
+
+
+def _check_expansion(node: Any) -> None:
+    """Refuse cycles, nesting over :data:`MAX_DEPTH`, and alias expansions over
+    :data:`MAX_ALIAS_NODES`, counting sizes once per container (so a billion laughs costs
+    microseconds to measure).
+
+    Raises:
+        YamlProblem: what is wrong.
+    """
+    sizes: dict[int, int] = {}  # container id -> values in its expansion, itself included
+    written = 1  # values written out: the root and each container's children, once
+    active: set[int] = set()
+
+    def size(item: Any, depth: int) -> int:
+        nonlocal written
+        if not isinstance(item, dict | list | Set):
+            return 1
+        key = id(item)
+        if key in active:
             raise YamlProblem("an alias refers to a node that contains it")
-        active.add(id(node))
-        try:
-            if isinstance(node, dict):
-                return {_key(k): _plain(v, active) for k, v in node.items()}
-            return [_plain(v, active) for v in node]
-        finally:
-            active.discard(id(node))
+        if key in sizes:
+            return sizes[key]
+        if depth >= MAX_DEPTH:
+            raise YamlProblem(f"the document is nested more than {MAX_DEPTH} levels deep")
+        active.add(key)
+        children = list(item.values()) if isinstance(item, dict) else list(item)
+        written += len(children)
+        total = 1 + sum(size(child, depth + 1) for child in children)
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    expanded = size(node, 0) - written
+    if expanded > MAX_ALIAS_NODES:
+        raise YamlProblem(
+            f"the document's aliases (*name) expand to {expanded:,} more values, over the "
+            f"limit of {MAX_ALIAS_NODES:,}; write the values out or use fewer nested aliases"
+        )
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {_key(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list | Set):
+        return [_plain(v) for v in node]
+    return _scalar(node)
+
+
+def _scalar(node: Any) -> Any:
     if node is None or type(node) in (str, int, float, bool):
         return node
     from ruamel.yaml.comments import TaggedScalar
@@ -167,7 +258,7 @@ def _key(key: Any) -> str:
         return "true" if key else "false"
     if key is None:
         return "null"
-    return str(_plain(key, set()))
+    return str(_scalar(key))
 
 
 def split_path(json_path: str) -> list[str | int]:

@@ -6,6 +6,8 @@ Use :func:`create_app` to get the ASGI application (e.g. for tests or another se
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import uvicorn
 
 from traceforge_shared.store import TraceStore
@@ -25,14 +27,18 @@ def serve(
     port: int = DEFAULT_PORT,
     *,
     token: str | None = None,
+    allowed_hosts: Iterable[str] = (),
 ) -> None:
     """Serve the API for ``store`` on ``host:port``; blocks until the server stops (Ctrl+C).
 
     ``token``: require ``Authorization: Bearer <token>`` on every request (see
-    :func:`create_app`); needed when ``host`` is not a loopback address.
+    :func:`create_app`); needed when ``host`` is not a loopback address. ``allowed_hosts``:
+    host names served besides the loopback ones (``421`` for others; see
+    :mod:`traceforge_web_api.security`).
 
     Raises:
         SystemExit: uvicorn could not start (e.g. the port is in use); uvicorn logs why.
     """
-    config = uvicorn.Config(create_app(store, token=token), host=host, port=port, log_level="info")
+    app = create_app(store, token=token, allowed_hosts=allowed_hosts)
+    config = uvicorn.Config(app, host=host, port=port, log_level="info")
     uvicorn.Server(config).run()

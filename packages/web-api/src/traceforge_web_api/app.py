@@ -11,6 +11,7 @@ paths (404), wrong methods (405) and unexpected failures (500), has a JSON body
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -34,6 +35,12 @@ from traceforge_web_api.routes import (
     traces,
 )
 from traceforge_web_api.routes.tests import RUNNER_STATE_KEY, TestRunner
+from traceforge_web_api.security import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_QUERY_BYTES,
+    HostAllowlist,
+    RequestGuard,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +72,9 @@ def create_app(
     token: str | None = None,
     test_runner: TestRunner | None = None,
     feed: TraceFeed | None = None,
+    allowed_hosts: Iterable[str] = (),
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_query_bytes: int = DEFAULT_MAX_QUERY_BYTES,
 ) -> Starlette:
     """Return the API application serving ``store``'s home (traces, config, tests).
 
@@ -78,6 +88,14 @@ def create_app(
         feed: what ``/api/events`` announces. Default: a :class:`TraceFeed` watching
             ``store``'s directory. ``traceforge start`` passes ``TraceFeed(store,
             watch=False)``, which it also gives the proxy as a ``saved`` addon.
+        allowed_hosts: host names the API answers to besides the loopback ones
+            (``127.0.0.1``, ``localhost``, ``[::1]``; any port): ``api.allowed_hosts`` of
+            ``config.yaml``. A request for another ``Host`` is ``421`` (DNS rebinding); a
+            write from a web page whose ``Origin`` is not one of them is ``403``; a write
+            with a body that is not ``application/json`` is ``415``. See
+            :mod:`traceforge_web_api.security`.
+        max_body_bytes: largest request body (``413`` above), bytes.
+        max_query_bytes: largest query string (``414`` above), bytes.
 
     Routes: ``/api/health``, ``/api/traces`` (+ ``/diff``, ``/{id}``), ``/api/analytics``,
     ``/api/config``, ``/api/tests`` (+ ``/run``, ``/{name}``), ``/api/export``,
@@ -85,11 +103,25 @@ def create_app(
     for the shapes and error codes.
 
     Raises:
-        ValueError: ``token`` is the empty string.
+        ValueError: ``token`` is the empty string, a name of ``allowed_hosts`` is not a host
+            name, or a size limit is below 1.
     """
-    middleware = [Middleware(BearerTokenMiddleware, token=token)] if token is not None else []
     if token is not None and not token:
         raise ValueError("the API token must not be empty")
+    hosts = list(allowed_hosts)
+    HostAllowlist(hosts)  # refuse a bad name now, not on the first request
+    if max_body_bytes < 1 or max_query_bytes < 1:
+        raise ValueError("size limits must be at least 1 byte")
+    middleware = [
+        Middleware(
+            RequestGuard,
+            allowed_hosts=hosts,
+            max_body_bytes=max_body_bytes,
+            max_query_bytes=max_query_bytes,
+        )
+    ]
+    if token is not None:
+        middleware.append(Middleware(BearerTokenMiddleware, token=token))
     app = Starlette(
         routes=[
             *health.routes,

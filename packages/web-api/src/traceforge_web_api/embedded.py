@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import uvicorn
 
@@ -51,18 +51,27 @@ def embedded_server(
     token: str | None = None,
     test_runner: TestRunner | None = None,
     feed: TraceFeed | None = None,
+    allowed_hosts: Iterable[str] = (),
     log_level: str = "warning",
 ) -> EmbeddedServer:
     """Return an :class:`EmbeddedServer` for the API over ``store``; serve it with
     ``await server.serve(sockets=[bind(host, port)])``.
 
-    ``token``, ``test_runner`` and ``feed`` are :func:`~traceforge_web_api.create_app`'s: a
-    bearer token every request must carry, the runner of ``proxy`` mode test runs, and what
+    ``token``, ``test_runner``, ``feed`` and ``allowed_hosts`` are
+    :func:`~traceforge_web_api.create_app`'s: a bearer token every request must carry, the
+    runner of ``proxy`` mode test runs (run in a thread of its own, off this loop), what
     ``/api/events`` announces (in the proxy's process: ``TraceFeed(store, watch=False)``, also
-    given to the proxy as an addon, see :func:`live_feed`).
+    given to the proxy as an addon, see :func:`live_feed`), and the host names served besides
+    the loopback ones.
+
+    Raises:
+        ValueError: as :func:`~traceforge_web_api.create_app`.
     """
+    app = create_app(
+        store, token=token, test_runner=test_runner, feed=feed, allowed_hosts=allowed_hosts
+    )
     config = uvicorn.Config(
-        create_app(store, token=token, test_runner=test_runner, feed=feed),
+        app,
         log_level=log_level,
         access_log=False,
         lifespan="off",

@@ -18,6 +18,9 @@ from traceforge_web_api.common import QueryError
 #: Largest ``offset`` accepted (SQLite integers are 64-bit; this is JavaScript's safe limit).
 MAX_OFFSET = 2**53 - 1
 
+#: Longest ``q`` accepted, in characters (SQLite refuses LIKE patterns over 50,000 bytes).
+MAX_Q_CHARS = 4096
+
 #: Names of the query parameters :func:`parse_filter` reads.
 FILTER_PARAMS = ("model", "provider", "status", "streaming", "since", "until", "q")
 
@@ -90,11 +93,15 @@ def parse_filter(params: QueryParams) -> TraceFilter:
     Recognised: ``model``, ``provider`` (exact match), ``status`` (one of
     :data:`~traceforge_shared.trace.TRACE_STATUSES`), ``streaming`` (``true``/``false``),
     ``since`` (at or after) and ``until`` (before), ISO 8601 with a time without offset
-    taken as UTC, and ``q`` (case-insensitive text of the messages or the answer).
+    taken as UTC, and ``q`` (case-insensitive text of the messages or the answer, at most
+    :data:`MAX_Q_CHARS` characters).
 
     Raises:
         QueryError: a parameter has a value that cannot be used.
     """
+    q = text_param(params, "q")
+    if q is not None and len(q) > MAX_Q_CHARS:
+        raise QueryError(f"q must be at most {MAX_Q_CHARS} characters, got {len(q)}")
     status = text_param(params, "status")
     if status is not None and status not in TRACE_STATUSES:
         raise QueryError(f"status must be one of {', '.join(TRACE_STATUSES)}, got {status!r}")
@@ -105,5 +112,5 @@ def parse_filter(params: QueryParams) -> TraceFilter:
         streaming=bool_param(params, "streaming"),
         since=datetime_param(params, "since"),
         until=datetime_param(params, "until"),
-        q=text_param(params, "q"),
+        q=q,
     )

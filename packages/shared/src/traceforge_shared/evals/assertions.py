@@ -292,13 +292,34 @@ def _check_starts_with(a: StartsWith, context: _Context) -> _Outcome:
     )
 
 
+#: Longest a ``regex`` assertion may search, in seconds. Patterns come from test files, and
+#: one with catastrophic backtracking (``^(a|a)*$``) takes time doubling per character of the
+#: answer: past this the assertion fails ("regex timed out after 1 s") instead of freezing the
+#: run. The ``regex`` module checks its clock while backtracking; a search may overrun the
+#: limit by about as much again.
+REGEX_TIMEOUT_S = 1.0
+
+
 def _check_regex(a: Regex, context: _Context) -> _Outcome:
+    import regex  # type: ignore[import-untyped]  # imported on first use, like jsonschema
+
     try:
-        pattern = re.compile(a.pattern)
-    except re.error as error:
+        re.compile(a.pattern)  # the syntax and messages of Python's `re`, as documented
+        pattern = regex.compile(a.pattern)
+    except (re.error, regex.error, RecursionError, OverflowError) as error:
         return _Outcome(False, f"invalid regular expression {_preview(a.pattern)}: {error}")
     text = _text(a, context)
-    match = pattern.search(text)
+    try:
+        # concurrent: the GIL is released while it searches, so other threads (the proxy's
+        # event loop, when the run is in the proxy's process) keep running
+        match = pattern.search(text, timeout=REGEX_TIMEOUT_S, concurrent=True)
+    except TimeoutError:
+        return _Outcome(
+            False,
+            f"regex timed out after {REGEX_TIMEOUT_S:g} s: /{a.pattern}/ on the "
+            f"{len(text):,} characters of {a.field} (catastrophic backtracking? simplify "
+            "nested quantifiers like (a+)+)",
+        )
     if match:
         return _Outcome(True, f"matches /{a.pattern}/ at {_preview(match.group())}")
     return _Outcome(False, f"expected {a.field} to match /{a.pattern}/; it was {_preview(text)}")

@@ -364,6 +364,16 @@ def _paths() -> dict[str, Any]:
     }
 
 
+def _add_guard_errors(method: str, responses: dict[str, Any]) -> None:
+    """The answers of :mod:`traceforge_web_api.security`, which every operation may give."""
+    responses.setdefault("413", _error("The body is larger than the API accepts (10 MiB)."))
+    responses.setdefault("414", _error("The query string is longer than 8 KiB."))
+    responses.setdefault("421", _error("The Host is not a loopback or configured name."))
+    if method not in ("get", "head", "options"):
+        responses.setdefault("403", _error("The request comes from a page of another site."))
+        responses.setdefault("415", _error("The body is not sent as application/json."))
+
+
 def build_openapi(*, secured: bool = False) -> dict[str, Any]:
     """Return the OpenAPI 3.1 document of the API (a new dict on each call).
 
@@ -390,6 +400,9 @@ def build_openapi(*, secured: bool = False) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+    for operations in paths.values():
+        for method, operation in operations.items():
+            _add_guard_errors(method, operation["responses"])
     if secured:
         document["security"] = [{"bearer": []}]
         for operations in paths.values():

@@ -21,17 +21,21 @@ Routes (``{name}`` is a test file's path below ``<home>/tests`` without the suff
   of them. Files that do not load are ``error`` results first, as in the CLI. ``replay``
   (default) checks each test against its recorded trace, offline; ``proxy`` sends the
   requests through the capture proxy, which needs the runner ``traceforge start`` gives the
-  API (``501`` without one).
+  API (``501`` without one). Either runs on an event loop of its own in a worker thread, never
+  on the API's (which is the capture proxy's in ``traceforge start``).
 
 Errors: ``400`` bad name or body, ``404`` no such test (or trace), ``409``, ``422``, ``501``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
+import anyio.to_thread
 import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -65,7 +69,8 @@ from traceforge_web_api.common import (
 from traceforge_web_api.testfiles import TestName, delete_test, list_test_files
 
 #: Runs tests through the capture proxy: ``await runner(cases, mode)`` -> the run. Given to
-#: :func:`traceforge_web_api.create_app` by ``traceforge start``.
+#: :func:`traceforge_web_api.create_app` by ``traceforge start``. Called in a worker thread,
+#: on an event loop of its own (not the API's), so it must not use the API's loop.
 TestRunner = Callable[[list[tuple[Path, TestCase]], str], Awaitable[TestRun]]
 
 #: ``app.state`` attribute holding the :data:`TestRunner` (or ``None``).
@@ -365,6 +370,20 @@ def _select(
     return cases, errors
 
 
+async def _off_loop(start: Callable[[], Awaitable[TestRun]]) -> TestRun:
+    """Call ``start`` and await its run on an event loop of its own in a worker thread.
+
+    Assertions are CPU work on text chosen by a test file (a regex, a JSON schema, a fuzzy
+    match of a long answer); in ``traceforge start`` the API shares its event loop with the
+    capture proxy, so a slow assertion there would stall every proxied call.
+    """
+
+    async def main() -> TestRun:
+        return await start()
+
+    return await anyio.to_thread.run_sync(asyncio.run, main())
+
+
 async def run_tests(request: Request) -> Response:
     """``POST /api/tests/run``: run tests and save the run.
 
@@ -385,9 +404,9 @@ async def run_tests(request: Request) -> Response:
         )
     cases, errors = await run_in_threadpool(_select, store.home, spec)
     if spec.mode == "proxy" and runner is not None:
-        run = await runner(cases, spec.mode)
+        run = await _off_loop(lambda: runner(cases, spec.mode))
     else:
-        run = await replay_tests(cases, store)
+        run = await _off_loop(lambda: replay_tests(cases, store))
     run.results[:0] = [load_error_result(error) for error in errors]
     await run_in_threadpool(ResultStore(store.home, fsync=store.fsync).save, run)
     return json_response(run)
