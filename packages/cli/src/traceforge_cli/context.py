@@ -75,6 +75,25 @@ def home() -> Path:
     return resolve_home(ctx.meta.get("traceforge.home"))
 
 
+def ensure_home() -> Path:
+    """Create the chosen home (and its parents) if missing and return it: for commands that
+    run long (``start``, ``demo``), so a home that can never exist fails at once rather than
+    losing every trace.
+
+    Raises:
+        traceforge_cli.errors.CliError: it cannot be created (a part of the path is a file,
+            permission denied, read-only or full disk); the message names the path.
+    """
+    from traceforge_cli.errors import CliError, os_error_text
+
+    path = home()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create the TraceForge home: {os_error_text(exc)}") from exc
+    return path
+
+
 def store() -> TraceStore:
     """Return the trace store of the chosen home."""
     from traceforge_shared.store import TraceStore
@@ -86,11 +105,15 @@ def config() -> Config:
     """Load ``config.yaml`` of the chosen home.
 
     Raises:
-        click.ClickException: the file is invalid (message names file, line and field).
+        click.ClickException: the file is invalid (message names file, line and field) or
+            nested too deeply to parse.
     """
     from traceforge_shared.config import ConfigError, config_path, load_config
 
+    path = config_path(home())
     try:
-        return load_config(config_path(home()))
+        return load_config(path)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    except RecursionError as exc:  # a YAML parser recursing on deep nesting
+        raise click.ClickException(f"{path}: invalid YAML: nested too deeply") from exc

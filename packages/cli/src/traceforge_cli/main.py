@@ -4,17 +4,23 @@ The commands are loaded lazily (click's documented ``LazyGroup`` pattern): the g
 each command's module and one-line help, and imports ``traceforge_cli.commands.<name>`` only
 when that command runs. So ``traceforge --help``, ``--version`` and ``trace list`` import no
 provider SDK, no TUI, no proxy server and no web API.
+
+Every command runs inside :func:`traceforge_cli.errors.guarded`: a failure is one line on
+stderr, ``traceforge: <what> (<path>)``, with exit status 1 (2 for a command line click
+rejects, in click's own format), never a traceback unless ``TRACEFORGE_DEBUG=1``.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import click
 
 from traceforge_cli.context import home_option
+from traceforge_cli.errors import guarded
 
 
 class LazyCommand:
@@ -90,6 +96,27 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+class TraceforgeGroup(LazyGroup):
+    """The ``traceforge`` group: a :class:`LazyGroup` whose commands run inside
+    :func:`traceforge_cli.errors.guarded`, so a failure is one line on stderr (exit 1, or 2
+    for bad input), never a traceback (unless ``$TRACEFORGE_DEBUG`` is set)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the chosen command; errors as :func:`~traceforge_cli.errors.guarded` says.
+
+        Raises:
+            click.ClickException: every failure (click prints it and exits 1 or 2).
+        """
+        with guarded(lambda: _home(ctx)):
+            return super().invoke(ctx)
+
+
+def _home(ctx: click.Context) -> Path:
+    from traceforge_shared.config import resolve_home
+
+    return resolve_home(ctx.meta.get("traceforge.home"))
+
+
 def _command(name: str, short_help: str) -> LazyCommand:
     return LazyCommand(f"traceforge_cli.commands.{name}", name, short_help)
 
@@ -123,7 +150,7 @@ COMMANDS: dict[str, LazyCommand] = {
 
 
 @click.group(
-    cls=LazyGroup,
+    cls=TraceforgeGroup,
     lazy=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -50,6 +50,7 @@ def demo(port: int, delay_ms: float) -> None:
     replays real recorded answers of each provider.
     """
     cfg = context.config()
+    context.ensure_home()  # a home that cannot exist fails now, not trace by trace
     cfg.proxy.port = port
     cfg.proxy.host = "127.0.0.1"
     store = context.store()

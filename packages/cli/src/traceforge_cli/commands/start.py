@@ -14,13 +14,17 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from traceforge_cli import context
 from traceforge_cli.context import home_option, mock_delay_option, port_option
+from traceforge_cli.logs import configure_logging
 from traceforge_cli.testrun import Mode, RunOptions, run_tests
 from traceforge_proxy.runner import ProxyService
 from traceforge_proxy.upstream import resolve_upstreams
+from traceforge_proxy.writer import StorageHealth
 from traceforge_shared.evals import TestCase, TestRun
+from traceforge_shared.redact.urls import safe_url
 from traceforge_web_api.embedded import bind, embedded_server, live_feed
 from traceforge_web_api.feed import TraceFeed
 
@@ -41,12 +45,11 @@ def _is_loopback(host: str) -> bool:
 
 
 def _api_token(api_host: str) -> str | None:
-    """The API token for ``api_host``: ``None`` on loopback (only this machine can connect),
-    else ``$TRACEFORGE_API_TOKEN``, which must then be set."""
-    if _is_loopback(api_host):
-        return None
+    """The API token: ``$TRACEFORGE_API_TOKEN`` when set (on loopback too: other users and
+    programs of this machine can connect), ``None`` when unset on loopback; beyond loopback it
+    must be set."""
     token = os.environ.get(API_TOKEN_ENV) or None
-    if token is None:
+    if token is None and not _is_loopback(api_host):
         raise click.ClickException(
             f"--api-host {api_host} exposes your traces and config to the network: set "
             f"{API_TOKEN_ENV} to a secret token (clients then send 'Authorization: Bearer "
@@ -103,6 +106,8 @@ def start(
     is forwarded to the upstream, streamed back untouched, and recorded as a trace.
     """
     cfg = context.config()
+    configure_logging(cfg.redaction)  # one redacted line per problem, no traceback
+    context.ensure_home()  # a home that cannot exist fails now, not trace by trace
     if port is not None:
         cfg.proxy.port = port
     if host is not None:
@@ -145,6 +150,17 @@ def start(
     console.print("[dim]stopped; traces saved in[/] " + str(service.store.traces_dir))
 
 
+def storage_warning(health: StorageHealth) -> str:
+    """The console line (rich markup) for a change of the proxy's storage health."""
+    if health.status == "degraded":
+        return (
+            f"[bold yellow]warning:[/] cannot save traces ({escape(health.store_error or '')}): "
+            "holding them in memory and retrying; see /healthz"
+        )
+    lost = f", {health.dropped_traces} dropped meanwhile" if health.dropped_traces else ""
+    return f"[green]saving traces again[/]: every held trace is saved{lost}"
+
+
 def _test_runner(
     service: ProxyService, feed: TraceFeed | None = None
 ) -> Callable[[list[tuple[Path, TestCase]], str], Awaitable[TestRun]]:
@@ -173,18 +189,32 @@ async def _serve(
     feed: TraceFeed | None = None,
 ) -> None:
     await service.start()
+    loop = asyncio.get_running_loop()
+    # One line when saving traces starts failing (disk full, read-only) and when it recovers.
+    service.writer.on_health_change = lambda health: loop.call_soon_threadsafe(
+        console.print, storage_warning(health)
+    )
     console.print(f"[bold green]TraceForge proxy[/] listening on [bold]{service.url}[/]")
     for provider, upstream in service.upstreams.items():
         if upstream.base_url is None:
             continue  # azure without a configured resource
         label = "  [dim](built-in mock: no key set)[/]" if upstream.mock else ""
-        console.print(f"  {provider + ':':<10} {upstream.base_url}{label}")
+        console.print(f"  {provider + ':':<10} {escape(safe_url(upstream.base_url))}{label}")
     console.print(f"  traces:   {service.store.traces_dir}")
     api = None
     api_task: asyncio.Task[None] | None = None
     if api_socket is not None:
+        # Host names served: loopback, api.allowed_hosts and the address bound (unless 0.0.0.0)
+        hosts = list(service.config.api.allowed_hosts)
+        bound = ipaddress.ip_address(api_socket.getsockname()[0])
+        if not bound.is_unspecified:
+            hosts.append(f"[{bound}]" if bound.version == 6 else str(bound))
         api = embedded_server(
-            service.store, token=api_token, test_runner=_test_runner(service, feed), feed=feed
+            service.store,
+            token=api_token,
+            test_runner=_test_runner(service, feed),
+            feed=feed,
+            allowed_hosts=hosts,
         )
         api_task = asyncio.create_task(api.serve(sockets=[api_socket]))
         api_host, api_port = api_socket.getsockname()[:2]

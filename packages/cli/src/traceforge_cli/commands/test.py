@@ -25,6 +25,7 @@ from traceforge_shared.config import Config
 from traceforge_shared.evals import TestCase, TestResult, TestRun
 from traceforge_shared.evals.authoring import test_from_trace
 from traceforge_shared.evals.files import (
+    InvalidTestName,
     TestFileExists,
     tests_dir,
     trace_test_stem,
@@ -63,7 +64,10 @@ def create_from_trace(trace_id: str, name: str | None, out: Path | None, force: 
         trace = store.get(trace_id)
     except (TraceNotFoundError, AmbiguousTraceIdError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    text = test_from_trace(trace, name=name)
+    try:  # not a chat completion (a Responses or embeddings call, a hand-edited file)
+        text = test_from_trace(trace, name=name)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     if out is not None and str(out) == "-":
         sys.stdout.write(text)
         return
@@ -73,6 +77,8 @@ def create_from_trace(trace_id: str, name: str | None, out: Path | None, force: 
         out, _ = write_test_file(out, text, on_collision="overwrite" if force else "error")
     except TestFileExists as exc:
         raise click.ClickException(f"{exc}; pass --force to overwrite or --out") from exc
+    except InvalidTestName as exc:
+        raise click.ClickException(f"{exc}; pass another --name or --out") from exc
     Console().print(
         f"wrote [bold]{out}[/] from trace {trace.id[:8]}; run it: traceforge test run {out}"
     )
@@ -145,7 +151,12 @@ def run(
     try:
         discover_tests(targets)
     except FileNotFoundError as exc:
-        raise click.UsageError(str(exc)) from exc
+        if not paths:  # the default folder: say how to make tests
+            raise click.UsageError(
+                f"no tests: {targets[0]} does not exist; write one with "
+                "`traceforge test create-from-trace ID`, or pass PATHS"
+            ) from exc
+        raise click.UsageError(f"{exc.strerror}: {exc.filename}") from exc
     session = _Session(
         home=context.home(),
         store=context.store(),

@@ -14,7 +14,7 @@ from rich.console import Console
 from traceforge_cli import context
 from traceforge_cli.context import home_option
 from traceforge_cli.render import trace_detail, trace_table
-from traceforge_shared.store import StoreError, TraceFilter
+from traceforge_shared.store import StoreError, TraceFilter, TraceStore
 from traceforge_shared.trace import TRACE_STATUSES
 from traceforge_shared.views.times import TimeParseError, parse_since
 
@@ -44,6 +44,22 @@ def _count_option(*decls: str, default: int, minimum: int, help: str) -> Callabl
 
 def _write_json(data: bytes) -> None:
     sys.stdout.write(msgspec.json.format(data, indent=2).decode() + "\n")
+
+
+def _warn_store_health(store: TraceStore) -> None:
+    """One line each on stderr: new traces cannot be saved in ``store`` (read-only, full),
+    or entries of ``traces/`` are skipped because they are not traces."""
+    problem = store.check_writable()
+    if problem is not None:
+        click.echo(f"warning: new traces cannot be saved in {store.home}: {problem}", err=True)
+    skipped = store.problems()
+    if skipped:
+        names = ", ".join(p.path.name for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        click.echo(
+            f"warning: skipped {len(skipped)} {'entry' if len(skipped) == 1 else 'entries'} "
+            f"of {store.traces_dir} (not readable traces): {names}",
+            err=True,
+        )
 
 
 @click.group()
@@ -90,6 +106,7 @@ def list_traces(
     )
     store = context.store()
     summaries = store.list(filters, limit=limit)
+    _warn_store_health(store)
     if as_json:
         _write_json(msgspec.json.encode(summaries))
         return
