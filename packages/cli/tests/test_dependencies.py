@@ -28,6 +28,7 @@ _KNOWN = {
     "traceforge_web_api": "traceforge-web-api",
     "traceforge_tui": "traceforge-tui",
     "traceforge_cli": "traceforge-cli",
+    "traceforge": "traceforge-sdk",
 }
 
 #: Declared but not imported, on purpose: distribution -> why.
