@@ -12,9 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from traceforge_shared.trace import Trace, TraceSummary, chunk_text
-from traceforge_shared.views.metadata import metadata_rows
 from traceforge_shared.views.status import Level, status_view
-from traceforge_shared.views.stream import stream_stats
 from traceforge_shared.views.times import local_time
 from traceforge_shared.views.units import ms_text
 
@@ -69,6 +67,8 @@ def metadata_table(trace: Trace) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
+    from traceforge_shared.views.metadata import metadata_rows  # trace show only
+
     for row in metadata_rows(trace):
         style = LEVEL_STYLE[row.level] if row.level else ""
         table.add_row(row.label, Text(row.value, style=style))
@@ -83,6 +83,8 @@ def chunk_timeline(trace: Trace, limit: int | None) -> Table:
     table.add_column("+Δ ms", justify="right")
     table.add_column("at ms", justify="right")
     table.add_column("Content")
+    from traceforge_shared.views.stream import stream_stats  # trace show only
+
     slow = stream_stats(trace.chunks).slow
     shown = trace.chunks if limit is None else trace.chunks[:limit]
     for position, chunk in enumerate(shown):

@@ -110,7 +110,7 @@ def list_traces(
     if as_json:
         _write_json(msgspec.json.encode(summaries))
         return
-    console = Console()
+    console = Console(emoji=False)  # nothing to replace; saves loading rich's emoji table
     if not summaries:
         console.print(
             f"No traces in {store.traces_dir}"

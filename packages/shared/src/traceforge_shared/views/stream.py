@@ -13,7 +13,6 @@ stream's length; the floor keeps the jitter of very fast streams (2 ms against 7
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -63,7 +62,7 @@ def stream_stats(chunks: Sequence[StreamChunk]) -> StreamStats:
     duration = chunks[-1].offset_ms - first.offset_ms
     if not gaps:
         return StreamStats(1, first.delta_ms, duration, None, None, None, frozenset())
-    median = statistics.median(gaps)
+    median = _median(gaps)
     slow = frozenset(
         position for position, gap in enumerate(gaps, start=1) if is_slow_gap(gap, median)
     )
@@ -87,3 +86,13 @@ def due_times(chunks: Sequence[StreamChunk]) -> list[float]:
         elapsed += max(0.0, chunk.delta_ms)
         due.append(elapsed)
     return due
+
+
+def _median(values: Sequence[float]) -> float:
+    """The median of a non-empty sequence (as :func:`statistics.median`, without importing
+    :mod:`statistics`, which costs ~10 ms of CLI start-up)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
