@@ -1,14 +1,13 @@
 """Running LLM regression tests: each test's request goes through the capture proxy (so the
-run is itself traced), straight to the providers (``direct``: nothing recorded), or not at all
-(``replay``: the recorded answer is checked, offline and deterministic); its assertions are
-then evaluated against the trace of the call.
+run is itself traced), straight to the providers through the SDK's client with no proxy
+(``direct``: :mod:`traceforge_cli.directrun`, nothing recorded), or not at all (``replay``: the
+recorded answer is checked, offline and deterministic); its assertions are then evaluated
+against the trace of the call (for ``direct``, one built in memory and never saved).
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,12 +52,13 @@ class RunOptions:
 
     Attributes:
         mode: ``proxy`` (through an in-process capture proxy; every run is a trace in the
-            store), ``direct`` (the same path to the providers, traces discarded) or
-            ``replay`` (no network: the recorded trace of each test's request is checked).
+            store), ``direct`` (straight to each provider with the SDK's client, no proxy,
+            nothing recorded: results have no trace id) or ``replay`` (no network: the
+            recorded trace of each test's request is checked).
         concurrency: tests in flight at once.
         timeout_s: limit per test, seconds.
         mock_delay_ms: pause between events of the built-in mock upstream (providers with no
-            key set), ms.
+            key set; in ``direct`` mode the mock alone is started), ms.
     """
 
     mode: Mode = "proxy"
@@ -126,7 +126,8 @@ async def run_tests(
     a trace was recorded: an error answer fails the assertions that expect an answer.
     ``addons`` are given to the in-process proxy in ``proxy`` mode (see
     :mod:`traceforge_proxy.hooks`; e.g. a live feed's ``saved`` hook); ``direct`` and
-    ``replay`` runs save nothing to ``store``, so they get none.
+    ``replay`` runs save nothing to ``store``, so they get none. ``direct`` starts no proxy
+    (:func:`traceforge_cli.directrun.run_direct`).
     """
     run_id, started_at, started = new_run_id(), utc_timestamp(), time.perf_counter()
     results: list[TestResult | None] = [None] * len(cases)
@@ -139,7 +140,20 @@ async def run_tests(
     if options.mode == "replay":
         replayed = await replay_tests(cases, store, on_result)
         return msgspec.structs.replace(replayed, id=run_id, started=started_at)
-    await _run_live(cases, config, store, options, done, addons)
+    if options.mode == "direct":
+        # Imported here: the SDK's client is only needed by direct runs.
+        from traceforge_cli.directrun import run_direct
+
+        await run_direct(
+            cases,
+            config=config,
+            concurrency=options.concurrency,
+            timeout_s=options.timeout_s,
+            mock_delay_ms=options.mock_delay_ms,
+            done=done,
+        )
+    else:
+        await _run_proxied(cases, config, store, options, done, addons)
     return TestRun(
         id=run_id,
         started=started_at,
@@ -149,7 +163,7 @@ async def run_tests(
     )
 
 
-async def _run_live(
+async def _run_proxied(
     cases: Sequence[tuple[Path, TestCase]],
     config: Config,
     store: TraceStore,
@@ -157,11 +171,6 @@ async def _run_live(
     done: Callable[[int, TestResult], None],
     addons: Sequence[object],
 ) -> None:
-    scratch: Path | None = None
-    if options.mode == "direct":
-        scratch = Path(tempfile.mkdtemp(prefix="traceforge-direct-"))
-        store = TraceStore(scratch, fsync=False)
-        addons = ()
     proxy_config = msgspec.structs.replace(
         config, proxy=msgspec.structs.replace(config.proxy, host="127.0.0.1", port=0)
     )
@@ -195,5 +204,3 @@ async def _run_live(
             await asyncio.gather(*(one(i, p, c) for i, (p, c) in enumerate(cases)))
     finally:
         await service.stop()
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)

@@ -101,7 +101,12 @@ def schema() -> None:
     show_default=True,
     help="Tests in flight at once.",
 )
-@click.option("--direct", is_flag=True, help="Call the providers without recording traces.")
+@click.option(
+    "--direct",
+    is_flag=True,
+    help="Call each provider straight from the SDK client (no proxy; the built-in mock for "
+    "providers without a key); nothing is recorded, results have no trace ids.",
+)
 @click.option(
     "--replay",
     is_flag=True,
@@ -138,9 +143,9 @@ def run(
     """Run the tests in PATHS (files or directories; default: <home>/tests).
 
     Each test's request goes through an in-process capture proxy, so every run is a trace
-    (--direct: not recorded; --replay: no network, the recorded answer is checked). Results
-    are kept under <home>/results/. Exit status: 0 all passed, 1 a test failed, 2 a test file
-    could not be loaded or a test could not run.
+    (--direct: straight to the providers, no proxy, nothing recorded; --replay: no network,
+    the recorded answer is checked). Results are kept under <home>/results/. Exit status: 0
+    all passed, 1 a test failed, 2 a test file could not be loaded or a test could not run.
     """
     if direct and replay:
         raise click.UsageError("--direct and --replay exclude each other")
@@ -248,17 +253,21 @@ _STYLES = {"passed": "green", "failed": "red", "error": "magenta"}
 
 def _report(run_result: TestRun, console: Console, home: Path) -> None:
     table = Table(header_style="bold", show_edge=False)
-    for column in ("Test", "Status", "Assertions", "Time", "Trace"):
+    traced = run_result.mode != "direct"  # direct runs record nothing: no trace column
+    columns = ["Test", "Status", "Assertions", "Time"] + (["Trace"] if traced else [])
+    for column in columns:
         table.add_column(column, justify="right" if column == "Time" else "left")
     for result in run_result.results:
         passed = sum(a.passed for a in result.assertions)
-        table.add_row(
+        cells: list[str | Text] = [
             result.name,
             Text(result.status, style=_STYLES.get(result.status, "")),
             f"{passed}/{len(result.assertions)}" if result.assertions else "-",
             f"{result.duration_ms:,.0f} ms",
-            (result.trace_id or "-")[:8],
-        )
+        ]
+        if traced:
+            cells.append((result.trace_id or "-")[:8])
+        table.add_row(*cells)
     console.print(table)
     for result in run_result.results:
         if result.status == "passed":
