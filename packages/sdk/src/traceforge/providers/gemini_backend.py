@@ -23,6 +23,7 @@ import json
 import re
 from typing import Any
 
+import httpx
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -151,13 +152,24 @@ def _retry_delay_s(body: Any) -> float | None:
 class GeminiProvider(Provider):
     """Google Gemini (``wire_format == "gemini"``)."""
 
-    def _client(self) -> genai.Client:
-        return genai.Client(
+    def _client(self) -> tuple[genai.Client, httpx.AsyncClient]:
+        """A google-genai client on an httpx client of our own, closed with the call.
+
+        google-genai's aiohttp transport leaves a stream's connection unreleased when the
+        stream is closed mid-read (an abort), which aiohttp reports as an unclosed
+        connection when it is collected; with an httpx client the call owns, closing it
+        closes every connection at once.
+        """
+        http = httpx.AsyncClient(timeout=None)
+        client = genai.Client(
             api_key=self.endpoint.api_key or "traceforge-no-key",
             http_options=types.HttpOptions(
-                base_url=self.endpoint.base_url, api_version=API_VERSION
+                base_url=self.endpoint.base_url,
+                api_version=API_VERSION,
+                httpx_async_client=http,
             ),
         )
+        return client, http
 
     async def _open(self, request: StreamRequest) -> OpenedStream:
         contents, system = gemini_contents(request)
@@ -182,7 +194,7 @@ class GeminiProvider(Provider):
                     ]
                 }
             ]
-        client = self._client()
+        client, http = self._client()
         try:
             stream = await client.aio.models.generate_content_stream(
                 model=request.model,
@@ -190,7 +202,7 @@ class GeminiProvider(Provider):
                 config=types.GenerateContentConfig(**config),
             )
         except BaseException:
-            await client.aio.aclose()
+            await _close_clients(client, http)
             raise
 
         async def close() -> None:
@@ -199,7 +211,7 @@ class GeminiProvider(Provider):
                 if aclose is not None:
                     await aclose()
             finally:
-                await client.aio.aclose()
+                await _close_clients(client, http)
 
         return OpenedStream(items=stream.__aiter__(), close=close)
 
@@ -219,11 +231,19 @@ class GeminiProvider(Provider):
         return None
 
     async def _fetch_models(self) -> list[str]:
-        client = self._client()
+        client, http = self._client()
         try:
             pager = await client.aio.models.list()
             return [
                 (model.name or "").removeprefix("models/") async for model in pager if model.name
             ]
         finally:
-            await client.aio.aclose()
+            await _close_clients(client, http)
+
+
+async def _close_clients(client: genai.Client, http: httpx.AsyncClient) -> None:
+    """Close the google-genai client, then the httpx client it ran on (its connections)."""
+    try:
+        await client.aio.aclose()
+    finally:
+        await http.aclose()
