@@ -62,6 +62,15 @@ def _run(*args: str) -> Any:
     return CliRunner().invoke(cli, ["test", "run", "--direct", *args], catch_exceptions=False)
 
 
+def _json_run(output: str) -> dict[str, Any]:
+    """A ``test run --json`` output (result lines, then a summary line) as the summary with
+    its ``results``."""
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert lines and lines[-1]["type"] == "summary", output
+    assert all(line["type"] == "result" for line in lines[:-1])
+    return {**lines[-1], "results": lines[:-1]}
+
+
 @pytest.fixture(autouse=True)
 def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """Direct runs must never start the capture proxy."""
@@ -157,7 +166,7 @@ def test_direct_run_checks_assertions_for_openai_and_a_converted_provider(
 
     as_json = _run(str(suite), "--json")
     assert as_json.exit_code == 1
-    run = json.loads(as_json.output)
+    run = _json_run(as_json.output)
     assert run["mode"] == "direct"
     by_name = {r["name"]: r for r in run["results"]}
     assert {name: r["status"] for name, r in by_name.items()} == {
@@ -169,7 +178,7 @@ def test_direct_run_checks_assertions_for_openai_and_a_converted_provider(
     }
     for r in run["results"]:
         assert r.get("trace_id") is None  # None is left out of the JSON (omit_defaults)
-        assert "error" not in r  # the providers answered
+        assert r["error"] is None  # the providers answered
     failed = [(a["type"], a["passed"]) for a in by_name["openai fails"]["assertions"]]
     assert failed == [("contains", False), ("icontains", True)]
     assert _traces_left(home) == 0
@@ -186,7 +195,7 @@ def test_a_provider_error_fails_the_test_with_its_status(home: Path, tmp_path: P
 
     result = _run(str(tmp_path / "s"), "--json")
     assert result.exit_code == 2, result.output  # a test could not run (unroutable)
-    by_name = {r["name"]: r for r in json.loads(result.output)["results"]}
+    by_name = {r["name"]: r for r in _json_run(result.output)["results"]}
     for name, provider in (("openai 401", "openai"), ("claude 401", "anthropic")):
         failed = by_name[name]
         assert failed["status"] == "failed"

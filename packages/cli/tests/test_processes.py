@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import IO, Any
 
 import openai
 
@@ -148,6 +149,19 @@ def test_start_port_in_use(home: Path) -> None:
     assert json.dumps(port) in result.stderr
 
 
+def _json_run_lines(stream: IO[str]) -> list[dict[str, Any]]:
+    """The result lines of one ``test run --json`` run read from ``stream``, up to and
+    including its summary line (which must come last)."""
+    results: list[dict[str, Any]] = []
+    while True:
+        line = json.loads(stream.readline())
+        if line["type"] == "summary":
+            assert line["passed"] + line["failed"] + line["errors"] == len(results)
+            return results
+        assert line["type"] == "result"
+        results.append(line)
+
+
 def test_test_run_watch_reruns_changed_files_until_interrupted(home: Path, tmp_path: Path) -> None:
     suite = tmp_path / "suite"
     suite.mkdir()
@@ -167,16 +181,16 @@ def test_test_run_watch_reruns_changed_files_until_interrupted(home: Path, tmp_p
     )
     try:
         assert process.stdout is not None
-        first = json.loads(process.stdout.readline())
-        assert [(r["name"], r["status"]) for r in first["results"]] == [
+        first = _json_run_lines(process.stdout)
+        assert sorted((r["name"], r["status"]) for r in first) == [
             ("a", "passed"),
             ("b", "passed"),
         ]
         time.sleep(0.5)  # let the watcher start before the change
         (suite / "b.yaml").write_text(body.format(name="b", word="zebra"))
-        second = json.loads(process.stdout.readline())
+        second = _json_run_lines(process.stdout)
         # Only the changed file ran again, and it now fails.
-        assert [(r["name"], r["status"]) for r in second["results"]] == [("b", "failed")]
+        assert [(r["name"], r["status"]) for r in second] == [("b", "failed")]
     finally:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)

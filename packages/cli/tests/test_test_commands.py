@@ -48,6 +48,15 @@ def _run(*args: str) -> Any:
     return CliRunner().invoke(cli, ["test", "run", *args], catch_exceptions=False)
 
 
+def _json_run(output: str) -> dict[str, Any]:
+    """A ``test run --json`` output (result lines, then a summary line) as the summary with
+    its ``results``."""
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert lines and lines[-1]["type"] == "summary", output
+    assert all(line["type"] == "result" for line in lines[:-1])
+    return {**lines[-1], "results": lines[:-1]}
+
+
 class _FakeOpenAI:
     """A non-streaming OpenAI chat completions upstream on a thread; ``answer`` is what it
     says next."""
@@ -127,14 +136,14 @@ def test_create_from_trace_then_run_passes_then_a_changed_answer_fails_the_right
 
     passed = _run("--json")  # default: <home>/tests
     assert passed.exit_code == 0, passed.output
-    result = json.loads(passed.output)["results"][0]
+    result = _json_run(passed.output)["results"][0]
     assert result["status"] == "passed" and result["name"] == "Holiday"
     assert all(a["passed"] for a in result["assertions"])
 
     fake_openai.answer = "I cannot help with that request."
     failed = _run("--json")
     assert failed.exit_code == 1
-    result = json.loads(failed.output)["results"][0]
+    result = _json_run(failed.output)["results"][0]
     outcome = {(a["type"], a["passed"]) for a in result["assertions"]}
     assert ("contains", False) in outcome and ("fuzzy", False) in outcome
     assert ("latency", True) in outcome and ("finish_reason", True) in outcome
@@ -165,7 +174,7 @@ def test_hundred_tests_in_parallel_with_a_broken_file_and_junit(home: Path, tmp_
 
     tagged = _run(str(suite / "t001.yaml"), str(suite / "t002.yaml"), "--tag", "smoke", "--json")
     assert tagged.exit_code == 0
-    assert [r["name"] for r in json.loads(tagged.output)["results"]] == ["case 001"]
+    assert [r["name"] for r in _json_run(tagged.output)["results"]] == ["case 001"]
 
 
 def test_replay_runs_offline_from_recordings(home: Path, tmp_path: Path) -> None:
@@ -180,7 +189,7 @@ def test_replay_runs_offline_from_recordings(home: Path, tmp_path: Path) -> None
     )
     replayed = _run(str(suite), "--replay", "--json")
     assert replayed.exit_code == 0, replayed.output
-    run = json.loads(replayed.output)
+    run = _json_run(replayed.output)
     assert run["mode"] == "replay" and run["results"][0]["status"] == "passed"
     assert TraceStore(home).count() == recorded  # nothing was called or recorded
     live = _run(str(suite), "--json")
@@ -202,7 +211,7 @@ def test_direct_mode_records_nothing(home: Path, tmp_path: Path) -> None:
     path = _write(tmp_path / "d.yaml", _test_doc("direct"))
     result = _run(str(path), "--direct", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["mode"] == "direct"
+    assert _json_run(result.output)["mode"] == "direct"
     assert TraceStore(home).count() == 0
 
 

@@ -133,6 +133,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "Create the TraceForge home (.ai-tests/) with a commented config.yaml and a tests/ "
         "folder, and add its traces and results to the project's .gitignore.",
     ),
+    "lsp": _command(
+        "lsp",
+        "Language server for test files (diagnostics, completion, hover, CodeLens, run) over "
+        "stdio.",
+    ),
     "redact": _command(
         "redact", "Check traces and other files for secrets and PII that were not redacted."
     ),

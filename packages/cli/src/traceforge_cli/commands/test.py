@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
-import msgspec
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -20,6 +20,7 @@ from rich.text import Text
 from traceforge_cli import context
 from traceforge_cli.context import home_option
 from traceforge_cli.junit import write_junit
+from traceforge_cli.testjson import case_info, list_entries, result_json, summary_json
 from traceforge_cli.testrun import Mode, RunOptions, load_error_result, run_tests
 from traceforge_shared.config import Config
 from traceforge_shared.evals import TestCase, TestResult, TestRun
@@ -90,6 +91,40 @@ def schema() -> None:
     sys.stdout.write(json.dumps(test_file_schema(), indent=2) + "\n")
 
 
+@test.command("list")
+@home_option
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--tag", "tags", multiple=True, help="Only tests with this tag (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array (for editors).")
+def list_(paths: tuple[Path, ...], tags: tuple[str, ...], as_json: bool) -> None:
+    """List the tests in PATHS (files or directories; default: <home>/tests) and the files
+    that cannot be loaded. Exit status 0 even when some files are invalid (they are listed);
+    2 for a path that does not exist."""
+    targets = list(paths) or [context.home() / "tests"]
+    try:
+        entries = list_entries(targets, tags) if paths or targets[0].exists() else []
+    except FileNotFoundError as exc:
+        raise click.UsageError(f"{exc.strerror}: {exc.filename}") from exc
+    if as_json:
+        sys.stdout.write(json.dumps(entries, ensure_ascii=False) + "\n")
+        return
+    console = Console()
+    if not entries:
+        console.print(f"[yellow]no tests found[/] in {', '.join(map(str, targets))}")
+        return
+    table = Table(header_style="bold", show_edge=False)
+    for column in ("Test", "Tags", "Model", "File"):
+        table.add_column(column)
+    for entry in entries:
+        if "error" in entry:
+            where = f"{entry['file']}:{entry['line']}" if entry["line"] else entry["file"]
+            table.add_row(Text("invalid", style="red"), "", "", f"{where}: {entry['error']}")
+        else:
+            location = f"{entry['file']}:{entry['line']}"
+            table.add_row(entry["name"], ", ".join(entry["tags"]), entry["model"] or "", location)
+    console.print(table)
+
+
 @test.command("run")
 @home_option
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
@@ -119,7 +154,12 @@ def schema() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write JUnit XML here (for CI).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (no table).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object per line as results arrive, then a summary line (no table).",
+)
 @click.option("--watch", is_flag=True, help="Re-run tests whose files change, until Ctrl-C.")
 @click.option(
     "--timeout",
@@ -207,13 +247,19 @@ def _run_once(session: _Session, targets: Sequence[Path]) -> int:
         err.print(f"[red]invalid test file[/] {error}")
     if not cases and not load_errors:
         err.print(f"[yellow]no tests found[/] in {', '.join(map(str, targets))}")
-    run_result = _execute(session, cases)
-    run_result.results[:0] = [load_error_result(e) for e in load_errors]
+    error_results = [load_error_result(e) for e in load_errors]
+    emit: Callable[[TestResult], None] | None = None
+    if session.as_json:
+        for error, result in zip(load_errors, error_results, strict=True):
+            _print_line({**result_json(result, None), "line": error.line or 1})
+        emit = _JsonLines(session.store, cases).emit
+    run_result = _execute(session, cases, emit)
+    run_result.results[:0] = error_results
     ResultStore(session.home).save(run_result)
     if session.junit_path is not None:
         write_junit(run_result, session.junit_path)
     if session.as_json:
-        sys.stdout.write(msgspec.json.encode(run_result).decode() + "\n")
+        _print_line(summary_json(run_result))
     else:
         _report(run_result, Console(), session.home)
     if load_errors or run_result.errors:
@@ -221,7 +267,31 @@ def _run_once(session: _Session, targets: Sequence[Path]) -> int:
     return EXIT_FAILED if run_result.failed else EXIT_PASSED
 
 
-def _execute(session: _Session, cases: list[tuple[Path, TestCase]]) -> TestRun:
+def _print_line(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+class _JsonLines:
+    """Prints each result of a ``--json`` run as one line as it arrives."""
+
+    def __init__(self, store: TraceStore, cases: list[tuple[Path, TestCase]]) -> None:
+        self.store = store
+        self.infos = {str(path): case_info(path, case) for path, case in cases}
+
+    def emit(self, result: TestResult) -> None:
+        trace = None
+        if result.trace_id is not None:
+            with contextlib.suppress(Exception):  # pruned or unreadable: no actual values
+                trace = self.store.get(result.trace_id)
+        _print_line(result_json(result, self.infos.get(result.file), trace))
+
+
+def _execute(
+    session: _Session,
+    cases: list[tuple[Path, TestCase]],
+    emit: Callable[[TestResult], None] | None = None,
+) -> TestRun:
     with Progress(
         TextColumn("[bold]Testing"),
         BarColumn(),
@@ -236,6 +306,8 @@ def _execute(session: _Session, cases: list[tuple[Path, TestCase]]) -> TestRun:
 
         def advance(result: TestResult) -> None:
             progress.update(task, advance=1, last=f"{result.status} {result.name[:40]}")
+            if emit is not None:
+                emit(result)
 
         return asyncio.run(
             run_tests(

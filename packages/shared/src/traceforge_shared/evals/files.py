@@ -27,7 +27,7 @@ import re
 import threading
 import unicodedata
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 from traceforge_shared.evals.authoring import default_test_name
 from traceforge_shared.evals.loader import (
@@ -40,12 +40,14 @@ from traceforge_shared.evals.loader import (
 from traceforge_shared.evals.testcase import TestCase
 from traceforge_shared.store.files import write_temp
 from traceforge_shared.trace import Trace
+from traceforge_shared.yamlfile import YamlProblem, line_of, parse_yaml
 
 __all__ = [
     "NAME_PART",
     "NAME_RE",
     "STEM_MAX_CHARS",
     "TESTS_DIRNAME",
+    "FileLines",
     "InvalidTestName",
     "OnCollision",
     "TestFileExists",
@@ -55,6 +57,7 @@ __all__ = [
     "read_test_file",
     "save_test_file",
     "slugify",
+    "test_file_lines",
     "test_file_stem",
     "test_name_of",
     "tests_dir",
@@ -213,6 +216,43 @@ def read_test_file(path: Path) -> tuple[str, TestCase | None, TestFileError | No
         return text, load_test_file(path), None
     except TestFileError as exc:
         return text, None, exc
+
+
+class FileLines(NamedTuple):
+    """Where things are in a test file (1-based lines, for editors and ``--json`` output).
+
+    Attributes:
+        name: line of the ``name:`` key (1 when there is none).
+        assertions: line of each item of ``assertions`` (``None`` when unknown), in order.
+        source_trace: line of the ``source_trace:`` key, or ``None``.
+    """
+
+    name: int
+    assertions: list[int | None]
+    source_trace: int | None
+
+
+def test_file_lines(text: str) -> FileLines:
+    """The lines of a test file's ``name``, assertions and ``source_trace`` in ``text``.
+
+    Never raises: text that is not valid YAML or not a mapping gives
+    ``FileLines(1, [], None)``; a broken assertion list gives no assertion lines.
+    """
+    try:
+        doc: Any = parse_yaml(text)
+    except YamlProblem:
+        return FileLines(1, [], None)
+    if not isinstance(doc, dict):
+        return FileLines(1, [], None)
+    name = line_of(doc, ["name"]) if "name" in doc else None
+    source = line_of(doc, ["source_trace"]) if "source_trace" in doc else None
+    items = doc.get("assertions")
+    count = len(items) if isinstance(items, list) else 0
+    lines = [line_of(doc, ["assertions", index]) for index in range(count)]
+    return FileLines(name or 1, lines, source)
+
+
+test_file_lines.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
 def save_test_file(
