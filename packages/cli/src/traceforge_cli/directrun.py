@@ -31,6 +31,7 @@ from aiohttp import web
 from traceforge import ProviderError, Signal
 from traceforge.providers import GenerateResult, Provider, StreamRequest, get_provider
 from traceforge_proxy.mock_upstream import create_mock_app
+from traceforge_proxy.providers.anthropic_stream import FINISH_REASONS as ANTHROPIC_FINISH_REASONS
 from traceforge_proxy.routing import RouteChoice, Router, RoutingError
 from traceforge_proxy.upstream import Upstream, resolve_upstreams
 from traceforge_shared.config import Config
@@ -52,12 +53,7 @@ _ENDPOINT = "/v1/chat/completions"
 #: ``content_filter``), as the proxy's converters map them; unknown values are kept.
 _FINISH_REASONS = {
     # Anthropic stop_reason
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-    "pause_turn": "stop",
+    **ANTHROPIC_FINISH_REASONS,
     # Gemini finishReason
     "STOP": "stop",
     "MAX_TOKENS": "length",
@@ -142,10 +138,10 @@ def _route(provider: str) -> str:
     return "openai" if provider_spec(provider).wire_format == "openai" else "converted"
 
 
-def success_trace(
-    case: TestCase, choice: RouteChoice, result: GenerateResult, latency_ms: float
+def _trace(
+    case: TestCase, choice: RouteChoice, response: dict[str, Any], metadata: TraceMetadata
 ) -> Trace:
-    """The in-memory trace of a call that answered (never saved)."""
+    """A new in-memory trace of ``case`` sent by ``choice`` (never saved)."""
     return Trace(
         id=new_trace_id(),
         timestamp=utc_timestamp(),
@@ -153,14 +149,26 @@ def success_trace(
         model=choice.model,
         endpoint=_ENDPOINT,
         request=case.request,
-        response=chat_completion(result, choice.model),
-        metadata=TraceMetadata(
+        response=response,
+        metadata=metadata,
+        route=_route(choice.provider),
+    )
+
+
+def success_trace(
+    case: TestCase, choice: RouteChoice, result: GenerateResult, latency_ms: float
+) -> Trace:
+    """The in-memory trace of a call that answered (never saved)."""
+    return _trace(
+        case,
+        choice,
+        chat_completion(result, choice.model),
+        TraceMetadata(
             status="success",
             status_code=200,
             latency_ms=round(latency_ms, 3),
             usage=_trace_usage(result),
         ),
-        route=_route(choice.provider),
     )
 
 
@@ -189,21 +197,16 @@ def error_trace(
     """The in-memory trace of a call the provider refused or that got no answer: status
     ``error`` with the provider's status code (``upstream_error``, code 0, when there was no
     answer), the error, and the error body as ``response`` (never saved)."""
-    return Trace(
-        id=new_trace_id(),
-        timestamp=utc_timestamp(),
-        provider=choice.provider,
-        model=choice.model,
-        endpoint=_ENDPOINT,
-        request=case.request,
-        response=_error_body(error),
-        metadata=TraceMetadata(
+    return _trace(
+        case,
+        choice,
+        _error_body(error),
+        TraceMetadata(
             status="error" if error.status is not None else "upstream_error",
             status_code=error.status or 0,
             latency_ms=round(latency_ms, 3),
             error=TraceError(type=_error_type(error), message=str(error)),
         ),
-        route=_route(choice.provider),
     )
 
 

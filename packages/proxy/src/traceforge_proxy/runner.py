@@ -11,7 +11,6 @@ import asyncio
 import dataclasses
 import threading
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 
 from aiohttp import web
 
@@ -177,10 +176,5 @@ class BackgroundProxy:
     def __enter__(self) -> BackgroundProxy:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()

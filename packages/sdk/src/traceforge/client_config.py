@@ -106,13 +106,8 @@ def _proxy_base(spec: ProviderSpec, proxy: str) -> str:
 
 
 def _api_key(spec: ProviderSpec, api_key: str | None) -> str | None:
-    if api_key:
-        return api_key
-    for name in spec.key_envs:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
+    found = (value for name in spec.key_envs if (value := os.environ.get(name)))
+    return api_key or next(found, None)
 
 
 def resolve_endpoint(

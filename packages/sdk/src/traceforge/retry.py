@@ -34,15 +34,7 @@ from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from traceforge.errors import (
-    AuthenticationFailed,
-    BadRequest,
-    Cancelled,
-    Overloaded,
-    ProviderError,
-    RateLimited,
-    Timeout,
-)
+from traceforge import errors
 from traceforge.signal import Signal
 
 __all__ = ["RetryPolicy", "backoff_s", "is_retryable", "retry_call"]
@@ -103,11 +95,11 @@ def _is_connection_error(exc: BaseException) -> bool:
 
 def is_retryable(exc: BaseException) -> bool:
     """Whether a failed attempt may be retried (see the module docstring for the rules)."""
-    if isinstance(exc, Cancelled | BadRequest | AuthenticationFailed):
+    if isinstance(exc, errors.Cancelled | errors.BadRequest | errors.AuthenticationFailed):
         return False
-    if isinstance(exc, RateLimited | Overloaded | Timeout):
+    if isinstance(exc, errors.RateLimited | errors.Overloaded | errors.Timeout):
         return True
-    if isinstance(exc, ProviderError):
+    if isinstance(exc, errors.ProviderError):
         return exc.status is None or exc.status >= 500
     status = getattr(exc, "status_code", None)  # an SDK's status error not mapped yet
     if isinstance(status, int):
@@ -162,7 +154,7 @@ async def retry_call(
     def wait(state: RetryCallState) -> float:
         outcome = state.outcome
         exc = outcome.exception() if outcome is not None else None
-        retry_after = exc.retry_after_s if isinstance(exc, ProviderError) else None
+        retry_after = exc.retry_after_s if isinstance(exc, errors.ProviderError) else None
         return backoff_s(policy, state.attempt_number, retry_after)
 
     def stop(state: RetryCallState) -> bool:

@@ -178,9 +178,6 @@ def register(server: TraceforgeServer) -> None:
         uri = params.text_document.uri
         if not is_test_file(uri):
             return types.CompletionList(is_incomplete=False, items=[])
-        try:
-            store: TraceStore | None = ls.store_for(uri)
-        except Exception:
-            store = None
+        store = ls.usable_store_for(uri)
         items = complete(ls.text_of(uri), params.position.line, params.position.character, store)
         return types.CompletionList(is_incomplete=False, items=items)

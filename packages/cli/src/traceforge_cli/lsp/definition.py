@@ -40,9 +40,7 @@ def register(server: TraceforgeServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     def definition(ls: TraceforgeServer, params: types.DefinitionParams) -> types.Location | None:
         uri = params.text_document.uri
-        if not is_test_file(uri):
-            return None
-        lines = ls.text_of(uri).splitlines()
+        lines = ls.text_of(uri).splitlines() if is_test_file(uri) else []
         line = params.position.line
         if not 0 <= line < len(lines) or not re.match(r"^\s*source_trace:", lines[line]):
             return None

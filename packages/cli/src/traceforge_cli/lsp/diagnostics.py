@@ -153,11 +153,7 @@ def publish(server: TraceforgeServer, uri: str) -> None:
     if path is None or not is_test_file(uri):
         return
     document = server.workspace.get_text_document(uri)
-    try:
-        store: TraceStore | None = server.store_for(uri)
-    except Exception:  # an unusable home: still check the file itself
-        store = None
-    found = check_text(document.source, path, store)
+    found = check_text(document.source, path, server.usable_store_for(uri))
     found += server.run_diagnostics.get(uri, [])
     server.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=uri, diagnostics=found, version=document.version)

@@ -91,10 +91,7 @@ def register(server: TraceforgeServer) -> None:
         uri = params.text_document.uri
         if not is_test_file(uri):
             return None
-        try:
-            store: TraceStore | None = ls.store_for(uri)
-        except Exception:
-            store = None
+        store = ls.usable_store_for(uri)
         found = hover_text(ls.text_of(uri), params.position.line, params.position.character, store)
         if found is None:
             return None

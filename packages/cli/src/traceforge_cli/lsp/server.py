@@ -64,6 +64,14 @@ class TraceforgeServer(LanguageServer):
             store = self._stores[home] = TraceStore(home, fsync=False)
         return store
 
+    def usable_store_for(self, uri: str) -> TraceStore | None:
+        """:meth:`store_for` ``(uri)``, or ``None`` when its home is unusable (features still
+        work on the file itself)."""
+        try:
+            return self.store_for(uri)
+        except Exception:
+            return None
+
     def text_of(self, uri: str) -> str:
         """The document's current text (the editor's, or the file's when not open)."""
         return self.workspace.get_text_document(uri).source

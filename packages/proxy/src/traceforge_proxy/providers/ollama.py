@@ -24,20 +24,7 @@ from typing import Any
 
 import msgspec
 
-from traceforge_proxy.providers.base import (
-    ChunkStream,
-    ProviderError,
-    ProviderRequest,
-    StreamUsage,
-    dig,
-    invalid_request,
-    json_format,
-    max_tokens,
-    message_objects,
-    one_choice_messages,
-    openai_error,
-    status_error,
-)
+from traceforge_proxy.providers import base
 from traceforge_proxy.providers.chunks import ChunkBuilder, completion
 
 #: OpenAI sampling fields that keep their names in Ollama's ``options``.
@@ -75,9 +62,9 @@ def _finish_reason(done_reason: Any, has_tool_calls: bool) -> str:
     return "length" if done_reason == "length" else "stop"
 
 
-def _usage(body: dict[str, Any]) -> StreamUsage:
+def _usage(body: dict[str, Any]) -> base.StreamUsage:
     counts = [body.get("prompt_eval_count"), body.get("eval_count")]
-    return StreamUsage(*(count if isinstance(count, int) else None for count in counts))
+    return base.StreamUsage(*(count if isinstance(count, int) else None for count in counts))
 
 
 def _message_of(body: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +80,7 @@ def _openai_calls(calls: Any, seed: str, start: int) -> list[dict[str, Any]]:
     ``call_`` + sha256 of ``seed:position:name``; arguments as compact JSON text."""
     out: list[dict[str, Any]] = []
     for call in calls if isinstance(calls, list) else ():
-        if not isinstance(dig(call, "function"), dict):
+        if not isinstance(base.dig(call, "function"), dict):
             continue
         name = _text(call["function"].get("name"))
         arguments = call["function"].get("arguments")
@@ -126,43 +113,45 @@ def _split_content(content: Any, where: str) -> tuple[str, list[str]]:
     if isinstance(content, str):
         return content, []
     if not isinstance(content, list):
-        raise invalid_request(f"{where}.content: expected a string or a list of content parts")
+        raise base.invalid_request(f"{where}.content: expected a string or a list of content parts")
     texts: list[str] = []
     images: list[str] = []
     for j, part in enumerate(content):
-        kind = dig(part, "type")
+        kind = base.dig(part, "type")
         if kind in ("text", "refusal"):
             texts.append(_text(part.get(kind)))
         elif kind == "image_url":
-            url = dig(part, "image_url", "url") or part.get("image_url")
+            url = base.dig(part, "image_url", "url") or part.get("image_url")
             header, comma, data = _text(url).partition(",")
             if not header.startswith("data:"):
-                raise invalid_request(
+                raise base.invalid_request(
                     f"{where}.content[{j}].image_url: Ollama takes base64 images only "
                     "(data: URLs); fetch the image and send it inline"
                 )
             if not comma or not header.endswith(";base64"):
-                raise invalid_request(f"{where}.content[{j}].image_url: data URL is not base64")
+                raise base.invalid_request(
+                    f"{where}.content[{j}].image_url: data URL is not base64"
+                )
             images.append(data)
         else:
             problem = f"{where}.content[{j}]: content part {kind!r} not supported by Ollama"
-            raise invalid_request(problem)
+            raise base.invalid_request(problem)
     return "\n".join(texts), images
 
 
 def _ollama_call(call: Any, where: str, names: dict[str, str]) -> dict[str, Any]:
-    name = dig(call, "function", "name")
+    name = base.dig(call, "function", "name")
     if not isinstance(name, str) or not name:
-        raise invalid_request(f"{where}.function.name: missing")
-    arguments = dig(call, "function", "arguments")
+        raise base.invalid_request(f"{where}.function.name: missing")
+    arguments = base.dig(call, "function", "arguments")
     if isinstance(arguments, str):
         try:
             arguments = msgspec.json.decode(arguments) if arguments.strip() else {}
         except msgspec.DecodeError:
-            raise invalid_request(f"{where}.function.arguments: not valid JSON") from None
+            raise base.invalid_request(f"{where}.function.arguments: not valid JSON") from None
     if not isinstance(arguments, dict) and arguments is not None:
-        raise invalid_request(f"{where}.function.arguments: Ollama needs a JSON object")
-    if isinstance(dig(call, "id"), str):
+        raise base.invalid_request(f"{where}.function.arguments: Ollama needs a JSON object")
+    if isinstance(base.dig(call, "id"), str):
         names[call["id"]] = name
     return {"function": {"name": name, "arguments": arguments or {}}}
 
@@ -170,11 +159,13 @@ def _ollama_call(call: Any, where: str, names: dict[str, str]) -> dict[str, Any]
 def _ollama_messages(messages: list[Any]) -> list[dict[str, Any]]:
     names: dict[str, str] = {}  # OpenAI tool_call_id -> function name, for tool_name
     out: list[dict[str, Any]] = []
-    for where, message in message_objects(messages, "{where}: expected an object"):
+    for where, message in base.message_objects(messages, "{where}: expected an object"):
         role = message.get("role")
         role = {"developer": "system", "function": "tool"}.get(str(role), role)
         if role not in ("system", "user", "assistant", "tool"):
-            raise invalid_request(f"{where}.role: {message.get('role')!r} not supported by Ollama")
+            raise base.invalid_request(
+                f"{where}.role: {message.get('role')!r} not supported by Ollama"
+            )
         text, images = _split_content(message.get("content"), where)
         item: dict[str, Any] = {"role": role, "content": text}
         if images:
@@ -237,7 +228,7 @@ def _openai_messages(messages: Any) -> list[dict[str, Any]]:
     return out
 
 
-class OllamaStream(ChunkStream):
+class OllamaStream(base.ChunkStream):
     """Converts one Ollama NDJSON stream (``/api/chat`` or ``/api/generate`` lines, each
     decoded, ``event`` ``None``) into ``chat.completion.chunk`` objects."""
 
@@ -259,7 +250,7 @@ class OllamaStream(ChunkStream):
         if self.error is not None or not isinstance(payload, dict):
             return []
         if payload.get("error"):
-            self.error = openai_error(500, _error_text(payload), "server_error")
+            self.error = base.openai_error(500, _error_text(payload), "server_error")
             return [self.error.body]
         created_at = str(payload.get("created_at") or "")
         if not self._started:
@@ -289,25 +280,27 @@ class OllamaAdapter:
 
     name = "ollama"
 
-    def build_request(self, request: dict[str, Any], *, model: str) -> ProviderRequest:
+    def build_request(self, request: dict[str, Any], *, model: str) -> base.ProviderRequest:
         """OpenAI request -> ``POST /api/chat`` body (see the module docstring for shapes).
 
         Raises:
             ProviderError: 400 for what Ollama cannot take: http(s) image URLs (base64 only),
                 non-text/image parts, ``n`` > 1, a forced ``tool_choice``, bad tool arguments.
         """
-        messages = one_choice_messages(request, "Ollama")
+        messages = base.one_choice_messages(request, "Ollama")
         stream = bool(request.get("stream"))
         body: dict[str, Any] = {"model": model, "messages": _ollama_messages(messages)}
         tool_choice = request.get("tool_choice")
         if tool_choice not in (None, "auto", "none"):
-            raise invalid_request('tool_choice: Ollama cannot force tool use; use "auto" or "none"')
+            raise base.invalid_request(
+                'tool_choice: Ollama cannot force tool use; use "auto" or "none"'
+            )
         if request.get("tools") and tool_choice != "none":
             body["tools"] = request["tools"]
-        if (wanted := json_format(request, "Ollama")) is not None:
+        if (wanted := base.json_format(request, "Ollama")) is not None:
             body["format"] = wanted
         options = {k: request[k] for k in _SAME_OPTIONS if request.get(k) is not None}
-        if (limit := max_tokens(request)) is not None:
+        if (limit := base.max_tokens(request)) is not None:
             options["num_predict"] = limit
         stop = request.get("stop")
         if stop:
@@ -315,12 +308,12 @@ class OllamaAdapter:
         if options:
             body["options"] = options
         body["stream"] = stream  # explicit: Ollama streams when it is missing
-        return ProviderRequest("/api/chat", body, stream)
+        return base.ProviderRequest("/api/chat", body, stream)
 
     def convert_response(self, body: Any, *, model: str, created: int) -> dict[str, Any]:
         """A non-streaming ``/api/chat`` (or ``/api/generate``) body -> ``chat.completion``."""
         if not isinstance(body, dict):
-            raise openai_error(502, "Ollama answered with a non-object body", "server_error")
+            raise base.openai_error(502, "Ollama answered with a non-object body", "server_error")
         if body.get("error"):
             raise self.convert_error(500, body)
         created_at = str(body.get("created_at") or "")
@@ -342,13 +335,13 @@ class OllamaAdapter:
         """A converter for one NDJSON stream (frame it with ``traceforge_proxy.ndjson``)."""
         return OllamaStream(model=model, created=created, include_usage=include_usage)
 
-    def convert_error(self, status: int, body: Any) -> ProviderError:
+    def convert_error(self, status: int, body: Any) -> base.ProviderError:
         """``{"error": "..."}`` (or text) with its HTTP status -> OpenAI's error shape; a 404
         "not found" is OpenAI's ``model_not_found``."""
         message = _error_text(body) or f"Ollama returned HTTP {status}"
         if status == 404 and "not found" in message:
-            return openai_error(404, message, "invalid_request_error", "model_not_found")
-        return status_error(status, message, _ERROR_KINDS)
+            return base.openai_error(404, message, "invalid_request_error", "model_not_found")
+        return base.status_error(status, message, _ERROR_KINDS)
 
     def normalize_request(self, body: Any) -> dict[str, Any]:
         """A native ``/api/chat`` body (or ``/api/generate``: ``system`` + ``prompt``) ->
@@ -374,9 +367,7 @@ class OllamaAdapter:
         if body.get("tools"):
             out["tools"] = body["tools"]
         options: dict[str, Any] = body["options"] if isinstance(body.get("options"), dict) else {}
-        for key in _SAME_OPTIONS:
-            if options.get(key) is not None:
-                out[key] = options[key]
+        out |= {key: options[key] for key in _SAME_OPTIONS if options.get(key) is not None}
         if options.get("num_predict") is not None:
             out["max_tokens"] = options["num_predict"]
         if options.get("stop"):

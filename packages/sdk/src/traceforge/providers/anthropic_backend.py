@@ -23,15 +23,7 @@ from typing import Any
 import anthropic
 
 from traceforge.errors import ProviderError, Timeout, from_status
-from traceforge.providers.base import Converter, OpenedStream, Provider, make_usage
-from traceforge.providers.events import (
-    DoneEvent,
-    ReasoningEvent,
-    StreamEvent,
-    StreamRequest,
-    TokenEvent,
-    ToolCallEvent,
-)
+from traceforge.providers import base, events
 
 __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicConverter", "AnthropicProvider", "anthropic_params"]
 
@@ -47,7 +39,7 @@ def _text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
-def anthropic_params(request: StreamRequest) -> dict[str, Any]:
+def anthropic_params(request: events.StreamRequest) -> dict[str, Any]:
     """The ``messages.create`` keyword arguments for ``request`` (``stream`` not included)."""
     system: list[str] = [request.system] if request.system else []
     messages: list[dict[str, Any]] = []
@@ -110,7 +102,7 @@ def anthropic_params(request: StreamRequest) -> dict[str, Any]:
     return params
 
 
-class AnthropicConverter(Converter):
+class AnthropicConverter(base.Converter):
     """Raw stream events → events: ``text_delta`` → `TokenEvent`, ``thinking_delta`` →
     `ReasoningEvent`, a ``tool_use`` block start → `ToolCallEvent` (id, name), its
     ``input_json_delta`` fragments → `ToolCallEvent` (arguments); ``message_start`` /
@@ -123,7 +115,7 @@ class AnthropicConverter(Converter):
         self.cached: int | None = None
         self.output_tokens: int | None = None
 
-    def feed(self, item: Any) -> list[StreamEvent]:
+    def feed(self, item: Any) -> list[events.StreamEvent]:
         kind = item.type
         if kind == "message_start":
             usage = item.message.usage
@@ -139,20 +131,22 @@ class AnthropicConverter(Converter):
             if block.type == "tool_use":
                 index = self.tool_index[item.index] = len(self.tool_index)
                 return [
-                    ToolCallEvent(id=block.id, name=block.name, arguments_delta="", index=index)
+                    events.ToolCallEvent(
+                        id=block.id, name=block.name, arguments_delta="", index=index
+                    )
                 ]
             if block.type == "text" and block.text:
-                return [TokenEvent(block.text)]
+                return [events.TokenEvent(block.text)]
         elif kind == "content_block_delta":
             delta = item.delta
             if delta.type == "text_delta" and delta.text:
-                return [TokenEvent(delta.text)]
+                return [events.TokenEvent(delta.text)]
             if delta.type == "thinking_delta" and delta.thinking:
-                return [ReasoningEvent(delta.thinking)]
+                return [events.ReasoningEvent(delta.thinking)]
             if delta.type == "input_json_delta" and delta.partial_json:
                 index = self.tool_index.get(item.index, 0)
                 return [
-                    ToolCallEvent(
+                    events.ToolCallEvent(
                         id=None, name=None, arguments_delta=delta.partial_json, index=index
                     )
                 ]
@@ -162,38 +156,26 @@ class AnthropicConverter(Converter):
                 self.output_tokens = item.usage.output_tokens
         return []
 
-    def end(self) -> list[StreamEvent]:
-        usage = make_usage(self.input_tokens, self.output_tokens, cached=self.cached)
-        return [DoneEvent(self.finish_reason, usage)]
+    def end(self) -> list[events.StreamEvent]:
+        usage = base.make_usage(self.input_tokens, self.output_tokens, cached=self.cached)
+        return [events.DoneEvent(self.finish_reason, usage)]
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(base.Provider):
     """Anthropic (``wire_format == "anthropic"``)."""
 
     def _client(self) -> anthropic.AsyncAnthropic:
-        return anthropic.AsyncAnthropic(
-            api_key=self.endpoint.api_key or "traceforge-no-key",
-            base_url=self.endpoint.base_url,
-            max_retries=0,
+        return anthropic.AsyncAnthropic(**self._sdk_options())
+
+    async def _open(self, request: events.StreamRequest) -> base.OpenedStream:
+        client = self._client()
+        return await base.open_stream(
+            lambda: client.messages.create(**anthropic_params(request), stream=True),
+            client.close,
+            close_method="close",
         )
 
-    async def _open(self, request: StreamRequest) -> OpenedStream:
-        client = self._client()
-        try:
-            stream = await client.messages.create(**anthropic_params(request), stream=True)
-        except BaseException:
-            await client.close()
-            raise
-
-        async def close() -> None:
-            try:
-                await stream.close()
-            finally:
-                await client.close()
-
-        return OpenedStream(items=stream.__aiter__(), close=close)
-
-    def _converter(self, request: StreamRequest) -> Converter:
+    def _converter(self, request: events.StreamRequest) -> base.Converter:
         return AnthropicConverter()
 
     def _map_error(self, exc: Exception) -> ProviderError | None:
@@ -210,8 +192,4 @@ class AnthropicProvider(Provider):
         return None
 
     async def _fetch_models(self) -> list[str]:
-        client = self._client()
-        try:
-            return [model.id async for model in client.models.list()]
-        finally:
-            await client.close()
+        return await base.list_model_ids(self._client())

@@ -29,23 +29,21 @@ from typing import Any, TypeVar
 from traceforge.client_config import Endpoint
 from traceforge.errors import ProviderError
 from traceforge.limits import RateLimits, limiter_for
-from traceforge.providers.events import (
-    DoneEvent,
-    ErrorEvent,
-    GenerateResult,
-    ReasoningEvent,
-    StreamEvent,
-    StreamRequest,
-    TokenEvent,
-    ToolCall,
-    ToolCallEvent,
-    Usage,
-)
+from traceforge.providers import events
 from traceforge.retry import RetryPolicy, retry_call
 from traceforge.signal import AbortController, Signal
 from traceforge_shared.providers import ProviderSpec
 
-__all__ = ["Converter", "OpenedStream", "Provider"]
+__all__ = [
+    "Converter",
+    "DoneConverter",
+    "OpenedStream",
+    "Provider",
+    "list_model_ids",
+    "make_usage",
+    "model_field",
+    "open_stream",
+]
 
 T = TypeVar("T")
 
@@ -117,11 +115,11 @@ class Converter(ABC):
     """Turns one call's SDK stream items into `StreamEvent`s (one instance per call)."""
 
     @abstractmethod
-    def feed(self, item: Any) -> list[StreamEvent]:
+    def feed(self, item: Any) -> list[events.StreamEvent]:
         """The events of one SDK item, in order (may be none)."""
 
     @abstractmethod
-    def end(self) -> list[StreamEvent]:
+    def end(self) -> list[events.StreamEvent]:
         """The events after the last item: a `DoneEvent` (or an `ErrorEvent`)."""
 
 
@@ -137,15 +135,83 @@ def make_usage(
     total: int | None = None,
     cached: int | None = None,
     reasoning: int | None = None,
-) -> Usage:
+) -> events.Usage:
     """A `Usage`; ``total`` defaults to prompt + completion when either is known."""
-    return Usage(
+    return events.Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=total if total is not None else _usage_total(prompt, completion),
         cached_tokens=cached,
         reasoning_tokens=reasoning,
     )
+
+
+def model_field(obj: Any, name: str) -> Any:
+    """An attribute of an SDK model, extra (undeclared) fields included."""
+    value = getattr(obj, name, None)
+    if value is None:
+        extra = getattr(obj, "model_extra", None)
+        if isinstance(extra, dict):
+            value = extra.get(name)
+    return value
+
+
+class DoneConverter(Converter):
+    """A `Converter` that keeps the call's finish reason and usage as it goes, ends with
+    their `DoneEvent`, and numbers whole tool calls (`whole_call`)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.finish_reason: str | None = None
+        self.usage = events.Usage()
+
+    def whole_call(
+        self, call_id: str | None, name: str | None, arguments: str
+    ) -> events.ToolCallEvent:
+        """A tool call that arrives whole, as the next index (``call_<index>`` when no id)."""
+        index = self.calls
+        self.calls += 1
+        return events.ToolCallEvent(
+            id=call_id or f"call_{index}", name=name, arguments_delta=arguments, index=index
+        )
+
+    def end(self) -> list[events.StreamEvent]:
+        return [events.DoneEvent(self.finish_reason, self.usage)]
+
+
+async def list_model_ids(client: Any) -> list[str]:
+    """The ids of ``client.models.list()`` (the ``openai`` and ``anthropic`` SDKs' clients),
+    then closes the client."""
+    try:
+        return [model.id async for model in client.models.list()]
+    finally:
+        await client.close()
+
+
+async def open_stream(
+    start: Callable[[], Awaitable[Any]],
+    close_client: Callable[[], Awaitable[Any]],
+    *,
+    close_method: str = "aclose",
+) -> OpenedStream:
+    """Start an SDK stream with ``start``; on failure the client is closed
+    (``close_client``). The `OpenedStream`'s ``close`` closes the stream (its
+    ``close_method``, when it has one), then the client."""
+    try:
+        stream = await start()
+    except BaseException:
+        await close_client()
+        raise
+
+    async def close() -> None:
+        try:
+            close_stream = getattr(stream, close_method, None)
+            if close_stream is not None:
+                await close_stream()
+        finally:
+            await close_client()
+
+    return OpenedStream(items=stream.__aiter__(), close=close)
 
 
 class Provider(ABC):
@@ -176,6 +242,15 @@ class Provider(ABC):
         via = " via proxy" if self.endpoint.via_proxy else ""
         return f"<{type(self).__name__} {self.name} {self.endpoint.base_url}{via}>"
 
+    def _sdk_options(self) -> dict[str, Any]:
+        """The key, base URL and no SDK retries (`traceforge.retry` does them), as most SDK
+        clients take them."""
+        return {
+            "api_key": self.endpoint.api_key or "traceforge-no-key",  # SDKs refuse no key
+            "base_url": self.endpoint.base_url,
+            "max_retries": 0,
+        }
+
     @property
     def name(self) -> str:
         """The provider's registry name (``openai``, ``anthropic``, ...)."""
@@ -184,11 +259,11 @@ class Provider(ABC):
     # ------------------------------------------------------------------ backend hooks
 
     @abstractmethod
-    async def _open(self, request: StreamRequest) -> OpenedStream:
+    async def _open(self, request: events.StreamRequest) -> OpenedStream:
         """Start the call with the SDK (streaming) and return its stream, unread."""
 
     @abstractmethod
-    def _converter(self, request: StreamRequest) -> Converter:
+    def _converter(self, request: events.StreamRequest) -> Converter:
         """A fresh converter for one call."""
 
     @abstractmethod
@@ -212,7 +287,7 @@ class Provider(ABC):
         mapped.__cause__ = exc
         return mapped
 
-    async def _start(self, request: StreamRequest) -> OpenedStream:
+    async def _start(self, request: events.StreamRequest) -> OpenedStream:
         """Open the stream and read its first item; SDK errors become `ProviderError`s."""
         try:
             opened = await self._open(request)
@@ -227,7 +302,9 @@ class Provider(ABC):
             raise self._as_provider_error(exc) from exc
         return opened
 
-    async def _open_with_retries(self, request: StreamRequest, signal: Signal) -> OpenedStream:
+    async def _open_with_retries(
+        self, request: events.StreamRequest, signal: Signal
+    ) -> OpenedStream:
         async def attempt() -> OpenedStream:
             return await _abortable(self._start(request), signal)
 
@@ -236,7 +313,7 @@ class Provider(ABC):
         opened: OpenedStream = await retry_call(attempt, self._retry, signal=signal)
         return opened
 
-    async def _acquire(self, request: StreamRequest, signal: Signal) -> None:
+    async def _acquire(self, request: events.StreamRequest, signal: Signal) -> None:
         """Wait for the provider's rate limiter (`traceforge.limits`; process-wide, set with
         ``limits=`` or `traceforge.limits.limiter_for`): one request, and ``max_tokens`` (at
         least 1) as the token estimate."""
@@ -245,8 +322,8 @@ class Provider(ABC):
         await _abortable(limiter.acquire(tokens), signal)
 
     async def stream(
-        self, request: StreamRequest, *, signal: Signal
-    ) -> AsyncGenerator[StreamEvent, None]:
+        self, request: events.StreamRequest, *, signal: Signal
+    ) -> AsyncGenerator[events.StreamEvent, None]:
         """Stream one call's events (see `traceforge.providers.events`).
 
         Ends with exactly one `DoneEvent` or `ErrorEvent`, unless ``signal`` aborts: then the
@@ -269,7 +346,7 @@ class Provider(ABC):
             return
         except ProviderError as error:
             if not signal.aborted:
-                yield ErrorEvent(error)
+                yield events.ErrorEvent(error)
             return
         converter = self._converter(request)
         try:
@@ -292,11 +369,13 @@ class Provider(ABC):
         except Exception as exc:
             if signal.aborted:
                 return
-            yield ErrorEvent(self._as_provider_error(exc))
+            yield events.ErrorEvent(self._as_provider_error(exc))
         finally:
             await opened.close()
 
-    async def generate(self, request: StreamRequest, *, signal: Signal) -> GenerateResult:
+    async def generate(
+        self, request: events.StreamRequest, *, signal: Signal
+    ) -> events.GenerateResult:
         """The whole answer, built from `stream`.
 
         Raises:
@@ -307,29 +386,29 @@ class Provider(ABC):
         text: list[str] = []
         reasoning: list[str] = []
         calls: dict[int, list[Any]] = {}
-        done: DoneEvent | None = None
-        async with contextlib.aclosing(self.stream(request, signal=signal)) as events:
-            async for event in events:
-                if isinstance(event, TokenEvent):
+        done: events.DoneEvent | None = None
+        async with contextlib.aclosing(self.stream(request, signal=signal)) as stream:
+            async for event in stream:
+                if isinstance(event, events.TokenEvent):
                     text.append(event.text)
-                elif isinstance(event, ReasoningEvent):
+                elif isinstance(event, events.ReasoningEvent):
                     reasoning.append(event.text)
-                elif isinstance(event, ToolCallEvent):
+                elif isinstance(event, events.ToolCallEvent):
                     call = calls.setdefault(event.index, [None, None, []])
                     call[0] = call[0] or event.id
                     call[1] = call[1] or event.name
                     call[2].append(event.arguments_delta)
-                elif isinstance(event, ErrorEvent):
+                elif isinstance(event, events.ErrorEvent):
                     raise event.error
                 else:
                     done = event
         if done is None:
             signal.raise_if_aborted()
             raise ProviderError("the stream ended without a done event", provider=self.name)
-        return GenerateResult(
+        return events.GenerateResult(
             text="".join(text),
             tool_calls=[
-                ToolCall(id=c[0], name=c[1], arguments="".join(c[2]))
+                events.ToolCall(id=c[0], name=c[1], arguments="".join(c[2]))
                 for _, c in sorted(calls.items())
             ],
             reasoning="".join(reasoning),
@@ -339,7 +418,9 @@ class Provider(ABC):
 
     # ------------------------------------------------------------------ sync twins
 
-    def stream_sync(self, request: StreamRequest, *, signal: Signal) -> Iterator[StreamEvent]:
+    def stream_sync(
+        self, request: events.StreamRequest, *, signal: Signal
+    ) -> Iterator[events.StreamEvent]:
         """`stream` for code without an event loop: the call runs on an event loop in a
         worker thread; events are handed over as they arrive. Closing the iterator early
         (``break``) aborts the call and closes its stream."""
@@ -349,8 +430,8 @@ class Provider(ABC):
         merged = Signal.merge(signal, stop.signal)
 
         async def pump() -> None:
-            async with contextlib.aclosing(self.stream(request, signal=merged)) as events:
-                async for event in events:
+            async with contextlib.aclosing(self.stream(request, signal=merged)) as stream:
+                async for event in stream:
                     out.put(("event", event))
 
         def run() -> None:
@@ -376,10 +457,12 @@ class Provider(ABC):
             stop.abort()
             worker.join()
 
-    def generate_sync(self, request: StreamRequest, *, signal: Signal) -> GenerateResult:
+    def generate_sync(
+        self, request: events.StreamRequest, *, signal: Signal
+    ) -> events.GenerateResult:
         """`generate` for code without an event loop (runs one in a worker thread); raises
         as `generate` does."""
-        result: list[GenerateResult] = []
+        result: list[events.GenerateResult] = []
         errors: list[BaseException] = []
 
         def run() -> None:

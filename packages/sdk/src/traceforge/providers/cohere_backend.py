@@ -21,16 +21,7 @@ import cohere
 from cohere.core.api_error import ApiError
 
 from traceforge.errors import ProviderError, from_status
-from traceforge.providers.base import Converter, OpenedStream, Provider, make_usage
-from traceforge.providers.events import (
-    DoneEvent,
-    ReasoningEvent,
-    StreamEvent,
-    StreamRequest,
-    TokenEvent,
-    ToolCallEvent,
-    Usage,
-)
+from traceforge.providers import base, events
 
 __all__ = ["CohereConverter", "CohereProvider"]
 
@@ -49,33 +40,29 @@ def _path(obj: Any, *names: str) -> Any:
     return obj
 
 
-class CohereConverter(Converter):
+class CohereConverter(base.DoneConverter):
     """``V2ChatStreamResponse`` events → events (see the module docstring)."""
 
-    def __init__(self) -> None:
-        self.finish_reason: str | None = None
-        self.usage = Usage()
-
-    def feed(self, item: Any) -> list[StreamEvent]:
+    def feed(self, item: Any) -> list[events.StreamEvent]:
         kind = getattr(item, "type", None)
         message = _path(item, "delta", "message")
         if kind == "content-delta":
             content = _path(message, "content")
             thinking = _path(content, "thinking")
             text = _path(content, "text")
-            events: list[StreamEvent] = []
+            out: list[events.StreamEvent] = []
             if thinking:
-                events.append(ReasoningEvent(thinking))
+                out.append(events.ReasoningEvent(thinking))
             if text:
-                events.append(TokenEvent(text))
-            return events
+                out.append(events.TokenEvent(text))
+            return out
         if kind == "tool-plan-delta":
             plan = _path(message, "tool_plan")
-            return [ReasoningEvent(plan)] if plan else []
+            return [events.ReasoningEvent(plan)] if plan else []
         if kind == "tool-call-start":
             call = _path(message, "tool_calls")
             return [
-                ToolCallEvent(
+                events.ToolCallEvent(
                     id=_path(call, "id"),
                     name=_path(call, "function", "name"),
                     arguments_delta=_path(call, "function", "arguments") or "",
@@ -86,7 +73,7 @@ class CohereConverter(Converter):
             arguments = _path(message, "tool_calls", "function", "arguments")
             if arguments:
                 return [
-                    ToolCallEvent(
+                    events.ToolCallEvent(
                         id=None, name=None, arguments_delta=arguments, index=item.index or 0
                     )
                 ]
@@ -95,29 +82,21 @@ class CohereConverter(Converter):
             reason = _path(delta, "finish_reason")
             self.finish_reason = None if reason is None else str(reason)
             usage = _path(delta, "usage")
-            self.usage = make_usage(
+            self.usage = base.make_usage(
                 _int(_path(usage, "tokens", "input_tokens")),
                 _int(_path(usage, "tokens", "output_tokens")),
                 cached=_int(_path(usage, "cached_tokens")),
             )
         return []
 
-    def end(self) -> list[StreamEvent]:
-        return [DoneEvent(self.finish_reason, self.usage)]
 
-
-class CohereProvider(Provider):
+class CohereProvider(base.Provider):
     """Cohere (``wire_format == "cohere"``)."""
 
     def _client(self) -> cohere.AsyncClientV2:
-        return cohere.AsyncClientV2(
-            api_key=self.endpoint.api_key or "traceforge-no-key",
-            base_url=self.endpoint.base_url,
-            max_retries=0,
-            log_warning_experimental_features=False,
-        )
+        return cohere.AsyncClientV2(**self._sdk_options(), log_warning_experimental_features=False)
 
-    async def _open(self, request: StreamRequest) -> OpenedStream:
+    async def _open(self, request: events.StreamRequest) -> base.OpenedStream:
         messages: list[dict[str, Any]] = []
         if request.system is not None:
             messages.append({"role": "system", "content": request.system})
@@ -130,19 +109,16 @@ class CohereProvider(Provider):
         if request.tools:
             params["tools"] = request.tools
         client = self._client()
-        stream = client.chat_stream(**params, request_options=_NO_RETRIES)
 
-        async def close() -> None:
-            try:
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-            finally:
-                await client.__aexit__(None, None, None)  # type: ignore[no-untyped-call]  # closes its httpx client
+        async def start() -> Any:
+            return client.chat_stream(**params, request_options=_NO_RETRIES)
 
-        return OpenedStream(items=stream.__aiter__(), close=close)
+        async def close_client() -> None:
+            await client.__aexit__(None, None, None)  # type: ignore[no-untyped-call]  # closes its httpx client
 
-    def _converter(self, request: StreamRequest) -> Converter:
+        return await base.open_stream(start, close_client)
+
+    def _converter(self, request: events.StreamRequest) -> base.Converter:
         return CohereConverter()
 
     def _map_error(self, exc: Exception) -> ProviderError | None:

@@ -29,16 +29,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from traceforge.errors import ProviderError, from_status
-from traceforge.providers.base import Converter, OpenedStream, Provider, make_usage
-from traceforge.providers.events import (
-    DoneEvent,
-    ReasoningEvent,
-    StreamEvent,
-    StreamRequest,
-    TokenEvent,
-    ToolCallEvent,
-    Usage,
-)
+from traceforge.providers import base, events
 
 __all__ = ["API_VERSION", "GeminiConverter", "GeminiProvider", "gemini_contents"]
 
@@ -52,7 +43,7 @@ def _text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
-def gemini_contents(request: StreamRequest) -> tuple[list[dict[str, Any]], str | None]:
+def gemini_contents(request: events.StreamRequest) -> tuple[list[dict[str, Any]], str | None]:
     """``(contents, system_instruction)`` for ``request``, as JSON-shaped dicts."""
     system: list[str] = [request.system] if request.system else []
     contents: list[dict[str, Any]] = []
@@ -91,51 +82,36 @@ def gemini_contents(request: StreamRequest) -> tuple[list[dict[str, Any]], str |
     return contents, ("\n\n".join(system) if system else None)
 
 
-class GeminiConverter(Converter):
+class GeminiConverter(base.DoneConverter):
     """``GenerateContentResponse`` chunks → events (see the module docstring)."""
 
-    def __init__(self) -> None:
-        self.calls = 0
-        self.finish_reason: str | None = None
-        self.usage = Usage()
-
-    def feed(self, item: Any) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
+    def feed(self, item: Any) -> list[events.StreamEvent]:
+        out: list[events.StreamEvent] = []
         for candidate in item.candidates or ():
             content = candidate.content
             for part in (content.parts if content is not None else None) or ():
                 if part.text:
-                    events.append(
-                        ReasoningEvent(part.text) if part.thought else TokenEvent(part.text)
+                    out.append(
+                        events.ReasoningEvent(part.text)
+                        if part.thought
+                        else events.TokenEvent(part.text)
                     )
                 call = part.function_call
                 if call is not None:
-                    index = self.calls
-                    self.calls += 1
-                    events.append(
-                        ToolCallEvent(
-                            id=call.id or f"call_{index}",
-                            name=call.name,
-                            arguments_delta=json.dumps(call.args or {}),
-                            index=index,
-                        )
-                    )
+                    out.append(self.whole_call(call.id, call.name, json.dumps(call.args or {})))
             if candidate.finish_reason is not None:
                 reason = candidate.finish_reason
                 self.finish_reason = getattr(reason, "value", None) or str(reason)
         meta = item.usage_metadata
         if meta is not None:
-            self.usage = make_usage(
+            self.usage = base.make_usage(
                 meta.prompt_token_count,
                 meta.candidates_token_count,
                 meta.total_token_count,
                 meta.cached_content_token_count,
                 meta.thoughts_token_count,
             )
-        return events
-
-    def end(self) -> list[StreamEvent]:
-        return [DoneEvent(self.finish_reason, self.usage)]
+        return out
 
 
 def _retry_delay_s(body: Any) -> float | None:
@@ -149,7 +125,7 @@ def _retry_delay_s(body: Any) -> float | None:
     return None
 
 
-class GeminiProvider(Provider):
+class GeminiProvider(base.Provider):
     """Google Gemini (``wire_format == "gemini"``)."""
 
     def _client(self) -> tuple[genai.Client, httpx.AsyncClient]:
@@ -171,7 +147,7 @@ class GeminiProvider(Provider):
         )
         return client, http
 
-    async def _open(self, request: StreamRequest) -> OpenedStream:
+    async def _open(self, request: events.StreamRequest) -> base.OpenedStream:
         contents, system = gemini_contents(request)
         config: dict[str, Any] = {"automatic_function_calling": {"disable": True}}
         if system is not None:
@@ -195,27 +171,16 @@ class GeminiProvider(Provider):
                 }
             ]
         client, http = self._client()
-        try:
-            stream = await client.aio.models.generate_content_stream(
+        return await base.open_stream(
+            lambda: client.aio.models.generate_content_stream(
                 model=request.model,
                 contents=contents,
                 config=types.GenerateContentConfig(**config),
-            )
-        except BaseException:
-            await _close_clients(client, http)
-            raise
+            ),
+            lambda: _close_clients(client, http),
+        )
 
-        async def close() -> None:
-            try:
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-            finally:
-                await _close_clients(client, http)
-
-        return OpenedStream(items=stream.__aiter__(), close=close)
-
-    def _converter(self, request: StreamRequest) -> Converter:
+    def _converter(self, request: events.StreamRequest) -> base.Converter:
         return GeminiConverter()
 
     def _map_error(self, exc: Exception) -> ProviderError | None:

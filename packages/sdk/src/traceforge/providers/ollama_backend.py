@@ -20,21 +20,12 @@ from typing import Any
 import ollama
 
 from traceforge.errors import ProviderError, from_status
-from traceforge.providers.base import Converter, OpenedStream, Provider, make_usage
-from traceforge.providers.events import (
-    DoneEvent,
-    ReasoningEvent,
-    StreamEvent,
-    StreamRequest,
-    TokenEvent,
-    ToolCallEvent,
-    Usage,
-)
+from traceforge.providers import base, events
 
 __all__ = ["OllamaConverter", "OllamaProvider", "ollama_messages"]
 
 
-def ollama_messages(request: StreamRequest) -> list[dict[str, Any]]:
+def ollama_messages(request: events.StreamRequest) -> list[dict[str, Any]]:
     """The request's messages in Ollama's shape, ``system`` first when given."""
     out: list[dict[str, Any]] = []
     if request.system is not None:
@@ -59,53 +50,33 @@ def ollama_messages(request: StreamRequest) -> list[dict[str, Any]]:
     return out
 
 
-def _extra(obj: Any, name: str) -> Any:
-    value = getattr(obj, name, None)
-    if value is None:
-        extra = getattr(obj, "model_extra", None)
-        if isinstance(extra, dict):
-            value = extra.get(name)
-    return value
-
-
-class OllamaConverter(Converter):
+class OllamaConverter(base.DoneConverter):
     """``ChatResponse`` lines → events (see the module docstring)."""
 
-    def __init__(self) -> None:
-        self.calls = 0
-        self.finish_reason: str | None = None
-        self.usage = Usage()
-
-    def feed(self, item: Any) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
+    def feed(self, item: Any) -> list[events.StreamEvent]:
+        out: list[events.StreamEvent] = []
         message = item.message
         if message is not None:
             thinking = getattr(message, "thinking", None)
             if thinking:
-                events.append(ReasoningEvent(thinking))
+                out.append(events.ReasoningEvent(thinking))
             if message.content:
-                events.append(TokenEvent(message.content))
+                out.append(events.TokenEvent(message.content))
             for call in message.tool_calls or ():
-                index = self.calls
-                self.calls += 1
-                events.append(
-                    ToolCallEvent(
-                        id=_extra(call, "id") or f"call_{index}",
-                        name=call.function.name,
-                        arguments_delta=json.dumps(dict(call.function.arguments or {})),
-                        index=index,
+                out.append(
+                    self.whole_call(
+                        base.model_field(call, "id"),
+                        call.function.name,
+                        json.dumps(dict(call.function.arguments or {})),
                     )
                 )
         if item.done:
             self.finish_reason = item.done_reason
-            self.usage = make_usage(item.prompt_eval_count, item.eval_count)
-        return events
-
-    def end(self) -> list[StreamEvent]:
-        return [DoneEvent(self.finish_reason, self.usage)]
+            self.usage = base.make_usage(item.prompt_eval_count, item.eval_count)
+        return out
 
 
-class OllamaProvider(Provider):
+class OllamaProvider(base.Provider):
     """Ollama (``wire_format == "ollama"``); no key (a Bearer one is sent if given)."""
 
     def _client(self) -> ollama.AsyncClient:
@@ -114,36 +85,25 @@ class OllamaProvider(Provider):
             headers["Authorization"] = f"Bearer {self.endpoint.api_key}"
         return ollama.AsyncClient(host=self.endpoint.base_url, headers=headers)
 
-    async def _open(self, request: StreamRequest) -> OpenedStream:
+    async def _open(self, request: events.StreamRequest) -> base.OpenedStream:
         options: dict[str, Any] = {}
         if request.temperature is not None:
             options["temperature"] = request.temperature
         if request.max_tokens is not None:
             options["num_predict"] = request.max_tokens
         client = self._client()
-        try:
-            stream = await client.chat(
+        return await base.open_stream(
+            lambda: client.chat(
                 model=request.model,
                 messages=ollama_messages(request),
                 tools=request.tools or None,
                 stream=True,
                 options=options or None,
-            )
-        except BaseException:
-            await client.close()  # type: ignore[no-untyped-call]
-            raise
+            ),
+            client.close,
+        )
 
-        async def close() -> None:
-            try:
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-            finally:
-                await client.close()  # type: ignore[no-untyped-call]
-
-        return OpenedStream(items=stream.__aiter__(), close=close)
-
-    def _converter(self, request: StreamRequest) -> Converter:
+    def _converter(self, request: events.StreamRequest) -> base.Converter:
         return OllamaConverter()
 
     def _map_error(self, exc: Exception) -> ProviderError | None:

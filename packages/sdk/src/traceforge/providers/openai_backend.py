@@ -18,16 +18,7 @@ from typing import Any
 import openai
 
 from traceforge.errors import ProviderError, Timeout, from_status
-from traceforge.providers.base import Converter, OpenedStream, Provider, make_usage
-from traceforge.providers.events import (
-    DoneEvent,
-    ReasoningEvent,
-    StreamEvent,
-    StreamRequest,
-    TokenEvent,
-    ToolCallEvent,
-    Usage,
-)
+from traceforge.providers import base, events
 
 __all__ = ["OpenAIConverter", "OpenAIProvider", "openai_messages"]
 
@@ -35,7 +26,7 @@ __all__ = ["OpenAIConverter", "OpenAIProvider", "openai_messages"]
 AZURE_API_VERSION = "2024-10-21"
 
 
-def openai_messages(request: StreamRequest) -> list[dict[str, Any]]:
+def openai_messages(request: events.StreamRequest) -> list[dict[str, Any]]:
     """The request's messages in OpenAI's shape, ``system`` first when given."""
     messages = request.conversation()
     if request.system is not None:
@@ -43,33 +34,22 @@ def openai_messages(request: StreamRequest) -> list[dict[str, Any]]:
     return messages
 
 
-def _get(obj: Any, name: str) -> Any:
-    """An attribute of an SDK model, extra (undeclared) fields included."""
-    value = getattr(obj, name, None)
-    if value is None:
-        extra = getattr(obj, "model_extra", None)
-        if isinstance(extra, dict):
-            value = extra.get(name)
-    return value
+_get = base.model_field
 
 
-class OpenAIConverter(Converter):
+class OpenAIConverter(base.DoneConverter):
     """``ChatCompletionChunk`` → events: ``delta.reasoning_content`` (xAI, DeepSeek) or
     ``delta.reasoning`` → `ReasoningEvent`, ``delta.content`` → `TokenEvent`,
     ``delta.tool_calls[]`` → `ToolCallEvent` (``index``, ``id``, ``function.name``,
     ``function.arguments``); the usage chunk and ``finish_reason`` → the `DoneEvent`."""
 
-    def __init__(self) -> None:
-        self.finish_reason: str | None = None
-        self.usage = Usage()
-
-    def feed(self, item: Any) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
+    def feed(self, item: Any) -> list[events.StreamEvent]:
+        out: list[events.StreamEvent] = []
         usage = getattr(item, "usage", None)
         if usage is not None:
             prompt_details = _get(usage, "prompt_tokens_details")
             completion_details = _get(usage, "completion_tokens_details")
-            self.usage = make_usage(
+            self.usage = base.make_usage(
                 _get(usage, "prompt_tokens"),
                 _get(usage, "completion_tokens"),
                 _get(usage, "total_tokens"),
@@ -81,13 +61,13 @@ class OpenAIConverter(Converter):
             if delta is not None:
                 reasoning = _get(delta, "reasoning_content") or _get(delta, "reasoning")
                 if isinstance(reasoning, str) and reasoning:
-                    events.append(ReasoningEvent(reasoning))
+                    out.append(events.ReasoningEvent(reasoning))
                 if delta.content:
-                    events.append(TokenEvent(delta.content))
+                    out.append(events.TokenEvent(delta.content))
                 for call in delta.tool_calls or ():
                     function = call.function
-                    events.append(
-                        ToolCallEvent(
+                    out.append(
+                        events.ToolCallEvent(
                             id=call.id,
                             name=function.name if function else None,
                             arguments_delta=(function.arguments or "") if function else "",
@@ -96,27 +76,23 @@ class OpenAIConverter(Converter):
                     )
             if choice.finish_reason:
                 self.finish_reason = choice.finish_reason
-        return events
-
-    def end(self) -> list[StreamEvent]:
-        return [DoneEvent(self.finish_reason, self.usage)]
+        return out
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(base.Provider):
     """A provider speaking OpenAI Chat Completions (``wire_format == "openai"``)."""
 
     def _client(self) -> openai.AsyncOpenAI:
-        key = self.endpoint.api_key or "traceforge-no-key"  # the SDK refuses no key at all
+        options = self._sdk_options()
         if self.name == "azure" and not self.endpoint.via_proxy:
             return openai.AsyncAzureOpenAI(
-                azure_endpoint=self.endpoint.base_url,
-                api_key=key,
+                azure_endpoint=options.pop("base_url"),
                 api_version=os.environ.get("OPENAI_API_VERSION", AZURE_API_VERSION),
-                max_retries=0,
+                **options,
             )
-        return openai.AsyncOpenAI(api_key=key, base_url=self.endpoint.base_url, max_retries=0)
+        return openai.AsyncOpenAI(**options)
 
-    async def _open(self, request: StreamRequest) -> OpenedStream:
+    async def _open(self, request: events.StreamRequest) -> base.OpenedStream:
         client = self._client()
         params: dict[str, Any] = {
             "model": request.model,
@@ -131,32 +107,18 @@ class OpenAIProvider(Provider):
             params[key] = request.max_tokens
         if request.tools:
             params["tools"] = request.tools
-        try:
-            stream = await client.chat.completions.create(**params)
-        except BaseException:
-            await client.close()
-            raise
+        return await base.open_stream(
+            lambda: client.chat.completions.create(**params), client.close, close_method="close"
+        )
 
-        async def close() -> None:
-            try:
-                await stream.close()
-            finally:
-                await client.close()
-
-        return OpenedStream(items=stream.__aiter__(), close=close)
-
-    def _converter(self, request: StreamRequest) -> Converter:
+    def _converter(self, request: events.StreamRequest) -> base.Converter:
         return OpenAIConverter()
 
     def _map_error(self, exc: Exception) -> ProviderError | None:
         return map_openai_error(self.name, exc)
 
     async def _fetch_models(self) -> list[str]:
-        client = self._client()
-        try:
-            return [model.id async for model in client.models.list()]
-        finally:
-            await client.close()
+        return await base.list_model_ids(self._client())
 
 
 def map_openai_error(provider: str, exc: Exception) -> ProviderError | None:

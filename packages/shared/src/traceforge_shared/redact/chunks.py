@@ -17,6 +17,7 @@ Undecoded ``raw`` chunk text is one more stream.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from traceforge_shared.redact.placeholders import REDACTED, is_marker
@@ -165,23 +166,16 @@ def _redact_one_by_one(
                 report.add(f"chunks[{position}].{key}", kind)
 
 
+@dataclass(eq=False)
 class _Walker:
     """One walk over one chunk's payload: sensitive keys redacted on the spot, identifiers
     scanned on the spot, every other string collected into ``streams``."""
 
-    def __init__(
-        self,
-        redactor: Redactor,
-        position: int,
-        streams: dict[str, list[_Slot]],
-        report: Redaction,
-        memo: dict[str, tuple[str, list[str]]],
-    ) -> None:
-        self.redactor = redactor
-        self.position = position
-        self.streams = streams
-        self.report = report
-        self.memo = memo
+    redactor: Redactor
+    position: int
+    streams: dict[str, list[_Slot]]
+    report: Redaction
+    memo: dict[str, tuple[str, list[str]]]
 
     def walk(
         self, value: dict[str, Any] | list[Any], path: str, stream_key: str, depth: int = 0

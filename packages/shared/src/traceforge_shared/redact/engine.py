@@ -182,16 +182,12 @@ class Redactor:
     def redact_text(self, text: str) -> tuple[str, list[str]]:
         """Return ``text`` with every match replaced by its marker, and the kinds found."""
         findings = self.find(text)
-        if not findings:
-            return text, []
         parts: list[str] = []
         last = 0
         for f in findings:
-            parts.append(text[last : f.start])
-            parts.append(f.marker)
+            parts += (text[last : f.start], f.marker)
             last = f.end
-        parts.append(text[last:])
-        return "".join(parts), [f.kind for f in findings]
+        return "".join(parts) + text[last:], [f.kind for f in findings]
 
     # -- JSON values -----------------------------------------------------------------------
 

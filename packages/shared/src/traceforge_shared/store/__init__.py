@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
@@ -71,6 +72,7 @@ _BATCH_ROWS = 2000
 _BULK_ROWS = 2000
 
 
+@dataclass(kw_only=True, eq=False)
 class TraceFilter:
     """Filters for :meth:`TraceStore.list` (all optional, combined with AND).
 
@@ -86,28 +88,19 @@ class TraceFilter:
             ``%``, ``_`` and ``\\`` are literal). ``None`` or ``""``: no text filter.
     """
 
-    def __init__(
-        self,
-        *,
-        model: str | None = None,
-        provider: str | None = None,
-        status: str | None = None,
-        streaming: bool | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        q: str | None = None,
-    ) -> None:
-        if status is not None and status not in TRACE_STATUSES:
+    model: str | None = None
+    provider: str | None = None
+    status: str | None = None
+    streaming: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    q: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status is not None and self.status not in TRACE_STATUSES:
             raise ValueError(
-                f"unknown status {status!r}; expected one of {', '.join(TRACE_STATUSES)}"
+                f"unknown status {self.status!r}; expected one of {', '.join(TRACE_STATUSES)}"
             )
-        self.model = model
-        self.provider = provider
-        self.status = status
-        self.streaming = streaming
-        self.since = since
-        self.until = until
-        self.q = q
 
     def sql(self) -> tuple[str, list[object]]:
         """Return the SQL ``WHERE`` clause and parameters for the index."""
