@@ -59,8 +59,11 @@ def run(home: Path, paths: list[Path]) -> float:
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"exit {done.returncode}: {done.stdout[-500:]} {done.stderr[-500:]}")
-    results = json.loads(done.stdout)
-    summary = results.get("summary", results)
+    # `test run --json` prints one JSON line per result, then a summary line.
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    summary = next((line for line in lines if line.get("type") == "summary"), None)
+    if summary is None:
+        raise RuntimeError(f"no summary line in: {done.stdout[-500:]}")
     if summary.get("failed", 0) or summary.get("errors", 0):
         raise RuntimeError(f"not every test passed: {summary}")
     return elapsed
