@@ -33,7 +33,8 @@ from traceforge_web_api.embedded import bind, embedded_server
 MAX_LAG_S = 0.5
 
 #: The slow assertion: catastrophic backtracking on the recorded answer. Python's `re` takes
-#: about 2.5 s on 23 characters; the `regex` module gives up after its 1 s timeout.
+#: exponential in the input: ~2.5 s on 23 characters, far more on the 31 used here (on a fast
+#: machine 23 could finish inside the timeout); the `regex` module gives up after 1 s.
 SLOW_TEST = """\
 name: slow
 source_trace: {trace_id}
@@ -43,7 +44,7 @@ assertions: [{{type: regex, pattern: '^(a|a)*$'}}]
 
 PROXY_TEST = """\
 name: slow-live
-request: {model: gpt-4o-mini, messages: [{role: user, content: aaaaaaaaaaaaaaaaaaaaaa!}]}
+request: {model: gpt-4o-mini, messages: [{role: user, content: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!}]}
 assertions: [{type: regex, field: 'request.messages[0].content', pattern: '^(a|a)*$'}]
 """
 
@@ -116,7 +117,7 @@ async def _scenario(store: TraceStore, body: dict[str, object]) -> tuple[dict, f
 
 @pytest.mark.timeout(120)
 def test_a_slow_replayed_assertion_does_not_stall_proxying(store: TraceStore, home: Path) -> None:
-    recorded = make_trace(model="gpt-4o-mini", text="a" * 22 + "!")
+    recorded = make_trace(model="gpt-4o-mini", text="a" * 30 + "!")
     store.save(recorded)
     (home / "tests").mkdir(parents=True)
     (home / "tests" / "slow.yaml").write_text(SLOW_TEST.format(trace_id=recorded.id))
