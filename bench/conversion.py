@@ -24,6 +24,7 @@ from traceforge_proxy.mock_upstream import LONG_TEXT_STREAM, transcript_bytes
 from traceforge_proxy.ndjson import NDJSONParser
 from traceforge_proxy.providers import adapter_for
 from traceforge_proxy.sse import SSEParser
+from traceforge_proxy.testing import make_exchange
 
 STREAMS = {
     "anthropic": "anthropic/stream-text.sse",
@@ -35,17 +36,7 @@ STREAMS = {
 
 
 def _exchange() -> Exchange:
-    exchange = Exchange(
-        trace_id="ab" * 12,
-        timestamp="2026-11-23T00:00:00.000000Z",
-        started_ns=0,
-        method="POST",
-        endpoint="/v1/chat/completions",
-        provider="openai",
-        request_body=b"{}",
-        request_json={"model": "m"},
-        chunk_cap=10_000,
-    )
+    exchange = make_exchange()
     exchange.streaming = True
     return exchange
 

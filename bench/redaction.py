@@ -20,9 +20,9 @@ import time
 
 import msgspec
 
-from traceforge_proxy.exchange import Exchange
 from traceforge_proxy.mock_upstream import LONG_TEXT_STREAM, TEXT_STREAM, transcript_bytes
 from traceforge_proxy.sse import SSEParser
+from traceforge_proxy.testing import make_exchange
 from traceforge_shared.redact import Redactor
 from traceforge_shared.store import TraceStore
 from traceforge_shared.trace import Trace
@@ -32,17 +32,7 @@ PLANTED = " mail bob@example.com, key sk-proj-FAKE0123456789abcdefghij, call +1 
 
 def build(name: str, plant: bool) -> Trace:
     parser = SSEParser()
-    exchange = Exchange(
-        trace_id="ab" * 12,
-        timestamp="2026-11-23T00:00:00.000000Z",
-        started_ns=0,
-        method="POST",
-        endpoint="/v1/chat/completions",
-        provider="openai",
-        request_body=b"{}",
-        request_json={"model": "m"},
-        chunk_cap=10_000,
-    )
+    exchange = make_exchange()
     exchange.streaming = True
     for i, event in enumerate(parser.feed(transcript_bytes(name))):
         if plant and event.data and b'"content":"' in event.data and i % 50 == 5:

@@ -39,6 +39,7 @@ from traceforge_proxy.runner import ProxyService
 from traceforge_proxy.upstream import Upstream
 from traceforge_shared.config import Config
 from traceforge_shared.store import TraceStore
+from traceforge_shared.testing import transcript_events
 
 DATA = Path(__file__).parent / "data" / "provider-streams"
 CORPUS: list[dict[str, str]] = json.loads(
@@ -138,24 +139,6 @@ def plant_stream(
     return events, set(range(at, at + len(pieces)))
 
 
-def parse_transcript(raw: str, ndjson: bool) -> list[tuple[str | None, Any]]:
-    """``(event name, decoded data)`` of each SSE event or NDJSON line."""
-    if ndjson:
-        return [(None, json.loads(line)) for line in raw.splitlines() if line.strip()]
-    events: list[tuple[str | None, Any]] = []
-    for block in raw.split("\n\n"):
-        name, data = None, []
-        for line in block.splitlines():
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].lstrip())
-        if data:
-            joined = "\n".join(data)
-            events.append((name, joined if joined == "[DONE]" else json.loads(joined)))
-    return events
-
-
 def encode_event(name: str | None, data: Any, ndjson: bool) -> bytes:
     body = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     if ndjson:
@@ -250,7 +233,7 @@ class FakeUpstream:
         stream: bool,
     ) -> web.StreamResponse:
         ndjson = stream_file.endswith(".ndjson")
-        events = parse_transcript((DATA / provider / stream_file).read_text(), ndjson)
+        events = transcript_events((DATA / provider / stream_file).read_text(), ndjson=ndjson)
         if not stream:
             if json_file is not None:
                 document = json.loads((DATA / provider / json_file).read_text())
@@ -461,7 +444,7 @@ def _native_text(raw: str, *, ndjson: bool, stream: bool) -> str:
     if not stream:
         return "".join(part["text"] for part in json.loads(raw)["message"]["content"])
     text = ""
-    for _, data in parse_transcript(raw, ndjson=False):
+    for _, data in transcript_events(raw):
         if isinstance(data, dict) and data.get("type") == "content-delta":
             text += data["delta"]["message"]["content"]["text"]
     return text

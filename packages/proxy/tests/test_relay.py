@@ -15,6 +15,7 @@ from traceforge_proxy.exchange import Exchange
 from traceforge_proxy.plan import ForwardingPlan, Framing, RelayMode, Target
 from traceforge_proxy.providers import adapter_for
 from traceforge_proxy.relay import ConvertRelay, RawRelay, WithholdUsageRelay, start_relay
+from traceforge_proxy.testing import make_exchange
 
 TESTS_DATA = Path(__file__).parent / "data" / "provider-streams"
 MOCK_DATA = Path(__file__).parents[1] / "src" / "traceforge_proxy" / "mock_upstream" / "data"
@@ -63,17 +64,7 @@ def _plan(mode: RelayMode, target: Target) -> ForwardingPlan:
 
 
 def _exchange() -> Exchange:
-    return Exchange(
-        trace_id="ab" * 12,
-        timestamp="2026-11-23T00:00:00.000000Z",
-        started_ns=0,
-        method="POST",
-        endpoint="/v1/chat/completions",
-        provider="openai",
-        request_body=b'{"model": "m"}',
-        request_json={"model": "m"},
-        chunk_cap=10_000,
-    )
+    return make_exchange(request_body=b'{"model": "m"}')
 
 
 Case = tuple[str, RelayMode, Target]

@@ -20,7 +20,7 @@ import msgspec
 import pytest
 
 from traceforge_shared.redact import KINDS, Redactor
-from traceforge_shared.testing import make_trace
+from traceforge_shared.testing import make_trace, transcript_events
 from traceforge_shared.trace import NativeCall, StreamChunk, Trace, TraceError
 
 DATA = Path(__file__).parent / "data"
@@ -35,28 +35,11 @@ TEXT_KEYS = frozenset(
 )
 
 
-def parse_transcript(path: Path) -> list[tuple[str | None, Any]]:
-    """``(event name, decoded data)`` of each SSE event or NDJSON line."""
-    text = path.read_text()
-    if path.suffix == ".ndjson":
-        return [(None, json.loads(line)) for line in text.splitlines() if line.strip()]
-    events: list[tuple[str | None, Any]] = []
-    for block in text.split("\n\n"):
-        name, data = None, []
-        for line in block.splitlines():
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].lstrip())
-        if data:
-            joined = "\n".join(data)
-            events.append((name, joined if joined == "[DONE]" else json.loads(joined)))
-    return events
-
-
 def build_trace(path: Path) -> Trace:
     chunks = []
-    for i, (name, data) in enumerate(parse_transcript(path)):
+    for i, (name, data) in enumerate(
+        transcript_events(path.read_text(), ndjson=path.suffix == ".ndjson")
+    ):
         chunk = StreamChunk(index=i, delta_ms=1.0, offset_ms=float(i), event=name)
         if isinstance(data, str):
             chunk.raw = data

@@ -8,9 +8,29 @@ import asyncio
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from traceforge_proxy.exchange import Exchange
 from traceforge_proxy.mock_upstream import TEXT_STREAM, transcript_events
 from traceforge_proxy.runner import ProxyService
 from traceforge_shared.trace import Trace
+
+
+def make_exchange(
+    *, request_body: bytes = b"{}", request_json: object = None, chunk_cap: int = 10_000
+) -> Exchange:
+    """A fresh :class:`Exchange` of a ``POST /v1/chat/completions`` (trace id ``abab…``,
+    started at 0 ns), for feeding relays and converters without a socket. ``request_json``
+    defaults to ``{"model": "m"}``."""
+    return Exchange(
+        trace_id="ab" * 12,
+        timestamp="2026-11-23T00:00:00.000000Z",
+        started_ns=0,
+        method="POST",
+        endpoint="/v1/chat/completions",
+        provider="openai",
+        request_body=request_body,
+        request_json={"model": "m"} if request_json is None else request_json,
+        chunk_cap=chunk_cap,
+    )
 
 
 async def saved_traces(service: ProxyService, expected: int = 1) -> list[Trace]:

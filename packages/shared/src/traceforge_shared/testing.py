@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
 from traceforge_shared.ids import new_trace_id, utc_timestamp
 from traceforge_shared.trace import StreamChunk, Trace, TraceMetadata, Usage
@@ -91,3 +93,28 @@ def make_trace(
             usage=usage,
         ),
     )
+
+
+def transcript_events(text: str, *, ndjson: bool = False) -> list[tuple[str | None, Any]]:
+    """``(event name, decoded data)`` of each SSE event (blank-line separated, ``event:`` and
+    ``data:`` lines; ``[DONE]`` kept as the string) or, with ``ndjson``, of each JSON line of
+    a recorded transcript. For building test traces; the proxy frames live streams with its
+    own incremental parsers.
+
+    Raises:
+        json.JSONDecodeError: an event's data is not JSON.
+    """
+    if ndjson:
+        return [(None, json.loads(line)) for line in text.splitlines() if line.strip()]
+    events: list[tuple[str | None, Any]] = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        name, data = None, []
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip())
+        if data:
+            joined = "\n".join(data)
+            events.append((name, joined if joined == "[DONE]" else json.loads(joined)))
+    return events
