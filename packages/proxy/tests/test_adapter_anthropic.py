@@ -307,7 +307,9 @@ def test_stream_usage_cache_and_repeated_input_tokens() -> None:
             "usage": {"input_tokens": None, "output_tokens": 7},
         },
     )
-    assert converter.usage == StreamUsage(prompt_tokens=115, completion_tokens=7, cached_tokens=100)
+    assert converter.usage == StreamUsage(
+        prompt_tokens=115, completion_tokens=7, cached_tokens=100, cache_write_tokens=5
+    )
     converter.feed(
         "message_delta",
         {
@@ -317,12 +319,15 @@ def test_stream_usage_cache_and_repeated_input_tokens() -> None:
         },
     )
     # non-null counts are taken; cache_creation (5) stays from message_start
-    assert converter.usage == StreamUsage(prompt_tokens=75, completion_tokens=9, cached_tokens=50)
+    assert converter.usage == StreamUsage(
+        prompt_tokens=75, completion_tokens=9, cached_tokens=50, cache_write_tokens=5
+    )
     assert chunks[-1]["usage"] == {
         "prompt_tokens": 115,
         "completion_tokens": 7,
         "total_tokens": 122,
         "prompt_tokens_details": {"cached_tokens": 100},
+        "cache_creation_input_tokens": 5,
     }
 
 
@@ -423,6 +428,11 @@ def test_stream_thinking_becomes_reasoning_content() -> None:
         {"role": "assistant", "content": ""},
         {"reasoning_content": "Let me"},
         {"reasoning_content": " think."},
+        {
+            "thinking_blocks": [
+                {"type": "thinking", "thinking": "Let me think.", "signature": "EqQB"}
+            ]
+        },
         {"content": "42"},
         {},
     ]
@@ -432,6 +442,7 @@ def test_stream_thinking_becomes_reasoning_content() -> None:
         "role": "assistant",
         "content": "42",
         "reasoning_content": "Let me think.",
+        "thinking_blocks": [{"type": "thinking", "thinking": "Let me think.", "signature": "EqQB"}],
     }
 
 
@@ -610,6 +621,10 @@ def test_convert_response_tool_only_thinking_and_cache_usage() -> None:
             "role": "assistant",
             "content": None,
             "reasoning_content": "Need the time.",
+            "thinking_blocks": [
+                {"type": "thinking", "thinking": "Need the time.", "signature": "sig"},
+                {"type": "redacted_thinking", "data": "xxx"},
+            ],
             "tool_calls": [
                 {
                     "id": "toolu_1",
@@ -630,6 +645,7 @@ def test_convert_response_tool_only_thinking_and_cache_usage() -> None:
         "completion_tokens": 11,
         "total_tokens": 136,
         "prompt_tokens_details": {"cached_tokens": 100},
+        "cache_creation_input_tokens": 20,
     }
 
 
@@ -1084,8 +1100,7 @@ def test_build_request_sampling_stop_and_user() -> None:
             "user": "u-42",
             "n": 1,
             "logprobs": False,
-            "seed": 7,
-            "presence_penalty": 0.5,
+            "presence_penalty": 0,
         }
     )
     assert body == {
@@ -1139,7 +1154,7 @@ def test_build_request_invalid_tool_arguments_names_message_index() -> None:
     [
         ({}, "messages must be a list"),
         ({"messages": "hi"}, "messages must be a list"),
-        ({"messages": [{"role": "user", "content": "hi"}], "n": 2}, "n > 1"),
+        ({"messages": [{"role": "user", "content": "hi"}], "n": 2}, "'n' is not supported"),
         ({"messages": [{"role": "user", "content": "hi"}], "logprobs": True}, "logprobs"),
         ({"messages": [{"role": "function", "content": "x"}]}, "messages[0].role 'function'"),
         (

@@ -457,7 +457,7 @@ def test_build_request_tool_choice_and_response_format() -> None:
           "tool_choice": {"type": "function", "function": {"name": "weather"}}},
          "Cohere cannot force a named tool"),
         ({"messages": []}, "messages: expected a non-empty list"),
-        ({"messages": [{"role": "user", "content": "x"}], "n": 3}, "n: Cohere returns one choice"),
+        ({"messages": [{"role": "user", "content": "x"}], "n": 3}, "'n' is not supported"),
         ({"messages": [{"role": "system", "content": [
             {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}]},
          "messages[0].content[0]: content part 'image_url' not supported"),

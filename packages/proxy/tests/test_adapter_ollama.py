@@ -589,7 +589,7 @@ def test_build_request_options_and_format() -> None:
     ("request_body", "message"),
     [
         ({"messages": []}, "messages: expected a non-empty list"),
-        ({"messages": [{"role": "user", "content": "x"}], "n": 2}, "n: Ollama returns one choice"),
+        ({"messages": [{"role": "user", "content": "x"}], "n": 2}, "'n' is not supported"),
         ({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"},
          "tool_choice: Ollama cannot force tool use"),
         ({"messages": [{"role": "user", "content": "x"}],

@@ -442,7 +442,7 @@ async def test_gemini_stream_needs_alt_sse(mock: str, http: aiohttp.ClientSessio
 
 
 async def test_gemini_unknown_method_is_404(mock: str, http: aiohttp.ClientSession) -> None:
-    for name in ("gemini-2.0-flash:countTokens", "gemini-2.0-flash"):
+    for name in ("gemini-2.0-flash:predict", "gemini-2.0-flash"):
         reply = await call(http, f"{mock}/gemini/v1beta/models/{name}", {"contents": []})
         assert reply.status == 404
         assert reply.json()["error"]["status"] == "NOT_FOUND"

@@ -44,7 +44,7 @@ def test_prefix_overrides_and_is_stripped() -> None:
     assert router.route("ollama/gpt-oss:20b") == RouteChoice("ollama", "gpt-oss:20b")
     # A slash that is not a provider prefix is part of the model name.
     with pytest.raises(RoutingError):
-        router.route("meta-llama/Llama-3-8b")
+        router.route("acme/Llama-3-8b")
 
 
 def test_header_overrides_patterns() -> None:

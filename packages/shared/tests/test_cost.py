@@ -15,6 +15,7 @@ from genai_prices.data_snapshot import get_snapshot
 from traceforge_shared.cost import cost_usd
 from traceforge_shared.testing import make_trace
 from traceforge_shared.trace import NativeCall, StreamChunk, Trace
+from traceforge_shared.usage import usage_from_anthropic
 
 
 def prices(provider_id: str, model: str) -> tuple[Decimal, Decimal, Decimal | None, Decimal | None]:
@@ -36,7 +37,10 @@ def by_hand(*parts: tuple[int, Decimal | None]) -> float:
 
 
 def with_cached(trace: Trace, cached: int) -> Trace:
+    """The trace as the proxy records a cache hit: in the answer and in ``Usage``."""
     trace.response["usage"]["prompt_tokens_details"] = {"cached_tokens": cached}
+    assert trace.metadata.usage is not None
+    trace.metadata.usage.cache_read_tokens = cached
     return trace
 
 
@@ -81,7 +85,6 @@ def test_anthropic_cache_reads_and_writes() -> None:
         prompt_tokens=100 + 3000 + 1200,
         completion_tokens=80,
     )
-    with_cached(trace, 3000)
     native_usage = {
         "input_tokens": 100,
         "cache_read_input_tokens": 3000,
@@ -89,12 +92,13 @@ def test_anthropic_cache_reads_and_writes() -> None:
         "output_tokens": 80,
     }
     trace.native = NativeCall(endpoint="/v1/messages", response={"usage": native_usage})
+    trace.metadata.usage = usage_from_anthropic(native_usage)
     inp, out, cache_read, cache_write = prices("anthropic", "claude-sonnet-4-20250514")
     expected = by_hand((100, inp), (3000, cache_read), (1200, cache_write), (80, out))
     assert cost_usd(trace) == pytest.approx(expected, rel=1e-9)
 
 
-def test_anthropic_cache_writes_from_stream_events() -> None:
+def test_anthropic_cache_writes_are_read_from_usage_not_chunks() -> None:
     trace = make_trace(
         model="claude-sonnet-4-20250514",
         provider="anthropic",
@@ -106,6 +110,11 @@ def test_anthropic_cache_writes_from_stream_events() -> None:
         "message": {"usage": {"input_tokens": 50, "cache_creation_input_tokens": 700}},
     }
     trace.chunks = [StreamChunk(index=0, delta_ms=5.0, offset_ms=5.0, data=start)]
+    inp, out, _, cache_write = prices("anthropic", "claude-sonnet-4-20250514")
+    # Usage without the cache write: the chunks are not dug through any more.
+    assert cost_usd(trace) == pytest.approx(by_hand((750, inp), (20, out)), rel=1e-9)
+    assert trace.metadata.usage is not None
+    trace.metadata.usage.cache_write_tokens = 700
     inp, out, _, cache_write = prices("anthropic", "claude-sonnet-4-20250514")
     expected = by_hand((50, inp), (700, cache_write), (20, out))
     assert cost_usd(trace) == pytest.approx(expected, rel=1e-9)

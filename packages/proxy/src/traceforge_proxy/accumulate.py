@@ -5,7 +5,12 @@ Format: OpenAI Chat Completions streaming
 joined per choice; tool calls are joined per ``tool_calls[].index`` (only the first delta of a
 call carries ``id``, ``type`` and ``function.name``; later ones carry ``function.arguments``
 fragments); the finish reason is the one the stream sent; usage is the last non-null ``usage``
-(the usage chunk has ``"choices": []``).
+(the usage chunk has ``"choices": []``), or Groq's ``x_groq.usage`` (its last chunk).
+Reasoning is kept under the name the stream used:
+``delta.reasoning_content`` (DeepSeek, xAI, the proxy's converted streams) joins into
+``message.reasoning_content``, ``delta.reasoning`` (Groq, OpenRouter, vLLM) into
+``message.reasoning``; ``delta.thinking_blocks`` lists (converted Anthropic thinking with its
+``signature``) are concatenated into ``message.thinking_blocks``.
 
 Streams from OpenAI-compatible servers are not always well formed: an ``index`` that is a
 string (``"0"``), ``null`` or missing, or a name that is not a string, never raises; such
@@ -16,17 +21,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from traceforge_shared.usage import chunk_usage
+
 _HEADER_FIELDS = ("id", "created", "model", "service_tier", "system_fingerprint")
 
 
 class _Choice:
-    __slots__ = ("content", "finish_reason", "reasoning", "refusal", "role", "tool_calls")
+    __slots__ = (
+        "content",
+        "finish_reason",
+        "reasoning",
+        "reasoning_groq",
+        "refusal",
+        "role",
+        "thinking_blocks",
+        "tool_calls",
+    )
 
     def __init__(self) -> None:
         self.role = "assistant"
         self.content: list[str] = []
         self.refusal: list[str] = []
-        self.reasoning: list[str] = []
+        self.reasoning: list[str] = []  # delta.reasoning_content (DeepSeek, xAI, converted)
+        self.reasoning_groq: list[str] = []  # delta.reasoning (Groq, OpenRouter, vLLM)
+        self.thinking_blocks: list[Any] = []  # converted Anthropic thinking, with signatures
         self.tool_calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
 
@@ -81,8 +99,8 @@ class ChatCompletionAccumulator:
             value = chunk.get(name)
             if value is not None and name not in self._header:
                 self._header[name] = value
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
+        usage = chunk_usage(chunk)  # ``usage``, else Groq's ``x_groq.usage``
+        if usage is not None:
             self.usage = usage
         choices = chunk.get("choices")
         if not isinstance(choices, list):
@@ -109,10 +127,14 @@ class ChatCompletionAccumulator:
             ("content", state.content),
             ("refusal", state.refusal),
             ("reasoning_content", state.reasoning),
+            ("reasoning", state.reasoning_groq),
         ):
             value = delta.get(key)
             if isinstance(value, str):
                 parts.append(value)
+        blocks = delta.get("thinking_blocks")
+        if isinstance(blocks, list):
+            state.thinking_blocks.extend(blocks)
         tool_calls = delta.get("tool_calls")
         if isinstance(tool_calls, list):
             for call in tool_calls:
@@ -167,6 +189,10 @@ class ChatCompletionAccumulator:
                 message["refusal"] = "".join(state.refusal)
             if state.reasoning:
                 message["reasoning_content"] = "".join(state.reasoning)
+            if state.reasoning_groq:
+                message["reasoning"] = "".join(state.reasoning_groq)
+            if state.thinking_blocks:
+                message["thinking_blocks"] = state.thinking_blocks
             if state.tool_calls:
                 message["tool_calls"] = [
                     {
@@ -183,100 +209,3 @@ class ChatCompletionAccumulator:
         if self.usage is not None:
             completion["usage"] = self.usage
         return completion
-
-
-#: Responses API events that carry the whole ``response`` object, and the final state each
-#: terminal one means.
-_RESPONSE_EVENTS = ("response.created", "response.queued", "response.in_progress")
-_TERMINAL_EVENTS = {
-    "response.completed": "completed",
-    "response.incomplete": "incomplete",
-    "response.failed": "failed",
-}
-
-
-class ResponsesAccumulator:
-    """Rebuild a Responses API ``response`` object from the events of its stream.
-
-    Format: OpenAI Responses streaming (https://platform.openai.com/docs/api-reference/
-    responses-streaming): ``response.created`` … ``response.completed`` (or
-    ``response.incomplete`` / ``response.failed``), each of these carrying the whole
-    ``response``; in between, ``response.output_item.added`` / ``.done`` carry the output
-    items and ``response.output_text.delta`` their text; an ``error`` event reports a failure.
-
-    Feed each decoded event with :meth:`add`; :meth:`result` is the final ``response``, or —
-    for a stream cut off before its terminal event — the last one seen with the output built
-    so far.
-
-    Attributes:
-        events: Responses events added.
-        final: ``completed``, ``incomplete`` or ``failed`` once a terminal event arrived.
-        error: the ``error`` event's payload, if one arrived.
-    """
-
-    def __init__(self) -> None:
-        self.events = 0
-        self.final: str | None = None
-        self.error: dict[str, Any] | None = None
-        self._response: dict[str, Any] | None = None
-        self._items: dict[int, dict[str, Any]] = {}
-        self._text: dict[tuple[int, int], list[str]] = {}
-
-    @staticmethod
-    def kind(event: str | None, payload: Any) -> str | None:
-        """The Responses event type of a payload (its ``type``, else the SSE ``event``), or
-        ``None`` when it is not a Responses event."""
-        kind = payload.get("type") if isinstance(payload, dict) else None
-        if not isinstance(kind, str):
-            kind = event
-        if kind is not None and (kind.startswith("response.") or kind == "error"):
-            return kind
-        return None
-
-    def add(self, kind: str, payload: dict[str, Any]) -> None:
-        """Merge one event of type ``kind`` (see :meth:`kind`)."""
-        self.events += 1
-        response = payload.get("response")
-        if kind in _TERMINAL_EVENTS or kind in _RESPONSE_EVENTS:
-            if isinstance(response, dict):
-                self._response = response
-            if kind in _TERMINAL_EVENTS:
-                self.final = _TERMINAL_EVENTS[kind]
-        elif kind in ("response.output_item.added", "response.output_item.done"):
-            item, index = payload.get("item"), _index(payload.get("output_index"))
-            if isinstance(item, dict):
-                self._items[len(self._items) if index is None else index] = item
-        elif kind == "response.output_text.delta":
-            delta = payload.get("delta")
-            if isinstance(delta, str):
-                key = (
-                    _index(payload.get("output_index")) or 0,
-                    _index(payload.get("content_index")) or 0,
-                )
-                self._text.setdefault(key, []).append(delta)
-        elif kind == "error" and self.error is None:
-            self.error = payload
-
-    def result(self) -> dict[str, Any] | None:
-        """The ``response`` object (``None`` if no event carried one and no output came)."""
-        if self.final is not None and self._response is not None:
-            return self._response
-        if self._response is None and not self._items and not self._text:
-            return None
-        response = dict(self._response or {"object": "response"})
-        output: list[Any] = []
-        for index in sorted(set(self._items) | {o for o, _ in self._text}):
-            item = self._items.get(index, {"type": "message", "role": "assistant"})
-            if item.get("status") != "completed":  # built so far from its text deltas
-                parts = sorted((c, "".join(t)) for (o, c), t in self._text.items() if o == index)
-                if parts:
-                    item = {
-                        **item,
-                        "content": [
-                            {"type": "output_text", "text": text, "annotations": []}
-                            for _, text in parts
-                        ],
-                    }
-            output.append(item)
-        response["output"] = output
-        return response

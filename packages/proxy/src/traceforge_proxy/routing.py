@@ -1,10 +1,18 @@
 """Which provider an OpenAI-format request goes to, from its model name.
 
 Order: the ``X-TraceForge-Provider`` header; a ``provider/`` prefix on the model
-(``anthropic/claude-3-5-sonnet``); an Azure deployment map entry; the providers' model
-patterns (globs, case-insensitive, overridable per provider in config.yaml); the configured
+(``anthropic/claude-3-5-sonnet``); an Azure deployment map entry; the model patterns (globs,
+case-insensitive, overridable per provider in config.yaml) of *configured* providers; the
+``--upstream`` address (a custom OpenAI upstream) for any other model; the patterns of the
+providers that are not configured (they are answered by the embedded mock); the configured
 ``proxy.default_provider``. Anything else is a :class:`RoutingError` (the proxy answers 400 and
 lists the patterns), never a guess.
+
+A provider is *configured* when its upstream is real, not the mock: its key variable is set,
+``upstreams.<name>.base_url`` is in config.yaml, its host variable is set (``OLLAMA_HOST``), or
+(for ``openai``) ``--upstream`` was given. So with ``--upstream`` pointing at Groq,
+``llama-3.3-70b-versatile`` (which Ollama's ``llama*`` also matches) reaches that upstream unless
+Ollama is configured; it never gets a canned mock answer.
 """
 
 from __future__ import annotations
@@ -12,9 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from traceforge_shared.config import Config
 from traceforge_shared.providers import PROVIDER_SPECS, ProviderSpec
+
+if TYPE_CHECKING:
+    from traceforge_proxy.upstream import Upstream
 
 #: Header a client may send to pick the provider explicitly.
 PROVIDER_HEADER = "X-TraceForge-Provider"
@@ -32,11 +45,16 @@ class RouteChoice:
         provider: a provider name of the registry (:mod:`traceforge_shared.providers`).
         model: the model name to send the provider (prefix removed).
         deployment: the Azure deployment, for ``azure``.
+        upstream: the upstream to send to when it is not ``provider``'s own: ``openai`` for a
+            model sent to the ``--upstream`` address (``provider`` is then the provider that
+            address or the model name belongs to, for the trace and its price, else
+            ``openai-compatible``).
     """
 
     provider: str
     model: str
     deployment: str | None = None
+    upstream: str | None = None
 
 
 class Router:
@@ -46,14 +64,46 @@ class Router:
         config: ``upstreams.<provider>.models`` (globs replacing a provider's defaults),
             ``upstreams.azure.deployments`` and ``proxy.default_provider``.
         specs: the providers, in the order their globs are tried (default: the registry).
+        upstreams: the resolved upstreams by provider (see
+            :func:`~traceforge_proxy.upstream.resolve_upstreams`): which providers are
+            configured (not ``mock``) and whether the ``openai`` one is a custom address
+            (``--upstream``). ``None``: every provider counts as configured (globs in
+            registry order, no ``--upstream`` fallback).
 
     Attributes:
         providers: the provider names a header or a prefix may pick, in registry order.
         patterns: provider name → its lower-case model globs, in registry order.
     """
 
-    def __init__(self, config: Config, specs: Mapping[str, ProviderSpec] = PROVIDER_SPECS) -> None:
+    def __init__(
+        self,
+        config: Config,
+        specs: Mapping[str, ProviderSpec] = PROVIDER_SPECS,
+        upstreams: Mapping[str, Upstream] | None = None,
+    ) -> None:
         self.providers = tuple(specs)
+        self.specs = specs
+        #: providers with a real upstream; ``None``: all of them.
+        self.configured: frozenset[str] | None = None
+        #: the provider name the ``--upstream`` address belongs to (by host), if any.
+        self.custom_host: str | None = None
+        #: whether a custom OpenAI upstream (``--upstream``) takes the unclaimed models.
+        self.custom_upstream = False
+        if upstreams is not None:
+            self.configured = frozenset(n for n, u in upstreams.items() if not u.mock)
+            openai = upstreams.get("openai")
+            if openai is not None and not openai.mock and openai.base_url is not None:
+                host = _hostname(openai.base_url)
+                default = specs["openai"].base_url if "openai" in specs else None
+                self.custom_upstream = host != _hostname(default)
+                self.custom_host = next(
+                    (
+                        name
+                        for name, spec in specs.items()
+                        if name != "openai" and spec.base_url and _hostname(spec.base_url) == host
+                    ),
+                    None,
+                )
         self.patterns: dict[str, tuple[str, ...]] = {}
         for provider, spec in specs.items():
             settings = config.upstreams.get(provider)
@@ -64,6 +114,8 @@ class Router:
         azure = config.upstreams.get("azure")
         self.deployments = dict(azure.deployments) if azure is not None else {}
         self.default_provider = config.proxy.default_provider
+        #: ``proxy.unsupported_params``: ``error`` or ``drop`` (converted route).
+        self.unsupported_params = config.proxy.unsupported_params
 
     def route(self, model: str, header: str | None = None) -> RouteChoice:
         """Choose the provider for ``model`` (``header``: the ``X-TraceForge-Provider`` value).
@@ -85,9 +137,19 @@ class Router:
         if model in self.deployments:
             return RouteChoice("azure", model, self.deployments[model])
         lowered = model.lower()
-        for provider, patterns in self.patterns.items():
-            if any(fnmatchcase(lowered, pattern) for pattern in patterns):
+        matched = [
+            provider
+            for provider, patterns in self.patterns.items()
+            if any(fnmatchcase(lowered, pattern) for pattern in patterns)
+        ]
+        configured = self.configured
+        for provider in matched:
+            if configured is None or provider in configured:
                 return RouteChoice(provider, model)
+        if self.custom_upstream:
+            return RouteChoice(self._custom_name(matched), model, upstream="openai")
+        if matched:
+            return RouteChoice(matched[0], model)
         if self.default_provider is not None:
             return self._choice(self.default_provider, model)
         raise RoutingError(self._unknown_message(model))
@@ -102,6 +164,19 @@ class Router:
                 )
             return RouteChoice("azure", model, deployment)
         return RouteChoice(provider, model)
+
+    def _custom_name(self, matched: list[str]) -> str:
+        """The provider recorded for a model sent to the ``--upstream`` address: the provider
+        whose host it is; else the first OpenAI-format, non-local provider whose patterns
+        match the model (``mistral-large-latest`` → ``mistral``); else
+        ``openai-compatible``."""
+        if self.custom_host is not None:
+            return self.custom_host
+        for provider in matched:
+            spec = self.specs[provider]
+            if spec.openai_compatible and not spec.local and provider != "azure":
+                return provider
+        return "openai-compatible"
 
     def _unknown_message(self, model: str) -> str:
         lines = [
@@ -123,6 +198,10 @@ class Router:
             "in config.yaml."
         )
         return "\n".join(lines)
+
+
+def _hostname(url: str | None) -> str | None:
+    return urlsplit(url).hostname if url else None
 
 
 def _strip_prefix(model: str, provider: str) -> str:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from traceforge_shared.providers import PROVIDER_SPECS
-from traceforge_shared.trace import Trace
+from traceforge_shared.trace import Trace, Usage
 
 
 def cost_usd(trace: Trace) -> float | None:
@@ -24,10 +24,10 @@ def cost_usd(trace: Trace) -> float | None:
     3. the genai-prices price of the model that answered (``trace.response_model``, else the
        model asked for, ``trace.model``) at the provider (its registry ``pricing_id``:
        ``gemini`` → ``google``, ``xai`` → ``x-ai``, ...; a name not in the registry is passed
-       as is), for ``metadata.usage``: prompt tokens (of which cached tokens, read from
-       ``response.usage.prompt_tokens_details.cached_tokens``, at the cache-read price, and for
-       Anthropic the cache-creation tokens of the native answer at the cache-write price) and
-       completion tokens.
+       as is), for every count of ``metadata.usage`` (:class:`~traceforge_shared.trace.Usage`):
+       input tokens with cache reads and cache writes at their own prices, input audio at the
+       audio price where genai-prices has one, output tokens (reasoning included: billed as
+       output) with output audio likewise. An estimated usage gives an estimated cost.
 
     Returns ``None`` when the cost cannot be known: no usage recorded, a provider with no
     price list (``openai-compatible``), or neither model has a price at that provider in
@@ -45,21 +45,7 @@ def cost_usd(trace: Trace) -> float | None:
     # Imported on first use: genai-prices (pydantic, its price data) takes ~0.3 s to import.
     import genai_prices
 
-    prompt = usage.prompt_tokens
-    cache_read = _cached_tokens(trace.response)
-    cache_write = _anthropic_cache_write(trace) if trace.provider == "anthropic" else None
-    if cache_read is not None and cache_write is not None and cache_read + cache_write > prompt:
-        cache_write = None  # inconsistent counts: price the write tokens as plain input
-    if cache_read is not None and cache_read > prompt:
-        cache_read = None
-    if cache_write is not None and cache_write > prompt:
-        cache_write = None
-    priced = genai_prices.Usage(
-        input_tokens=prompt,
-        output_tokens=usage.completion_tokens,
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-    )
+    priced = _priced_usage(usage)
     when = _timestamp(trace.timestamp)
     for model in _model_refs(trace):
         if (provider_id, model) in _UNPRICED:
@@ -97,40 +83,28 @@ def _model_refs(trace: Trace) -> list[str]:
     return refs
 
 
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+def _priced_usage(usage: Usage) -> Any:
+    """``usage`` as a ``genai_prices.Usage``: input and output tokens are passed as totals
+    and genai-prices prices the cache, audio and plain remainders apart. A part larger than
+    what is left of its whole (inconsistent counts in a hand-made or old trace) is priced as
+    plain tokens instead."""
+    import genai_prices
 
-
-def _get(value: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
-def _cached_tokens(response: Any) -> int | None:
-    """``usage.prompt_tokens_details.cached_tokens`` of an OpenAI chat completion."""
-    return _count(_get(response, "usage", "prompt_tokens_details", "cached_tokens"))
-
-
-def _anthropic_cache_write(trace: Trace) -> int | None:
-    """``cache_creation_input_tokens`` of an Anthropic answer: its native non-streaming body,
-    else the ``message_start``/``message_delta`` stream events (the last count wins)."""
-    if trace.native is not None:
-        found = _count(_get(trace.native.response, "usage", "cache_creation_input_tokens"))
-        if found is not None:
-            return found
-    found = None
-    for chunk in trace.chunks:
-        data = chunk.data
-        usage = _get(data, "message", "usage") if _get(data, "type") == "message_start" else None
-        if usage is None:
-            usage = _get(data, "usage")
-        count = _count(_get(usage, "cache_creation_input_tokens"))
-        if count is not None:
-            found = count
-    return found
+    values: dict[str, int] = {
+        "input_tokens": usage.prompt_tokens,
+        "output_tokens": usage.completion_tokens,
+    }
+    left = {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens}
+    for name, whole, count in (
+        ("cache_read_tokens", "input_tokens", usage.cache_read_tokens),
+        ("cache_write_tokens", "input_tokens", usage.cache_write_tokens),
+        ("input_audio_tokens", "input_tokens", usage.audio_tokens),
+        ("output_audio_tokens", "output_tokens", usage.output_audio_tokens),
+    ):
+        if 0 < count <= left[whole]:
+            values[name] = count
+            left[whole] -= count
+    return genai_prices.Usage(**values)
 
 
 def _timestamp(value: str) -> datetime | None:

@@ -31,6 +31,17 @@ Ollama (:mod:`.ollama`):
   - ``GET /ollama/api/tags``: a model list. ``mock-404`` → model not found.
 Cohere (:mod:`.cohere`):
   - ``POST /cohere/v2/chat``: recorded text / tool-call streams or the recorded body.
+Embeddings (:mod:`.embeddings`): ``POST /v1/embeddings`` (also ``/openai``, ``/xai``), Gemini
+``:embedContent`` / ``:batchEmbedContents``, ``POST /ollama/api/embed`` (and the legacy
+``/api/embeddings``), ``POST /cohere/v2/embed``.
+Model lists, token counts, model details (:mod:`.catalog`): ``GET /anthropic/v1/models``,
+``POST /anthropic/v1/messages/count_tokens``, ``GET /gemini/{v1beta,v1}/models``, Gemini
+``:countTokens``, ``POST /ollama/api/show``, ``GET /cohere/v1/models``, ``GET /xai/v1/models``,
+``GET /v1/models/{id}``.
+OpenAI Responses API (:mod:`.openai_responses`), at the root, under ``/openai`` and ``/xai``:
+  - ``POST /v1/responses``: recorded text / function-call / reasoning streams (named events)
+    or the recorded ``response``; ``GET``/``DELETE /v1/responses/{id}`` for the responses it
+    served, ``GET .../input_items``, ``POST .../cancel`` (400).
 xAI (:mod:`.xai`):
   - ``POST /xai/v1/chat/completions``: recorded reasoning / tool-call streams; without
     ``stream`` a ``chat.completion`` assembled from the stream.
@@ -43,7 +54,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from traceforge_proxy.mock_upstream.anthropic import add_anthropic_routes
+from traceforge_proxy.mock_upstream.catalog import add_catalog_routes
 from traceforge_proxy.mock_upstream.cohere import add_cohere_routes
+from traceforge_proxy.mock_upstream.embeddings import add_embedding_routes
 from traceforge_proxy.mock_upstream.gemini import add_gemini_routes
 from traceforge_proxy.mock_upstream.ollama import add_ollama_routes
 from traceforge_proxy.mock_upstream.openai_chat import (
@@ -58,6 +71,7 @@ from traceforge_proxy.mock_upstream.openai_chat import (
     openai_error,
     transcript_events,
 )
+from traceforge_proxy.mock_upstream.openai_responses import add_responses_routes
 from traceforge_proxy.mock_upstream.replay import (
     JSON_CONTENT_TYPE,
     NDJSON_CONTENT_TYPE,
@@ -91,7 +105,11 @@ _SERVED = (
     "/v1/chat/completions, /v1/models (also under /openai), /anthropic/v1/messages, "
     "/gemini/{v1beta,v1}/models/{model}:generateContent and :streamGenerateContent, "
     "/ollama/api/chat, /ollama/api/generate, /ollama/api/tags, /cohere/v2/chat and "
-    "/xai/v1/chat/completions"
+    "/xai/v1/chat/completions; Responses: /v1/responses[/{id}] (also under /openai, /xai); "
+    "embeddings: /v1/embeddings, /gemini/.../models/{model}:embedContent "
+    "and :batchEmbedContents, /ollama/api/embed, /cohere/v2/embed; model lists and token "
+    "counts: /anthropic/v1/models, /anthropic/v1/messages/count_tokens, /gemini/v1beta/models, "
+    ":countTokens, /ollama/api/show, /cohere/v1/models, /xai/v1/models"
 )
 
 
@@ -114,5 +132,8 @@ def create_mock_app(*, delay_ms: float = 20.0) -> web.Application:
     add_ollama_routes(app, delay_ms=delay_ms)
     add_cohere_routes(app, delay_ms=delay_ms)
     add_xai_routes(app, delay_ms=delay_ms)
+    add_responses_routes(app, delay_ms=delay_ms)
+    add_embedding_routes(app)
+    add_catalog_routes(app)
     app.router.add_route("*", "/{tail:.*}", not_found)  # last: it matches every path
     return app

@@ -8,6 +8,9 @@
   (a text block, then a ``tool_use`` block built from ``input_json_delta`` fragments) when
   ``tools`` is non-empty, else ``data/anthropic/stream-text.sse``.
 - otherwise: the recorded ``type: "message"`` body ``data/anthropic/message.json``.
+- structured output (a forced tool with an ``input_schema``, or ``output_config.format`` /
+  ``output_format`` of type ``json_schema``): a recorded answer of that kind whose JSON the
+  mock constructs to fit the schema (:mod:`~traceforge_proxy.mock_upstream.structured`).
 - model ``mock-401``: 401 ``authentication_error``; ``mock-529``: 529 ``overloaded_error``
   (``data/anthropic/error-*.json``, plain JSON even on streaming requests).
 - model ``mock-overloaded-stream`` with ``stream``: status 200, a normal start and then an
@@ -34,6 +37,11 @@ from typing import Any
 from aiohttp import web
 
 from traceforge_proxy.mock_upstream import replay
+from traceforge_proxy.mock_upstream.structured import (
+    anthropic_answer,
+    anthropic_schema,
+    anthropic_stream,
+)
 
 PREFIX = "/anthropic"
 TEXT_STREAM = "anthropic/stream-text.sse"
@@ -99,6 +107,17 @@ def add_anthropic_routes(app: web.Application, *, delay_ms: float) -> None:
         if model in ERRORS or (model == OVERLOADED_STREAM_MODEL and not stream):
             status, name = ERRORS.get(model, (529, OVERLOADED))
             return replay.file_response(name, status=status, headers=headers)
+        if (structured := anthropic_schema(body)) is not None:
+            if not stream:
+                return replay.json_response(anthropic_answer(*structured), headers=headers)
+            events = anthropic_stream(*structured)
+            return await replay.replay(
+                request,
+                events,
+                content_type=replay.SSE_CONTENT_TYPE,
+                delay_ms=delay_ms,
+                headers=headers,
+            )
         if not stream:
             return replay.file_response(MESSAGE, headers=headers)
         if model == OVERLOADED_STREAM_MODEL:

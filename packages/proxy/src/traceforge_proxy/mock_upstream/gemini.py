@@ -12,9 +12,14 @@ told otherwise), with the same answers.
 - ``POST /gemini/v1beta/models/{model}:streamGenerateContent?alt=sse``: a recorded data-only SSE
   stream framed with CRLF and without ``[DONE]`` (``text/event-stream``), event by event:
   ``data/gemini/stream-function-call.sse`` (a whole ``functionCall`` part) when the body has
-  ``tools``, else ``data/gemini/stream-text.sse``. Without ``alt=sse`` the real API streams one
-  JSON array; the mock has no such recording and answers 400 saying it needs ``alt=sse``
-  (every Google SDK sends it).
+  ``tools``, else ``data/gemini/stream-text.sse``. A ``generationConfig.responseJsonSchema``
+  / ``responseSchema`` gets the same recordings with JSON the mock constructs to fit the
+  schema as the text (:mod:`~traceforge_proxy.mock_upstream.structured`). Without
+  ``alt=sse`` the real API streams one JSON array; the mock has no such recording and
+  answers 400 saying it needs ``alt=sse`` (every Google SDK sends it).
+- ``POST .../models/{model}:embedContent`` / ``:batchEmbedContents`` and ``:countTokens``:
+  see :mod:`.embeddings` and :mod:`.catalog`; ``GET /gemini/v1beta/models`` and
+  ``GET .../models/{model}``: a model list (:mod:`.catalog`).
 - model ``mock-429``: 429 ``RESOURCE_EXHAUSTED``
   (``data/gemini/error-429-resource-exhausted.json``, plain JSON on streaming requests too).
 - a body that is not a JSON object with a non-empty ``contents`` list: 400 in Google's shape
@@ -26,11 +31,15 @@ Transcript sources: ``data/README.md``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from traceforge_proxy.mock_upstream import replay
+from traceforge_proxy.mock_upstream.catalog import GEMINI_MODELS, gemini_count_tokens, gemini_model
+from traceforge_proxy.mock_upstream.embeddings import gemini_embed
+from traceforge_proxy.mock_upstream.structured import gemini_answer, gemini_schema, gemini_stream
 
 PREFIX = "/gemini"
 TEXT_STREAM = "gemini/stream-text.sse"
@@ -43,6 +52,19 @@ ERRORS = {"mock-429": (429, "gemini/error-429-resource-exhausted.json")}
 SSE_CONTENT_TYPE = "text/event-stream"
 JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
 _STATUS_NAMES = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND"}
+
+
+def _count_tokens(model: str, method: str, body: Any) -> tuple[int, Any]:
+    del model, method  # the count does not depend on them
+    return gemini_count_tokens(body)
+
+
+#: Methods other than content generation: ``(model, method, body) -> (status, answer)``.
+OTHER_METHODS: dict[str, Callable[[str, str, Any], tuple[int, Any]]] = {
+    "embedContent": gemini_embed,
+    "batchEmbedContents": gemini_embed,
+    "countTokens": _count_tokens,
+}
 
 
 def google_error(code: int, message: str) -> web.Response:
@@ -64,11 +86,21 @@ def add_gemini_routes(app: web.Application, *, delay_ms: float) -> None:
 
     async def model_method(request: web.Request) -> web.StreamResponse:
         model, _, method = request.match_info["name"].partition(":")
+        if method in OTHER_METHODS:
+            try:
+                body = await replay.read_json(request)
+            except replay.InvalidJSON:
+                return google_error(400, "Invalid JSON payload received.")
+            status, answer = OTHER_METHODS[method](model, method, body)
+            if status != 200:
+                return google_error(status, answer)
+            return replay.json_response(answer, content_type=JSON_CONTENT_TYPE)
         if method not in ("generateContent", "streamGenerateContent"):
             return google_error(
                 404,
                 f"Method {method or '(none)'!r} of models/{model} is not served by the "
-                "TraceForge mock upstream (generateContent and streamGenerateContent are).",
+                "TraceForge mock upstream (generateContent, streamGenerateContent, "
+                f"{', '.join(OTHER_METHODS)} are).",
             )
         stream = method == "streamGenerateContent"
         if stream and request.query.get("alt") != "sse":
@@ -86,6 +118,14 @@ def add_gemini_routes(app: web.Application, *, delay_ms: float) -> None:
         if error is not None:
             status, name = error
             return replay.file_response(name, status=status, content_type=JSON_CONTENT_TYPE)
+        if (schema := gemini_schema(body)) is not None:
+            if not stream:
+                answer = gemini_answer(schema)
+                return replay.json_response(answer, content_type=JSON_CONTENT_TYPE)
+            events = gemini_stream(schema)
+            return await replay.replay(
+                request, events, content_type=SSE_CONTENT_TYPE, delay_ms=delay_ms
+            )
         if not stream:
             return replay.file_response(GENERATE_CONTENT, content_type=JSON_CONTENT_TYPE)
         name = FUNCTION_CALL_STREAM if replay.has_items(body.get("tools")) else TEXT_STREAM
@@ -93,5 +133,16 @@ def add_gemini_routes(app: web.Application, *, delay_ms: float) -> None:
             request, name, delay_ms=delay_ms, content_type=SSE_CONTENT_TYPE
         )
 
+    async def list_models(_: web.Request) -> web.Response:
+        return replay.json_response({"models": GEMINI_MODELS}, content_type=JSON_CONTENT_TYPE)
+
+    async def get_model(request: web.Request) -> web.Response:
+        found = gemini_model(request.match_info["name"])
+        if found is None:
+            return google_error(404, f"models/{request.match_info['name']} is not found.")
+        return replay.json_response(found, content_type=JSON_CONTENT_TYPE)
+
     for version in API_VERSIONS:
         app.router.add_post(f"{PREFIX}/{version}/models/{{name}}", model_method)
+        app.router.add_get(f"{PREFIX}/{version}/models", list_models)
+        app.router.add_get(f"{PREFIX}/{version}/models/{{name}}", get_model)

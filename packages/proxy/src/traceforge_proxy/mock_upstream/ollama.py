@@ -83,7 +83,8 @@ def go_json(body: Any) -> bytes:
     return data
 
 
-def _json(body: Any, *, status: int = 200) -> web.Response:
+def ollama_json(body: Any, *, status: int = 200) -> web.Response:
+    """``body`` as Ollama answers: Go-style compact JSON (:func:`go_json`), ``status``."""
     return web.Response(
         status=status, body=go_json(body), headers={"Content-Type": JSON_CONTENT_TYPE}
     )
@@ -111,16 +112,23 @@ def assemble_generate(name: str) -> dict[str, Any]:
     return body
 
 
-async def _checked_body(request: web.Request) -> dict[str, Any] | web.Response:
-    """The request object, or the error Ollama answers (400, or the recorded 404)."""
+async def checked_body(
+    request: web.Request, *, name_alias: bool = False
+) -> dict[str, Any] | web.Response:
+    """The request object, or the error Ollama answers (400, or the recorded 404).
+
+    ``name_alias``: accept the deprecated ``name`` field for ``model`` (``/api/show``, as
+    Ollama's server still does; litellm sends ``name``)."""
     if not await request.read():
-        return _json({"error": "missing request body"}, status=400)
+        return ollama_json({"error": "missing request body"}, status=400)
     try:
         body = await read_json(request)
     except InvalidJSON as exc:
-        return _json({"error": f"invalid JSON body: {exc}"}, status=400)
+        return ollama_json({"error": f"invalid JSON body: {exc}"}, status=400)
+    if name_alias and isinstance(body, dict) and not body.get("model") and body.get("name"):
+        body = {**body, "model": body["name"]}
     if not isinstance(body, dict) or not body.get("model"):
-        return _json({"error": "model is required"}, status=400)
+        return ollama_json({"error": "model is required"}, status=400)
     error = ERRORS.get(str(body["model"]))
     if error is not None:
         status, name = error
@@ -138,26 +146,26 @@ def add_ollama_routes(app: web.Application, *, delay_ms: float) -> None:
         assemble: Callable[[str], dict[str, Any]],
     ) -> web.StreamResponse:
         if body.get("stream") is False:
-            return _json(assemble(name))
+            return ollama_json(assemble(name))
         return await replay(
             request, ndjson_lines(name), content_type=NDJSON_CONTENT_TYPE, delay_ms=delay_ms
         )
 
     async def chat(request: web.Request) -> web.StreamResponse:
-        body = await _checked_body(request)
+        body = await checked_body(request)
         if isinstance(body, web.Response):
             return body
         name = CHAT_TOOL_STREAM if has_items(body.get("tools")) else CHAT_STREAM
         return await stream_or_assemble(request, body, name, assemble_chat)
 
     async def generate(request: web.Request) -> web.StreamResponse:
-        body = await _checked_body(request)
+        body = await checked_body(request)
         if isinstance(body, web.Response):
             return body
         return await stream_or_assemble(request, body, GENERATE_STREAM, assemble_generate)
 
     async def tags(_: web.Request) -> web.Response:
-        return _json(TAGS)
+        return ollama_json(TAGS)
 
     app.router.add_post(f"{PREFIX}/api/chat", chat)
     app.router.add_post(f"{PREFIX}/api/generate", generate)

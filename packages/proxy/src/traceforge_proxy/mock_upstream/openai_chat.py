@@ -10,7 +10,8 @@
 - model ``mock-401`` / ``mock-429``: the OpenAI error bodies with those statuses.
 - a body that is not JSON, or lacks ``model``/``messages``: 400 in OpenAI's error shape
   ``{"error": {"message", "type", "param", "code"}}``.
-- ``GET {prefix}/v1/models``: a model list.
+- ``GET {prefix}/v1/models``: a model list; ``GET {prefix}/v1/models/{id}`` one of them (404
+  ``model_not_found``).
 
 Headers: ``x-request-id`` (``req_mock_NNNNNN``) and ``openai-processing-ms``.
 """
@@ -24,6 +25,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from traceforge_proxy.mock_upstream import structured
 from traceforge_proxy.mock_upstream.replay import (
     JSON_CONTENT_TYPE,
     SSE_CONTENT_TYPE,
@@ -44,6 +46,8 @@ ERRORS = {
     "mock-401": (401, "error-401-invalid-api-key.json"),
     "mock-429": (429, "error-429-rate-limit.json"),
 }
+#: ``GET /v1/models`` lists these (constructed).
+MODELS = ("gpt-4o-2024-08-06", "gpt-4.1-nano", "gpt-4o-mini", "text-embedding-3-small")
 #: Prefixes the routes are served under.
 PREFIXES = ("", "/openai")
 
@@ -131,26 +135,40 @@ def add_openai_routes(app: web.Application, *, delay_ms: float) -> None:
             return file_response(
                 name, status=status, content_type="application/json; charset=utf-8", headers=headers
             )
+        schema = structured.openai_schema(body)
         if body.get("stream") is not True:
+            if schema is not None:
+                answer = structured.openai_answer(schema)
+                return web.json_response(answer, headers=headers)
             return file_response(COMPLETION, content_type=JSON_CONTENT_TYPE, headers=headers)
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        events = [
-            raw
-            for raw, usage_only in transcript_events(choose_stream(body))
-            if include_usage or not usage_only
-        ]
+        source = (
+            transcript_events(choose_stream(body))
+            if schema is None
+            else structured.openai_stream(schema)
+        )
+        events = [raw for raw, usage_only in source if include_usage or not usage_only]
         return await replay(
             request, events, content_type=SSE_CONTENT_TYPE, delay_ms=delay_ms, headers=headers
         )
 
+    data = [
+        {"id": m, "object": "model", "created": 1727346168, "owned_by": "traceforge-mock"}
+        for m in MODELS
+    ]
+
     async def models(_: web.Request) -> web.Response:
-        data = [
-            {"id": m, "object": "model", "created": 1727346168, "owned_by": "traceforge-mock"}
-            for m in ("gpt-4o-2024-08-06", "gpt-4.1-nano", "gpt-4o-mini")
-        ]
         return web.json_response({"object": "list", "data": data})
+
+    async def model(request: web.Request) -> web.Response:
+        wanted = request.match_info["model"]
+        found = next((m for m in data if m["id"] == wanted), None)
+        if found is None:
+            return openai_error(404, f"The model '{wanted}' does not exist", code="model_not_found")
+        return web.json_response(found)
 
     for prefix in PREFIXES:
         app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions)
         app.router.add_get(f"{prefix}/v1/models", models)
+        app.router.add_get(f"{prefix}/v1/models/{{model}}", model)

@@ -133,14 +133,18 @@ async def replay(
     headers: Mapping[str, str] | None = None,
 ) -> web.StreamResponse:
     """Stream ``chunks`` (events or lines, unchanged) with status 200: one write each, with a
-    ``delay_ms`` pause before each one (the first too, like a time to first token)."""
+    ``delay_ms`` pause before each one (the first too, like a time to first token). A client
+    (the proxy) that hangs up mid-stream ends the replay quietly, as a real provider would."""
     response = web.StreamResponse(headers={**(headers or {}), "Content-Type": content_type})
     await response.prepare(request)
-    for chunk in chunks:
-        if delay_ms:
-            await asyncio.sleep(delay_ms / 1000)
-        await response.write(chunk)
-    await response.write_eof()
+    try:
+        for chunk in chunks:
+            if delay_ms:
+                await asyncio.sleep(delay_ms / 1000)
+            await response.write(chunk)
+        await response.write_eof()
+    except ConnectionResetError:  # aiohttp's ClientConnectionResetError is one
+        pass
     return response
 
 
@@ -162,3 +166,11 @@ async def replay_sse(
 def has_items(value: object) -> bool:
     """Whether a request field is a non-empty list (``tools``, ``messages``, ``contents``)."""
     return isinstance(value, list) and len(value) > 0
+
+
+def dig_list(value: Any, *keys: str) -> list[Any]:
+    """``value[k1][k2]...`` when it is a list, else ``[]`` (a level missing or not an
+    object)."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, list) else []

@@ -16,6 +16,7 @@ from typing import Any
 
 from traceforge_proxy.providers.anthropic_request import (
     DEFAULT_MAX_TOKENS,
+    RESPONSE_TOOL,
     TOOL_CHOICE,
     build_request,
 )
@@ -63,7 +64,10 @@ class AnthropicAdapter:
 
     def convert_response(self, body: Any, *, model: str, created: int) -> dict[str, Any]:
         """Anthropic ``message`` -> OpenAI ``chat.completion`` (one choice; text blocks
-        joined, ``tool_use`` -> ``tool_calls``, ``thinking`` -> ``reasoning_content``)."""
+        joined, ``tool_use`` -> ``tool_calls`` but the ``response_format`` tool's input ->
+        ``content``, ``thinking`` -> ``reasoning_content`` and ``thinking_blocks`` (each
+        ``{"type": "thinking", "thinking", "signature"}`` or ``{"type":
+        "redacted_thinking", "data"}``, to send back in the next turn))."""
         if isinstance(body, dict) and body.get("type") == "error":
             raise self.convert_error(
                 error_status(as_object(body.get("error")).get("type"), 502), body
@@ -74,13 +78,24 @@ class AnthropicAdapter:
             )
         texts: list[str] = []
         reasoning: list[str] = []
+        thinking_blocks: list[dict[str, Any]] = []
         calls: list[dict[str, Any]] = []
+        answered = False  # the response_format tool was called: its input is the text
         for block in body["content"]:
             kind = block.get("type") if isinstance(block, dict) else None
             if kind == "text":
                 texts.append(str(block.get("text", "")))
             elif kind == "thinking":
                 reasoning.append(str(block.get("thinking", "")))
+                thinking_blocks.append(
+                    {"type": "thinking", "thinking": reasoning[-1]}
+                    | {"signature": block.get("signature")}
+                )
+            elif kind == "redacted_thinking":
+                thinking_blocks.append({"type": "redacted_thinking", "data": block.get("data")})
+            elif kind == "tool_use" and block.get("name") == RESPONSE_TOOL:
+                texts.append(compact_json(block.get("input")))
+                answered = True
             elif kind == "tool_use":
                 calls.append(
                     tool_call(block.get("id"), block.get("name"), compact_json(block.get("input")))
@@ -91,6 +106,8 @@ class AnthropicAdapter:
         }
         if reasoning:
             message["reasoning_content"] = "".join(reasoning)
+        if thinking_blocks:
+            message["thinking_blocks"] = thinking_blocks
         if calls:
             message["tool_calls"] = calls
         completion: dict[str, Any] = {
@@ -102,7 +119,9 @@ class AnthropicAdapter:
                 {
                     "index": 0,
                     "message": message,
-                    "finish_reason": finish_reason(body.get("stop_reason")),
+                    "finish_reason": finish_reason(
+                        "end_turn" if answered and not calls else body.get("stop_reason")
+                    ),
                 }
             ],
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from traceforge_proxy.providers.anthropic_request import RESPONSE_TOOL
 from traceforge_proxy.providers.base import (
     ChunkStream,
     ProviderError,
@@ -20,6 +21,7 @@ from traceforge_proxy.providers.base import (
     openai_error,
 )
 from traceforge_proxy.providers.chunks import ChunkBuilder
+from traceforge_shared.usage import usage_from_anthropic
 
 #: Anthropic ``stop_reason`` -> OpenAI ``finish_reason`` (anything else -> ``stop``).
 FINISH_REASONS = {
@@ -65,16 +67,21 @@ def _count(value: Any) -> int | None:
 
 def merge_usage(usage: StreamUsage, prompt_parts: dict[str, int], raw: Any) -> None:
     """Merge an Anthropic ``usage`` object into ``usage``. ``prompt_parts`` keeps the input,
-    cache-read and cache-creation counts seen so far (their sum is the OpenAI prompt)."""
+    cache-read and cache-creation counts seen so far (``message_start`` has them,
+    ``message_delta`` may repeat them); what they mean is
+    :func:`traceforge_shared.usage.usage_from_anthropic`'s (their sum is the prompt)."""
     if not isinstance(raw, dict):
         return
     for key in _PROMPT_USAGE_KEYS:
         if (value := _count(raw.get(key))) is not None:
             prompt_parts[key] = value
-    if prompt_parts:
-        usage.prompt_tokens = sum(prompt_parts.values())
-    if "cache_read_input_tokens" in prompt_parts:
-        usage.cached_tokens = prompt_parts["cache_read_input_tokens"]
+    merged = usage_from_anthropic(prompt_parts) if prompt_parts else None
+    if merged is not None:
+        usage.prompt_tokens = merged.prompt_tokens
+    if "cache_read_input_tokens" in prompt_parts and merged is not None:
+        usage.cached_tokens = merged.cache_read_tokens
+    if merged is not None and merged.cache_write_tokens:
+        usage.cache_write_tokens = merged.cache_write_tokens
     if (output := _count(raw.get("output_tokens"))) is not None:
         usage.completion_tokens = output
 
@@ -112,7 +119,11 @@ class AnthropicStreamConverter(ChunkStream):
     """Anthropic Messages SSE events -> OpenAI ``chat.completion.chunk`` objects.
 
     Keeps the message id and model from ``message_start``, numbers ``tool_use`` blocks 0, 1, …
-    as OpenAI ``tool_calls[].index`` (by Anthropic block index), and merges usage:
+    as OpenAI ``tool_calls[].index`` (by Anthropic block index), sends the input of the
+    ``response_format`` tool (:data:`~.anthropic_request.RESPONSE_TOOL`) as ``content``,
+    ``thinking`` text as ``reasoning_content`` and, once its ``signature_delta`` arrives, the
+    whole block as ``delta.thinking_blocks: [{"type": "thinking", "thinking", "signature"}]``
+    (``redacted_thinking`` blocks likewise, with ``data``), and merges usage:
     ``message_start`` gives input and cache counts, ``message_delta`` the running
     ``output_tokens`` total. See :class:`~traceforge_proxy.providers.base.StreamConverter`.
     """
@@ -124,6 +135,8 @@ class AnthropicStreamConverter(ChunkStream):
         self._prompt_parts: dict[str, int] = {}
         self._tool_index: dict[int, int] = {}  # Anthropic block index -> OpenAI tool index
         self._tool_has_args: set[int] = set()
+        self._json_blocks: set[int] = set()  # RESPONSE_TOOL calls: their input is the text
+        self._thinking: dict[int | None, list[str]] = {}  # thinking block index -> its text
 
     def _tool_args(self, k: int, arguments: str) -> dict[str, Any]:
         self._tool_has_args.add(k)
@@ -148,12 +161,19 @@ class AnthropicStreamConverter(ChunkStream):
             if delta.get("type") == "text_delta" and delta.get("text"):
                 return [self._chunks.text(delta["text"])]
             if delta.get("type") == "thinking_delta" and delta.get("thinking"):
+                self._thinking.setdefault(index, []).append(str(delta["thinking"]))
                 return [self._chunks.reasoning(delta["thinking"])]
-            if delta.get("type") == "input_json_delta" and index in self._tool_index:
-                partial = delta.get("partial_json")
-                if isinstance(partial, str) and partial:
+            if delta.get("type") == "signature_delta" and delta.get("signature"):
+                text = "".join(self._thinking.get(index, []))
+                block = {"type": "thinking", "thinking": text, "signature": delta["signature"]}
+                return [self._chunks.delta({"thinking_blocks": [block]})]
+            partial = delta.get("partial_json")
+            if delta.get("type") == "input_json_delta" and isinstance(partial, str) and partial:
+                if index in self._json_blocks:
+                    return [self._chunks.text(partial)]
+                if index in self._tool_index:
                     return [self._tool_args(self._tool_index[index], partial)]
-            return []  # signature_delta, citations_delta, empty fragments
+            return []  # citations_delta, empty fragments
         if kind == "content_block_stop" and index in self._tool_index:
             k = self._tool_index[index]
             # a tool without arguments streams only "": OpenAI clients expect an object
@@ -161,6 +181,8 @@ class AnthropicStreamConverter(ChunkStream):
         if kind == "message_delta":
             merge_usage(self.usage, self._prompt_parts, payload.get("usage"))
             stop_reason = as_object(payload.get("delta")).get("stop_reason")
+            if stop_reason == "tool_use" and self._json_blocks and not self._tool_index:
+                stop_reason = "end_turn"  # only the response_format tool: a text answer
             return [self._chunks.finish(finish_reason(stop_reason))]
         if kind == "error":
             error = as_object(payload.get("error"))
@@ -174,7 +196,15 @@ class AnthropicStreamConverter(ChunkStream):
         if block.get("type") == "text" and block.get("text"):
             return [self._chunks.text(block["text"])]
         if block.get("type") == "thinking" and block.get("thinking"):
+            self._thinking[index] = [str(block["thinking"])]
             return [self._chunks.reasoning(block["thinking"])]
+        if block.get("type") == "redacted_thinking" and isinstance(block.get("data"), str):
+            redacted = {"type": "redacted_thinking", "data": block["data"]}
+            return [self._chunks.delta({"thinking_blocks": [redacted]})]
+        if block.get("type") == "tool_use" and block.get("name") == RESPONSE_TOOL:
+            self._json_blocks.add(index)
+            tool_input = block.get("input")
+            return [self._chunks.text(compact_json(tool_input))] if tool_input else []
         if block.get("type") == "tool_use":
             k = self._tool_index[index] = len(self._tool_index)
             tool_input = block.get("input")

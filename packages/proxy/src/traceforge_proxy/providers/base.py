@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from traceforge_proxy.providers.chunks import ChunkBuilder, delta_chunk
+from traceforge_shared.trace import Usage
 
 __all__ = [
     "FINISH_REASONS",
@@ -64,20 +65,30 @@ class ProviderRequest:
 @dataclass
 class StreamUsage:
     """Token usage as a stream reports it; merged across events (never overwritten by a
-    later event that lacks a count). ``None`` means not reported (yet).
+    later event that lacks a count). ``None`` means not reported (yet). The counts mean what
+    :class:`traceforge_shared.trace.Usage` says (parts within their wholes); providers' own
+    fields are read by :mod:`traceforge_shared.usage` (:meth:`take`).
 
     Attributes:
-        prompt_tokens: input tokens (``gen_ai.usage.input_tokens``), cache reads included.
-        completion_tokens: output tokens (``gen_ai.usage.output_tokens``).
+        prompt_tokens: input tokens (``gen_ai.usage.input_tokens``), cache reads and writes
+            included.
+        completion_tokens: output tokens (``gen_ai.usage.output_tokens``), reasoning included.
         cached_tokens: input tokens read from the provider's prompt cache, when reported.
+        cache_write_tokens: input tokens written to the prompt cache, when reported.
+        reasoning_tokens: output tokens spent reasoning, when reported.
     """
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cached_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
 
     def as_openai(self) -> dict[str, Any] | None:
-        """The OpenAI ``usage`` object, or ``None`` when nothing was reported."""
+        """The OpenAI ``usage`` object, or ``None`` when nothing was reported: the counts,
+        ``prompt_tokens_details.cached_tokens`` and ``completion_tokens_details.
+        reasoning_tokens`` when reported, and ``cache_creation_input_tokens`` (LiteLLM's
+        name; OpenAI has none) when cache writes were."""
         if self.prompt_tokens is None and self.completion_tokens is None:
             return None
         prompt = self.prompt_tokens or 0
@@ -89,13 +100,38 @@ class StreamUsage:
         }
         if self.cached_tokens is not None:
             usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        if self.reasoning_tokens is not None:
+            usage["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
+        if self.cache_write_tokens:
+            usage["cache_creation_input_tokens"] = self.cache_write_tokens
         return usage
 
     def update_from(self, other: StreamUsage) -> None:
         """Take every count ``other`` reports (not ``None``); keep the others."""
-        for name in ("prompt_tokens", "completion_tokens", "cached_tokens"):
+        for name in (
+            "prompt_tokens",
+            "completion_tokens",
+            "cached_tokens",
+            "cache_write_tokens",
+            "reasoning_tokens",
+        ):
             if (value := getattr(other, name)) is not None:
                 setattr(self, name, value)
+
+    @classmethod
+    def of(cls, usage: Usage | None, *, details: bool = True) -> StreamUsage:
+        """The counts of a shared :class:`~traceforge_shared.trace.Usage` (``None``: nothing
+        reported). ``details``: the provider reports cache reads (0 included), so
+        ``cached_tokens`` is set even when 0."""
+        if usage is None:
+            return cls()
+        return cls(
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cache_read_tokens if details else None,
+            cache_write_tokens=usage.cache_write_tokens or None,
+            reasoning_tokens=usage.reasoning_tokens or None,
+        )
 
 
 @dataclass

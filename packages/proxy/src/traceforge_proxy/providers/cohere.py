@@ -18,6 +18,11 @@ https://docs.cohere.com/reference/chat-stream (v2). The shapes:
   (``delta.message.tool_plan``), ``tool-call-start``/``-delta``/``-end`` (``index``,
   ``delta.message.tool_calls``), ``citation-start``/``-end`` and ``message-end``
   (``delta.finish_reason``, ``delta.usage``), the last event.
+- reasoning models (https://docs.cohere.com/docs/reasoning): request ``thinking: {"type":
+  "enabled", "token_budget"}`` (from ``reasoning_effort``); answers hold ``{"type":
+  "thinking", "thinking"}`` content items (streamed as ``content-start``/``-delta`` with
+  ``delta.message.content.thinking``), converted to ``reasoning_content`` and sent back as a
+  thinking item of the assistant message.
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ from traceforge_proxy.providers.base import (
     status_error,
 )
 from traceforge_proxy.providers.chunks import ChunkBuilder, completion
+from traceforge_proxy.providers.params import reject_unsupported
+from traceforge_proxy.providers.reasoning import THINKING_BUDGETS, reasoning_effort
+from traceforge_shared.usage import usage_from_cohere
 
 #: Cohere ``finish_reason`` -> OpenAI (anything else: ``stop``).
 _FINISH = {"MAX_TOKENS": "length", "ERROR_LIMIT": "length", "TOOL_CALL": "tool_calls"}
@@ -78,17 +86,9 @@ def _error_text(body: Any) -> str:
 
 
 def _usage(usage: Any) -> StreamUsage:
-    """``usage.tokens`` counts (what the model processed), else ``usage.billed_units``."""
-
-    def count(name: str) -> int | None:
-        for value in (dig(usage, "tokens", name), dig(usage, "billed_units", name)):
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return int(value)
-        return None
-
-    cached = dig(usage, "cached_tokens")
-    cached = int(cached) if isinstance(cached, int | float) else None
-    return StreamUsage(count("input_tokens"), count("output_tokens"), cached)
+    """``usage.tokens`` counts (what the model processed), else ``usage.billed_units``
+    (read by :func:`traceforge_shared.usage.usage_from_cohere`)."""
+    return StreamUsage.of(usage_from_cohere(usage), details=dig(usage, "cached_tokens") is not None)
 
 
 def _openai_call(call: Any, missing: str = "{}") -> dict[str, Any]:
@@ -146,6 +146,10 @@ def _cohere_messages(messages: list[Any]) -> list[dict[str, Any]]:
                     if not isinstance(call["id"], str) or not call["function"]["name"]:
                         problem = f"{where}.tool_calls[{j}]: id and function.name needed"
                         raise invalid_request(problem)
+            elif isinstance(thinking := message.get("reasoning_content"), str) and thinking:
+                # a reasoning model's thinking goes back as a thinking content item
+                text = [{"type": "text", "text": content}] if content else []
+                item["content"] = [{"type": "thinking", "thinking": thinking}, *text]
         elif role == "tool":
             if not isinstance(message.get("tool_call_id"), str):
                 raise invalid_request(f"{where}.tool_call_id: missing")
@@ -190,6 +194,9 @@ class CohereStream(ChunkStream):
             if isinstance(payload.get("id"), str) and payload["id"]:
                 self._chunks.id = payload["id"]
             return [self._chunks.delta({})] if self._chunks.role_pending else []
+        thinking = dig(message, "content", "thinking")
+        if kind in ("content-start", "content-delta") and isinstance(thinking, str):
+            return [self._chunks.reasoning(thinking)] if thinking else []
         if kind in ("content-start", "content-delta"):
             text = dig(message, "content", "text")
             return [self._chunks.text(text)] if isinstance(text, str) and text else []
@@ -232,6 +239,7 @@ class CohereAdapter:
             ProviderError: 400 for what Cohere cannot take: a named ``tool_choice``, images
                 outside user messages, audio/file parts, ``n`` > 1, tool calls without ids.
         """
+        reject_unsupported(request, "cohere")
         messages = one_choice_messages(request, "Cohere")
         stream = bool(request.get("stream"))
         body: dict[str, Any] = {"model": model, "messages": _cohere_messages(messages)}
@@ -257,6 +265,10 @@ class CohereAdapter:
             body["response_format"] = {"type": "json_object"}
         elif wanted is not None:
             body["response_format"] = {"type": "json_object", "json_schema": wanted}
+        if (effort := reasoning_effort(request)) == "none":
+            body["thinking"] = {"type": "disabled"}
+        elif effort is not None:
+            body["thinking"] = {"type": "enabled", "token_budget": THINKING_BUDGETS[effort]}
         body["stream"] = stream
         return ProviderRequest("/v2/chat", body, stream)
 
@@ -280,8 +292,15 @@ class CohereAdapter:
             "content": "".join(texts) if texts or not calls else None,
         }
         plan = dig(body, "message", "tool_plan")
+        thinking = [
+            part["thinking"]
+            for part in (content if isinstance(content, list) else ())
+            if dig(part, "type") == "thinking" and isinstance(part.get("thinking"), str)
+        ]
         if isinstance(plan, str) and plan:
-            message["reasoning_content"] = plan
+            thinking.insert(0, plan)
+        if thinking:
+            message["reasoning_content"] = "".join(thinking)
         if calls:
             message["tool_calls"] = calls
         finish_reason = _FINISH.get(str(body.get("finish_reason")), "stop")

@@ -122,6 +122,35 @@ def _normalize_config(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _token_logprob(candidate: Any) -> dict[str, Any]:
+    token = str(field(candidate, "token") or "")
+    logprob = field(candidate, "logProbability")
+    logprob = logprob if isinstance(logprob, int | float) else None
+    return {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8"))}
+
+
+def _logprobs(result: Any) -> dict[str, Any] | None:
+    """Gemini ``logprobsResult`` (``chosenCandidates`` and ``topCandidates[].candidates``,
+    each ``{token, tokenId, logProbability}``; https://ai.google.dev/api/generate-content#
+    LogprobsResult) -> OpenAI choice ``logprobs`` (``{"content": [{token, logprob, bytes,
+    top_logprobs}], "refusal": null}``); ``None`` when the answer has none."""
+    chosen = field(result, "chosenCandidates")
+    if not isinstance(chosen, list):
+        return None
+    tops = field(result, "topCandidates")
+    tops = tops if isinstance(tops, list) else []
+    content = []
+    for position, candidate in enumerate(chosen):
+        entry = _token_logprob(candidate)
+        alternatives = field(tops[position], "candidates") if position < len(tops) else None
+        entry["top_logprobs"] = [
+            _token_logprob(alternative)
+            for alternative in (alternatives if isinstance(alternatives, list) else [])
+        ]
+        content.append(entry)
+    return {"content": content, "refusal": None}
+
+
 class GeminiAdapter:
     """:class:`~.base.ProviderAdapter` for the Gemini API (``generativelanguage`` v1beta)."""
 
@@ -134,7 +163,8 @@ class GeminiAdapter:
         return build_request(request, model)
 
     def convert_response(self, body: Any, *, model: str, created: int) -> dict[str, Any]:
-        """``GenerateContentResponse`` -> ``chat.completion``, one choice per candidate."""
+        """``GenerateContentResponse`` -> ``chat.completion``, one choice per candidate (with
+        ``logprobs`` when the request asked for ``responseLogprobs``)."""
         if not isinstance(body, dict) or "error" in body:
             raise self.convert_error(502, body)
         rid = body.get("responseId")
@@ -147,7 +177,10 @@ class GeminiAdapter:
                 message["reasoning_content"] = reasoning
             message |= {"tool_calls": calls} if calls else {"content": text}
             finish = finish_reason(candidate.get("finishReason"), bool(calls))
-            choices.append({"index": index, "message": message, "finish_reason": finish})
+            choice = {"index": index, "message": message, "finish_reason": finish}
+            if (logprobs := _logprobs(field(candidate, "logprobsResult"))) is not None:
+                choice["logprobs"] = logprobs
+            choices.append(choice)
         usage = GeminiUsage()
         usage.merge(body.get("usageMetadata"))
         result = {"id": rid, "object": "chat.completion", "created": created}

@@ -15,6 +15,8 @@ import re
 from typing import Any
 
 from traceforge_proxy.providers.base import ProviderRequest, compact_json, invalid_request
+from traceforge_proxy.providers.params import reject_unsupported
+from traceforge_proxy.providers.reasoning import GEMINI_LEVELS, THINKING_BUDGETS, reasoning_effort
 
 _MIME = {"png": "image/png", "gif": "image/gif", "webp": "image/webp", "heic": "image/heic"}
 #: JSON Schema features Gemini's ``Schema`` (an OpenAPI 3.0 subset) lacks, e.g. in OpenAI strict
@@ -128,7 +130,7 @@ def _schema_field(prefix: str, schema: dict[str, Any]) -> str:
     return prefix
 
 
-def _generation_config(request: dict[str, Any]) -> dict[str, Any]:
+def _generation_config(request: dict[str, Any], model: str) -> dict[str, Any]:
     config = {key: request[name] for name, key in SAMPLING.items() if name in request}
     config = {key: value for key, value in config.items() if value is not None}
     max_tokens = request.get("max_completion_tokens")
@@ -145,7 +147,28 @@ def _generation_config(request: dict[str, Any]) -> dict[str, Any]:
         config[_schema_field("responseSchema", schema)] = schema
     elif response_format is not None and kind not in ("text", "json_object"):
         raise invalid_request(f"response_format type {kind!r} is not supported")
+    if request.get("logprobs") is True:
+        config["responseLogprobs"] = True
+        if request.get("top_logprobs") is not None:
+            config["logprobs"] = request["top_logprobs"]
+    if thinking := _thinking_config(request, model):
+        config["thinkingConfig"] = thinking
     return config
+
+
+def _thinking_config(request: dict[str, Any], model: str) -> dict[str, Any] | None:
+    """``reasoning_effort`` -> ``thinkingConfig``: ``thinkingLevel`` for Gemini 3
+    (:data:`~.reasoning.GEMINI_LEVELS`), else ``thinkingBudget`` (``none``: 0, thinking off;
+    else :data:`~.reasoning.THINKING_BUDGETS`); ``includeThoughts`` so that the thought
+    summaries reach ``reasoning_content``."""
+    effort = reasoning_effort(request)
+    if effort is None:
+        return None
+    if model.startswith("gemini-3"):
+        return {"thinkingLevel": GEMINI_LEVELS[effort], "includeThoughts": True}
+    if effort == "none":
+        return {"thinkingBudget": 0}
+    return {"thinkingBudget": THINKING_BUDGETS[effort], "includeThoughts": True}
 
 
 def _tools(request: dict[str, Any]) -> dict[str, Any]:
@@ -180,13 +203,19 @@ def build_request(request: dict[str, Any], model: str) -> ProviderRequest:
     ``/v1beta/models/{model}:generateContent`` (``:streamGenerateContent?alt=sse`` when
     ``stream``). The body never holds ``model`` or ``stream``.
 
+    ``reasoning_effort`` becomes ``generationConfig.thinkingConfig``, ``logprobs`` /
+    ``top_logprobs`` ``responseLogprobs`` / ``logprobs``, ``n`` ``candidateCount``.
+
     Raises:
-        ProviderError: (400) no ``messages`` list, unsupported roles, content parts, tools,
-            ``tool_choice`` or ``response_format``, tool results without an earlier call,
-            tool call arguments that are not a JSON object.
+        ProviderError: (400) no ``messages`` list, a parameter Gemini cannot take
+            (``code: unsupported_parameter``, see :mod:`~traceforge_proxy.providers.params`),
+            unsupported roles, content parts, tools, ``tool_choice`` or ``response_format``,
+            tool results without an earlier call, tool call arguments that are not a JSON
+            object.
     """
     if not isinstance(request, dict) or not isinstance(request.get("messages"), list):
         raise invalid_request("'messages' must be a list of messages")
+    reject_unsupported(request, "gemini")
     model = model.removeprefix("models/")
     system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
@@ -217,7 +246,7 @@ def build_request(request: dict[str, Any], model: str) -> ProviderRequest:
     if system:
         body["systemInstruction"] = {"parts": system}
     body |= _tools(request)
-    if config := _generation_config(request):
+    if config := _generation_config(request, model):
         body["generationConfig"] = config
     stream = request.get("stream") is True
     action = "streamGenerateContent?alt=sse" if stream else "generateContent"

@@ -25,6 +25,7 @@ from traceforge_proxy.providers.base import (
 )
 from traceforge_proxy.providers.chunks import ChunkBuilder
 from traceforge_proxy.providers.gemini_request import field
+from traceforge_shared.usage import usage_from_gemini
 
 #: Gemini ``finishReason`` -> OpenAI ``finish_reason`` (others, e.g. ``OTHER``: ``stop``).
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "MALFORMED_FUNCTION_CALL": "stop"}
@@ -106,29 +107,19 @@ def candidate_parts(
 
 @dataclass
 class GeminiUsage(StreamUsage):
-    """:class:`StreamUsage` from ``usageMetadata``: completion tokens include
+    """:class:`StreamUsage` from ``usageMetadata`` (read by
+    :func:`traceforge_shared.usage.usage_from_gemini`): completion tokens include
     ``thoughtsTokenCount``, also reported as ``completion_tokens_details.reasoning_tokens``."""
-
-    reasoning_tokens: int | None = None
 
     def merge(self, meta: Any) -> None:
         """Take one ``usageMetadata`` (a running total: the last one wins)."""
-        if not isinstance(meta, dict):
+        usage = usage_from_gemini(meta)
+        if usage is None:
             return
-        count = {k: v for k, v in meta.items() if isinstance(v, int)}
-        self.prompt_tokens = count.get("promptTokenCount", self.prompt_tokens)
-        self.reasoning_tokens = count.get("thoughtsTokenCount", self.reasoning_tokens)
-        self.cached_tokens = count.get("cachedContentTokenCount", self.cached_tokens)
-        if "candidatesTokenCount" in count or "thoughtsTokenCount" in count:
-            output = count.get("candidatesTokenCount", 0)
-            self.completion_tokens = output + (self.reasoning_tokens or 0)
-
-    def as_openai(self) -> dict[str, Any] | None:
-        """The OpenAI ``usage`` object, or ``None`` when nothing was reported."""
-        usage = super().as_openai()
-        if usage is not None and self.reasoning_tokens is not None:
-            usage["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
-        return usage
+        reported = StreamUsage.of(usage, details="cachedContentTokenCount" in meta)
+        if isinstance(meta, dict) and "thoughtsTokenCount" in meta:
+            reported.reasoning_tokens = usage.reasoning_tokens
+        self.update_from(reported)
 
 
 def convert_error(status: int, body: Any) -> ProviderError:

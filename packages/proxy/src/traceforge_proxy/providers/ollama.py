@@ -26,6 +26,9 @@ import msgspec
 
 from traceforge_proxy.providers import base
 from traceforge_proxy.providers.chunks import ChunkBuilder, completion
+from traceforge_proxy.providers.params import reject_unsupported
+from traceforge_proxy.providers.reasoning import reasoning_effort
+from traceforge_shared.usage import usage_from_ollama
 
 #: OpenAI sampling fields that keep their names in Ollama's ``options``.
 _SAME_OPTIONS = ("temperature", "top_p", "seed", "presence_penalty", "frequency_penalty")
@@ -63,8 +66,8 @@ def _finish_reason(done_reason: Any, has_tool_calls: bool) -> str:
 
 
 def _usage(body: dict[str, Any]) -> base.StreamUsage:
-    counts = [body.get("prompt_eval_count"), body.get("eval_count")]
-    return base.StreamUsage(*(count if isinstance(count, int) else None for count in counts))
+    """``prompt_eval_count``/``eval_count`` (:func:`traceforge_shared.usage.usage_from_ollama`)."""
+    return base.StreamUsage.of(usage_from_ollama(body), details=False)
 
 
 def _message_of(body: dict[str, Any]) -> dict[str, Any]:
@@ -228,6 +231,16 @@ def _openai_messages(messages: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _think(effort: str, model: str) -> bool | str:
+    """``reasoning_effort`` -> Ollama ``think``: ``false`` for ``none``; for ``gpt-oss``
+    models the level it takes (``low``, ``medium``, ``high``); else ``true``."""
+    if effort == "none":
+        return False
+    if model.startswith("gpt-oss"):
+        return {"minimal": "low", "xhigh": "high", "max": "high"}.get(effort, effort)
+    return True
+
+
 class OllamaStream(base.ChunkStream):
     """Converts one Ollama NDJSON stream (``/api/chat`` or ``/api/generate`` lines, each
     decoded, ``event`` ``None``) into ``chat.completion.chunk`` objects."""
@@ -283,13 +296,20 @@ class OllamaAdapter:
     def build_request(self, request: dict[str, Any], *, model: str) -> base.ProviderRequest:
         """OpenAI request -> ``POST /api/chat`` body (see the module docstring for shapes).
 
+        ``reasoning_effort`` becomes ``think`` (:func:`_think`).
+
         Raises:
-            ProviderError: 400 for what Ollama cannot take: http(s) image URLs (base64 only),
-                non-text/image parts, ``n`` > 1, a forced ``tool_choice``, bad tool arguments.
+            ProviderError: 400 for what Ollama cannot take: a parameter it has no use for
+                (``code: unsupported_parameter``, see :mod:`~.params`), http(s) image URLs
+                (base64 only), non-text/image parts, a forced ``tool_choice``, bad tool
+                arguments.
         """
+        reject_unsupported(request, "ollama")
         messages = base.one_choice_messages(request, "Ollama")
         stream = bool(request.get("stream"))
         body: dict[str, Any] = {"model": model, "messages": _ollama_messages(messages)}
+        if (effort := reasoning_effort(request)) is not None:
+            body["think"] = _think(effort, model)
         tool_choice = request.get("tool_choice")
         if tool_choice not in (None, "auto", "none"):
             raise base.invalid_request(

@@ -16,13 +16,17 @@ def _compatible(
     otel_name: str,
     pricing_id: str | None,
     stream_usage: bool = False,
+    model_globs: tuple[str, ...] = (),
 ) -> ProviderSpec:
-    """An OpenAI-compatible host: no default globs, Bearer key, the mock's OpenAI routes."""
+    """An OpenAI-compatible host: Bearer key, the mock's OpenAI routes. Its ``model_globs``
+    claim models only while the host is configured (its key set) or no configured provider
+    and no ``--upstream`` claims them: see ``docs/providers.md`` "Routing"."""
     return ProviderSpec(
         name=name,
         display_name=display_name,
         otel_name=otel_name,
         pricing_id=pricing_id,
+        model_globs=model_globs,
         base_url=base_url,
         key_envs=(key_env,),
         stream_usage=stream_usage,
@@ -72,7 +76,18 @@ _SPECS = (
         display_name="Ollama",
         otel_name="ollama",  # no well-known value in the GenAI conventions: the registry name
         pricing_id=None,
-        model_globs=("llama*", "mistral*", "codellama*", "phi*", "qwen*", "gemma*", "deepseek*"),
+        model_globs=(
+            "llama*",
+            "mistral*",
+            "codellama*",
+            "phi*",
+            "qwen*",
+            "gemma*",
+            "deepseek*",
+            "nomic-embed-text*",
+            "mxbai-embed-*",
+            "all-minilm*",
+        ),
         base_url="http://localhost:11434",
         auth_style="none",
         wire_format="ollama",
@@ -96,7 +111,7 @@ _SPECS = (
         display_name="Cohere",
         otel_name="cohere",
         pricing_id="cohere",
-        model_globs=("command-*",),
+        model_globs=("command-*", "embed-*"),
         base_url="https://api.cohere.com",
         key_envs=("CO_API_KEY", "COHERE_API_KEY"),
         wire_format="cohere",
@@ -120,7 +135,17 @@ _SPECS = (
         "GROQ_API_KEY",
         otel_name="groq",
         pricing_id="groq",
+        # Groq also sends x_groq.usage in the last chunk, read whether asked or not.
         stream_usage=True,
+        # Groq's names (https://console.groq.com/docs/models); plain Llama names stay Ollama's
+        # unless GROQ_API_KEY is set.
+        model_globs=(
+            "*-versatile",
+            "*-instant",
+            "meta-llama/llama-4-*",
+            "moonshotai/kimi-*",
+            "qwen/qwen3-*",
+        ),
     ),
     _compatible(
         "deepseek",
@@ -129,7 +154,8 @@ _SPECS = (
         "DEEPSEEK_API_KEY",
         otel_name="deepseek",
         pricing_id="deepseek",
-        stream_usage=True,
+        stream_usage=True,  # https://api-docs.deepseek.com/api/create-chat-completion
+        model_globs=("deepseek-*",),
     ),
     _compatible(
         "mistral",
@@ -138,6 +164,17 @@ _SPECS = (
         "MISTRAL_API_KEY",
         otel_name="mistral_ai",
         pricing_id="mistral",
+        # No stream_options (422 reported); usage comes in the last chunk anyway.
+        model_globs=(
+            "mistral-*",
+            "magistral-*",
+            "codestral-*",
+            "devstral-*",
+            "ministral-*",
+            "pixtral-*",
+            "open-mistral-*",
+            "open-mixtral-*",
+        ),
     ),
     _compatible(
         # OpenRouter always sends usage in the last chunk, so it need not be asked for.
@@ -155,6 +192,16 @@ _SPECS = (
         "TOGETHER_API_KEY",
         otel_name="together",
         pricing_id="together",  # no well-known OTel value
+        # Usage comes in the last chunk unasked. Organisation-prefixed names
+        # (https://docs.together.ai/docs/serverless-models).
+        model_globs=(
+            "meta-llama/*",
+            "mistralai/*",
+            "qwen/*",
+            "deepseek-ai/*",
+            "google/gemma-*",
+            "togethercomputer/*",
+        ),
     ),
     _compatible(
         "fireworks",
@@ -163,6 +210,7 @@ _SPECS = (
         "FIREWORKS_API_KEY",
         otel_name="fireworks",
         pricing_id="fireworks",  # no well-known OTel value
+        model_globs=("accounts/fireworks/models/*",),
     ),
     _compatible(
         # vLLM, LM Studio, llama.cpp servers: upstreams.openai-compatible.base_url.
