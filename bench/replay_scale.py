@@ -1,13 +1,18 @@
-"""``traceforge test run --replay`` over 100 tests made from traces, as a user runs it.
+"""``traceforge test run --replay`` over 1,000 tests against a 100,000-trace store, as a user
+runs it.
 
-    python bench/replay_scale.py [--tests 100] [--rounds 5] [--quick]
+    python bench/replay_scale.py [--tests 1000] [--traces 100000] [--rounds 3] [--quick]
 
-A home with ``--tests`` streamed traces (saved through the store API) and one test file per
-trace (``test_from_trace``, the same text ``traceforge test create-from-trace`` writes). The
-whole command runs in a subprocess, interleaved in rounds with the baseline: the same command
-over one test (process start, imports, loading the store). Reported: the median wall time of
-each, their ratio, and the time per extra test. Every run must pass every test (exit 0), or
-the benchmark fails.
+A home with ``--traces`` streamed traces (saved through the store API, each a different
+request, timestamps in the last day so the proxy's retention keeps them, ``storage.max_traces``
+raised so it keeps them all) and one test file for each of the newest ``--tests`` of them
+(``test_from_trace``, the same text ``traceforge test create-from-trace`` writes). Every test
+is replayed through the in-process proxy: its recording found by request key (one indexed
+query), re-served, relayed and traced again. The whole command runs in a subprocess,
+interleaved in rounds with the baseline: the same command over one test (process start,
+imports, proxy start, loading the store). Reported: the median wall time of each, their
+ratio, and the time per extra test. Every run must pass every test (exit 0), or the benchmark
+fails. ``--quick``: 10 tests, 1,000 traces, 1 round (seconds).
 """
 
 from __future__ import annotations
@@ -27,23 +32,55 @@ from traceforge_shared.evals.authoring import test_from_trace
 from traceforge_shared.evals.files import test_file_stem
 from traceforge_shared.store import TraceStore
 from traceforge_shared.testing import make_trace
+from traceforge_shared.trace import StreamChunk, Trace
 
 TEXT = "The capital of France is Paris, a city of about two million people on the Seine."
 
 
-def build(home: Path, tests: int) -> None:
-    """``tests`` traces in the store, a test file each under ``home/tests``."""
-    store = TraceStore(home)
+#: Traces saved per ``save_many`` while building (one index transaction each).
+BATCH = 2000
+
+
+def _with_stream_end(trace: Trace) -> Trace:
+    """``trace``'s stream ended as OpenAI ends one: a chunk with the finish reason, then
+    ``[DONE]`` (https://platform.openai.com/docs/api-reference/chat-streaming), so the
+    replayed stream rebuilds the recorded answer whole."""
+    last = trace.chunks[-1].offset_ms if trace.chunks else 0.0
+    finish = {"object": "chat.completion.chunk", "choices": [
+        {"index": 0, "delta": {}, "finish_reason": "stop"}]}  # fmt: skip
+    n = len(trace.chunks)
+    trace.chunks += [
+        StreamChunk(index=n, delta_ms=1.0, offset_ms=last + 1.0, data=finish),
+        StreamChunk(index=n + 1, delta_ms=1.0, offset_ms=last + 2.0, raw="[DONE]"),
+    ]
+    return trace
+
+
+def build(home: Path, tests: int, traces: int) -> float:
+    """``traces`` traces in the store (each its own request), a test file for each of the
+    newest ``tests`` under ``home/tests``; returns the build time in seconds."""
+    started = time.perf_counter()
+    (home / "config.yaml").write_text(
+        f"storage:\n  max_traces: {traces * 10}\n  retention_days: 3650\n"
+    )
+    store = TraceStore(home, fsync=False)
     tests_dir = home / "tests"
     tests_dir.mkdir(parents=True, exist_ok=True)
-    traces = [
-        make_trace(text=f"{TEXT} Answer {i}.", streaming=True, epoch_s=1.7e9 + i)
-        for i in range(tests)
-    ]
-    store.save_many(traces, fsync=False)
-    for i, trace in enumerate(traces):
-        name = f"capital of France {i}"
-        (tests_dir / f"{test_file_stem(name)}.yaml").write_text(test_from_trace(trace, name=name))
+    newest = time.time() - 60
+    for first in range(0, traces, BATCH):
+        batch = []
+        for i in range(first, min(traces, first + BATCH)):
+            trace = make_trace(text=f"{TEXT} Answer {i}.", streaming=True, epoch_s=newest - i)
+            trace.request["messages"] = [{"role": "user", "content": f"Question {i}?"}]
+            batch.append(_with_stream_end(trace))
+        store.save_many(batch, fsync=False)
+        for i, trace in enumerate(batch, start=first):
+            if i < tests:
+                name = f"capital of France {i}"
+                text = test_from_trace(trace, name=name)
+                (tests_dir / f"{test_file_stem(name)}.yaml").write_text(text)
+    store.index.close()
+    return time.perf_counter() - started
 
 
 def run(home: Path, paths: list[Path]) -> float:
@@ -71,17 +108,19 @@ def run(home: Path, paths: list[Path]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tests", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="10 tests, 1 round")
+    parser.add_argument("--tests", type=int, default=1000)
+    parser.add_argument("--traces", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="10 tests, 1,000 traces, 1 round")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     if args.quick:
-        args.tests, args.rounds = 10, 1
+        args.tests, args.traces, args.rounds = 10, 1000, 1
+    args.traces = max(args.traces, args.tests)
     facts = machine_facts()
     with tempfile.TemporaryDirectory(prefix="traceforge-replay-") as tmp:
         home = Path(tmp)
-        build(home, args.tests)
+        build_s = build(home, args.tests, args.traces)
         files = sorted((home / "tests").glob("*.yaml"))
         one, many = [], []
         for _ in range(args.rounds):
@@ -89,13 +128,16 @@ def main(argv: list[str] | None = None) -> int:
             many.append(run(home, files))
     t1, tn = statistics.median(one), statistics.median(many)
     per_test_ms = 1000 * (tn - t1) / max(1, args.tests - 1)
-    data = {"facts": facts, "tests": args.tests, "rounds": args.rounds, "one_s": one,
-            "all_s": many, "per_test_ms": per_test_ms}  # fmt: skip
+    data = {"facts": facts, "tests": args.tests, "traces": args.traces,
+            "rounds": args.rounds, "build_s": build_s, "one_s": one, "all_s": many,
+            "per_test_ms": per_test_ms}  # fmt: skip
     markdown = (
         "# `traceforge test run --replay`\n\n"
         f"Machine: {facts_markdown(facts)}.\n\n"
+        f"Store: {args.traces:,} traces (built in {build_s:.0f} s). Every test replayed "
+        "through the in-process proxy.\n\n"
         f"| run | median wall time (s) | ratio to 1 test |\n| --- | --- | --- |\n"
-        f"| 1 test (baseline: start, imports, store) | {t1:.2f} | 1.00 |\n"
+        f"| 1 test (baseline: start, imports, proxy, store) | {t1:.2f} | 1.00 |\n"
         f"| {args.tests} tests | {tn:.2f} | {tn / t1:.2f} |\n\n"
         f"Each extra test: {per_test_ms:.1f} ms ({args.rounds} rounds, every test passed).\n"
     )
