@@ -223,7 +223,7 @@ async def test_no_recording_is_an_error(home: Path, store: TraceStore) -> None:
         await pilot.press("enter")
         await wait_for_run(pilot, screen)
         assert row(table_of(app), str(home / "tests" / "sky.yaml"))[-1] == "error"
-        assert "no recording to replay" in static_text(app, "#tests-detail")
+        assert "no recording for this request" in static_text(app, "#tests-detail")
 
 
 async def test_no_tests_dir_shows_how_to_make_one(home: Path, store: TraceStore) -> None:

@@ -97,6 +97,7 @@ async def test_streamed_trace_metadata_and_tabs(
             "tab-conversation",
             "tab-request",
             "tab-response",
+            "tab-headers",
             "tab-chunks",
         ]
         blocks = screen.query_one("#conversation", ConversationView).blocks

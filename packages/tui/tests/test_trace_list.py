@@ -36,35 +36,44 @@ async def test_lists_traces_newest_first(store: TraceStore, traces: dict[str, Tr
         await settle(pilot)
         table = table_of(app)
         assert [str(c.label) for c in table.ordered_columns] == [
+            "ID",
             "Time ▼",
+            "Status",
             "Provider",
             "Model",
             "Type",
             "Tokens",
-            "Latency (ms)",
-            "Status",
+            "Cost",
+            "Latency",
+            "Endpoint",
         ]
         assert row_ids(table) == NEWEST_FIRST
         assert row_texts(table, 0) == [
-            "2026-11-23 08:05:00",
+            OLLAMA[:8],
+            "08:05:00",  # 120 columns: no room for the date
+            "success",
             "ollama",
             "llama3",
             "Stream",
             "15",
-            "123",
-            "success",
+            "unknown",  # tokens but no price: never $0
+            "123 ms",
+            "/v1/chat/completions",
         ]
         assert row_texts(table, 3) == [
-            "2026-11-23 08:02:00",
+            ERROR[:8],
+            "08:02:00",
+            "error 429",
             "openai",
             "gpt-4o-mini",
             "Normal",
             "-",
-            "123",
-            "error 429",
+            "-",
+            "123 ms",
+            "/v1/chat/completions",
         ]
-        assert row_texts(table, 4)[3:6] == ["Stream", "52", "1,830"]
-        ok, failed = table.get_row_at(0)[-1], table.get_row_at(3)[-1]
+        assert row_texts(table, 4)[5:9] == ["Stream", "52", "$0.000420", "1,830 ms"]
+        ok, failed = table.get_row_at(0)[2], table.get_row_at(3)[2]
         assert ok.style == "green"
         assert failed.style == "red"
         assert app.screen.sub_title == "6 traces"
@@ -87,7 +96,7 @@ async def test_new_traces_appear_at_the_top_keeping_the_cursor(
         store.save(newest)
         await wait_until(pilot, lambda: table.row_count == 7, what="the new row")
         assert row_ids(table) == [newest.id, *NEWEST_FIRST]
-        assert row_texts(table, 0)[2] == "gpt-5"
+        assert row_texts(table, 0)[4] == "gpt-5"
         assert table.current_id == ANTHROPIC
         assert app.screen.sub_title == "7 traces"
 
@@ -195,7 +204,7 @@ async def test_filter_without_matches_and_invalid_filter(
         bar.value = "status:broken"
         await pilot.press("slash", "enter")
         await settle(pilot)
-        assert any("unknown status 'broken'" in text for text in notifications(app))
+        assert "unknown status 'broken'" in static_text(app, "#filter-error")
         assert table_of(app).row_count == 6
         assert bar.has_focus  # to correct it
 
@@ -220,15 +229,15 @@ async def test_s_cycles_the_sort_column(store: TraceStore, traces: dict[str, Tra
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = table_of(app)
-        await pilot.press("s")
+        await pilot.press("s", "s")  # status, then provider
         assert row_ids(table) == [ANTHROPIC, OLLAMA, TOOLS, ERROR, STREAM, PLAIN]
-        assert str(table.ordered_columns[1].label) == "Provider ▲"
-        assert str(table.ordered_columns[0].label) == "Time"
+        assert str(table.ordered_columns[3].label) == "Provider ▲"
+        assert str(table.ordered_columns[1].label) == "Time"
         assert app.screen.sub_title == "6 traces · sorted by provider ▲"
-        await pilot.press("s", "s", "s", "s")
+        await pilot.press("s", "s", "s", "s", "s")  # model, type, tokens, cost, latency
         assert table.sort_column == "latency"
         assert row_ids(table) == [STREAM, ANTHROPIC, TOOLS, PLAIN, OLLAMA, ERROR]
-        await pilot.press("s", "s")  # status, then back to time
+        await pilot.press("s", "s")  # endpoint, then back to time
         assert row_ids(table) == NEWEST_FIRST
         assert app.screen.sub_title == "6 traces"
 
@@ -242,7 +251,7 @@ async def test_clicking_a_header_sorts_and_reverses(
         table = table_of(app)
         await pilot.press("down")
         columns = table.ordered_columns
-        x = sum(column.get_render_width(table) for column in columns[:4]) + 2
+        x = sum(column.get_render_width(table) for column in columns[:6]) + 2
         await pilot.click("#traces", offset=(x, 0))  # Tokens
         assert table.sort_column == "tokens"
         assert row_ids(table)[0] == STREAM
@@ -271,7 +280,7 @@ async def test_marks_and_diff(store: TraceStore, traces: dict[str, Trace]) -> No
         assert "Two traces are marked already: unmark one first" in notifications(app)
         await pilot.press("s")  # marks survive sorting
         assert table.marked == [OLLAMA, ANTHROPIC]
-        await pilot.press("s", "s", "s", "s", "s", "s")  # back to time
+        await pilot.press("s", "s", "s", "s", "s", "s", "s", "s")  # back to time
         await pilot.press("up", "up", "space", "space")  # unmark and mark again
         assert table.marked == [OLLAMA, ANTHROPIC]
         await pilot.press("up", "up", "space")

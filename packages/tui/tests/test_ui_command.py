@@ -21,8 +21,9 @@ class FakeServer:
 
     made: list[FakeServer] = []
 
-    def __init__(self, command: str, *, host: str, port: int, title: str) -> None:
+    def __init__(self, command: str, *, host: str, port: int, title: str, **options: Any) -> None:
         self.command, self.host, self.port, self.title = command, host, port, title
+        self.options = options
         self.served = False
         FakeServer.made.append(self)
 
@@ -67,6 +68,7 @@ def test_ui_web_serves_the_same_command(tmp_path: Path, monkeypatch: pytest.Monk
         str(home.resolve()),
         "ui",
     ]
+    assert Path(server.options["templates_path"]).name == "web_templates"  # TraceForge's page
 
     FakeServer.made.clear()
     assert CliRunner().invoke(cli_main.cli, ["ui", "--web"]).exit_code == 0

@@ -46,3 +46,23 @@ def chunk_preview(chunk: StreamChunk, limit: int = PREVIEW_CHARS) -> Text:
     if chunk.raw is not None:
         return Text(one_line(chunk.raw, limit), style="dim")
     return Text("(no text)", style="dim")
+
+
+#: What a table's cost cell shows for a call that used tokens but has no known price
+#: (the detail view says why: :data:`traceforge_shared.views.units.UNPRICED`).
+UNKNOWN_COST = "unknown"
+
+
+def cost_cell(cost_usd: float | None, total_tokens: int) -> Text:
+    """A call's cost in USD for a table cell, right-aligned: ``$0.000420``
+    (:func:`traceforge_shared.views.units.usd_text`); ``unknown`` (yellow) when tokens were
+    used but no price is known, never ``$0``; ``-`` when there is no usage to price."""
+    from traceforge_shared.views.units import MISSING, usd_text
+
+    if cost_usd is not None:
+        text, style = usd_text(cost_usd), ""
+    elif total_tokens:
+        text, style = UNKNOWN_COST, "yellow"
+    else:
+        text, style = MISSING, "dim"
+    return Text(text, style=style, justify="right", overflow="ellipsis", no_wrap=True)

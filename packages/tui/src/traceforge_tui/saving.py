@@ -1,6 +1,8 @@
 """Saving a trace as a regression test file under ``<home>/tests``, through the shared
 test-file API (:mod:`traceforge_shared.evals.files`): the same name and collision rule as
-``traceforge test create-from-trace`` and ``POST /api/tests``."""
+``traceforge test create-from-trace`` and ``POST /api/tests``. The rule: a taken name is
+refused, naming the existing file, and nothing is written; the TUI never numbers a file
+(``-2``) on its own (the CLI replaces only with ``--force``)."""
 
 from __future__ import annotations
 
@@ -22,5 +24,7 @@ def save_test(trace: Trace, tests_dir: Path) -> Path:
             replaced): rename or delete it first.
         OSError: the file could not be written.
     """
-    path, _ = write_test_file(tests_dir / f"{trace_test_stem(trace)}.yaml", test_from_trace(trace))
+    path, _ = write_test_file(
+        tests_dir / f"{trace_test_stem(trace)}.yaml", test_from_trace(trace), on_collision="error"
+    )
     return path

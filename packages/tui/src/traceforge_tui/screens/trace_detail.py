@@ -1,8 +1,11 @@
 """One trace: its metadata, then tabs for the conversation, the request and response JSON,
-the provider's native format and the stream chunks.
+the model's reasoning (when the answer has some), the provider's native format and the stream
+chunks.
 
-Keys: ``r`` replay the stream, ``n`` save as a test under ``<home>/tests``, ``y`` copy the id,
-``x`` delete (asks first), ``Esc`` / ``q`` back. The screen is dismissed with the trace id
+Keys: ``r`` replay the stream, ``m`` answers as rendered Markdown or raw text, ``n`` save as
+a test under ``<home>/tests``, ``e`` edit the request and send it again (the playground),
+``M`` the same request on another model, ``y`` copy the id, ``x`` delete (asks first),
+``Esc`` / ``q`` back. The screen is dismissed with the trace id
 when the trace was deleted (``None`` otherwise), so the list can drop its row.
 """
 
@@ -15,12 +18,14 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Container, Vertical, VerticalScroll
+from textual.lazy import Lazy
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, Tabs
 
 from traceforge_shared.store import StoreError, TraceNotFoundError, TraceStore
 from traceforge_shared.trace import Trace
+from traceforge_shared.views.reasoning import reasoning_text
 from traceforge_shared.views.stream import stream_stats
 from traceforge_shared.views.units import ms_text
 from traceforge_tui.messages import (
@@ -35,6 +40,7 @@ from traceforge_tui.screens.confirm import ConfirmScreen
 from traceforge_tui.screens.stream_replay import StreamReplayScreen
 from traceforge_tui.widgets.chunk_table import ChunkTable
 from traceforge_tui.widgets.conversation import ConversationView
+from traceforge_tui.widgets.headers_view import HeadersView
 from traceforge_tui.widgets.json_view import JsonView
 from traceforge_tui.widgets.trace_meta import TraceMeta
 
@@ -42,7 +48,7 @@ from traceforge_tui.widgets.trace_meta import TraceMeta
 STORE_ERRORS = (StoreError, OSError, sqlite3.Error)
 
 #: Actions that need the trace itself (not only its id).
-_NEEDS_TRACE = frozenset({"replay", "save_test"})
+_NEEDS_TRACE = frozenset({"replay", "save_test", "toggle_markdown", "playground", "shadow_run"})
 
 
 def chunks_summary(trace: Trace) -> Text:
@@ -52,12 +58,32 @@ def chunks_summary(trace: Trace) -> Text:
     stats = stream_stats(trace.chunks)
     text = Text(f"{len(trace.chunks)} chunks kept of {meta.chunks_received} received")
     text.append(f" · first after {ms_text(meta.first_chunk_latency_ms)}")
+    if meta.first_content_latency_ms is not None:
+        text.append(f" · content after {ms_text(meta.first_content_latency_ms)}")
     if stats.median_gap_ms is not None:
         text.append(f" · median gap {ms_text(stats.median_gap_ms)}")
         text.append(f" · max gap {ms_text(stats.max_gap_ms)}")
     if stats.slow:
         text.append(f" · {len(stats.slow)} slow gaps", style="bold red")
     return text
+
+
+class _Body(Container):
+    """The detail screen between its header and footer."""
+
+    DEFAULT_CSS = """
+    _Body {
+        height: 1fr;
+    }
+    """
+
+    def __init__(self, screen: TraceDetailScreen) -> None:
+        super().__init__()
+        self._detail = screen
+
+    def compose(self) -> ComposeResult:
+        """What the screen's state says (:meth:`TraceDetailScreen.compose_body`)."""
+        yield from self._detail.compose_body()
 
 
 class TraceDetailScreen(Screen[str | None]):
@@ -76,9 +102,12 @@ class TraceDetailScreen(Screen[str | None]):
         Binding("escape", "back", "Back"),
         Binding("q", "back", "Back", show=False),
         Binding("r", "replay", "Replay"),
+        Binding("m", "toggle_markdown", "Raw/Markdown"),
         Binding("n", "save_test", "Save as test"),
         Binding("y", "copy_id", "Copy id"),
         Binding("x", "delete", "Delete"),
+        Binding("e", "playground", "Edit & send"),
+        Binding("M", "shadow_run", "Other model"),
     ]
 
     def __init__(self, store: TraceStore, trace_id: str, *, replay_speed: float = 1.0) -> None:
@@ -92,8 +121,14 @@ class TraceDetailScreen(Screen[str | None]):
     # -- composing -------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        """Loading, the error, or the trace."""
+        """Header, the body (:meth:`compose_body`), footer."""
         yield Header()
+        yield _Body(self)
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        """Loading, the error, or the trace (recomposed when the trace is read; the header
+        stays: Textual's Header does not survive a recompose of its screen mid-mount)."""
         if self.error is not None:
             yield Static(
                 Text(f"Cannot show trace {self.trace_id}: {self.error}", style="red"),
@@ -105,18 +140,24 @@ class TraceDetailScreen(Screen[str | None]):
             with Vertical(id="detail"):
                 yield TraceMeta(self.trace, id="detail-meta")
                 yield from self._tabs(self.trace)
-        yield Footer()
 
     def _tabs(self, trace: Trace) -> ComposeResult:
         with TabbedContent(id="detail-tabs"):
             with TabPane("Conversation", id="tab-conversation"):
                 yield ConversationView(trace, id="conversation")
-            with TabPane("Request", id="tab-request"), VerticalScroll():
+            # The hidden tabs are mounted after the first frame (Lazy): the conversation
+            # shows sooner (bench/tui_scale.py).
+            with TabPane("Request", id="tab-request"), Lazy(VerticalScroll()):
                 yield JsonView(trace.request, id="detail-request")
-            with TabPane("Response", id="tab-response"), VerticalScroll():
+            with TabPane("Response", id="tab-response"), Lazy(VerticalScroll()):
                 yield JsonView(trace.response, id="detail-response")
+            with TabPane("Headers", id="tab-headers"):
+                yield Lazy(HeadersView(trace, id="headers"))
+            if (reasoning := reasoning_text(trace)) is not None:
+                with TabPane("Reasoning", id="tab-reasoning"), Lazy(VerticalScroll()):
+                    yield Static(Text(reasoning), id="detail-reasoning")
             if trace.native is not None:
-                with TabPane("Native", id="tab-native"), VerticalScroll():
+                with TabPane("Native", id="tab-native"), Lazy(VerticalScroll()):
                     native = trace.native
                     yield Static(f"{native.endpoint} request", classes="section-title")
                     yield JsonView(native.request, id="native-request")
@@ -128,7 +169,7 @@ class TraceDetailScreen(Screen[str | None]):
             with TabPane("Chunks", id="tab-chunks"):
                 if trace.chunks:
                     yield Static(chunks_summary(trace), id="chunks-summary")
-                    yield ChunkTable(trace.chunks, id="chunk-table")
+                    yield Lazy(ChunkTable(trace.chunks, id="chunk-table"))
                 else:
                     yield Static("Not a streamed call: no chunks.", id="chunks-empty")
 
@@ -151,14 +192,14 @@ class TraceDetailScreen(Screen[str | None]):
     async def on_trace_loaded(self, message: TraceLoaded) -> None:
         """Show the trace; the tab strip has the focus (left and right switch tabs)."""
         self.trace = message.trace
-        await self.recompose()
+        await self.query_one(_Body).recompose()
         self.query_one("#detail-tabs", TabbedContent).query_one(Tabs).focus()
         self.refresh_bindings()
 
     async def on_trace_load_failed(self, message: TraceLoadFailed) -> None:
         """Show why the trace cannot be shown."""
         self.error = message.reason
-        await self.recompose()
+        await self.query_one(_Body).recompose()
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -179,6 +220,12 @@ class TraceDetailScreen(Screen[str | None]):
         """Replay the stream."""
         if self.trace is not None and self.trace.chunks:
             self.app.push_screen(StreamReplayScreen(self.trace, speed=self.replay_speed))
+
+    def action_toggle_markdown(self) -> None:
+        """Show answers as rendered Markdown or as the raw text the model sent."""
+        for view in self.query(ConversationView):
+            view.raw = not view.raw
+            self.notify("Raw text" if view.raw else "Rendered Markdown", title="Answers")
 
     def action_save_test(self) -> None:
         """Write a regression test made from the trace to ``<home>/tests/<slug>.yaml``."""
@@ -201,6 +248,31 @@ class TraceDetailScreen(Screen[str | None]):
     def on_action_failed(self, message: ActionFailed) -> None:
         """Say what went wrong."""
         self.notify(message.reason, severity="error")
+
+    def action_playground(self, model: str | None = None, send_now: bool = False) -> None:
+        """Open the request in the playground (:mod:`traceforge_tui.screens.playground`)."""
+        from traceforge_tui.playground import PlaygroundError
+        from traceforge_tui.screens.playground import PlaygroundScreen
+
+        if self.trace is None:
+            return
+        try:
+            screen = PlaygroundScreen(self.store, self.trace, model=model, send_now=send_now)
+        except PlaygroundError as exc:
+            self.notify(str(exc), title="Playground", severity="error")
+            return
+        self.app.push_screen(screen)
+
+    def action_shadow_run(self) -> None:
+        """Ask for another model and send the same request to it in the playground."""
+        from traceforge_tui.screens.model_prompt import ModelPrompt
+
+        if self.trace is not None:
+            self.app.push_screen(ModelPrompt(self.trace.model or ""), callback=self._shadow)
+
+    def _shadow(self, model: str | None) -> None:
+        if model is not None:
+            self.action_playground(model, send_now=True)
 
     def action_copy_id(self) -> None:
         """Copy the trace id to the clipboard."""

@@ -9,14 +9,21 @@ Keys: ``/`` filter (``model:gpt-4o provider:anthropic status:error type:stream s
 words``, see :mod:`traceforge_shared.views.filters`),
 ``s`` sort on the next column (or click a header), ``space`` mark a trace (two at most),
 ``d`` diff the two marked, ``Enter`` open, ``r`` reload, ``q`` quit.
+
+The line over the table says how many traces are shown of how many match, and the filter.
+When a proxy runs (:attr:`ListSettings.live_url`), the calls it has in flight show over the
+table as they start (:mod:`traceforge_tui.live`), with their live token count; ``Enter`` on one
+shows the tail of its stream as chunks arrive. Each goes once its trace is in the list.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import dataclass
 from typing import ClassVar
 
+import httpx
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -26,6 +33,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from traceforge_shared.store import StoreError, TraceStore
 from traceforge_shared.trace import TraceSummary
 from traceforge_shared.views.filters import FilterQuery
+from traceforge_tui.live import LiveCalls, read_events
 from traceforge_tui.messages import (
     FilterSubmitted,
     LoadMore,
@@ -35,8 +43,11 @@ from traceforge_tui.messages import (
     TracesPolled,
 )
 from traceforge_tui.optional import open_screen
+from traceforge_tui.preferences import without_test_traffic
+from traceforge_tui.screens.live_call import LiveCallScreen
 from traceforge_tui.screens.trace_detail import TraceDetailScreen
 from traceforge_tui.widgets.filter_bar import FilterBar
+from traceforge_tui.widgets.live_calls import LiveCallsTable
 from traceforge_tui.widgets.trace_table import COLUMNS, TraceTable
 
 #: Rows read from the index at a time.
@@ -44,6 +55,8 @@ PAGE_SIZE = 200
 #: Seconds between two reads of the newest page.
 POLL_INTERVAL_S = 1.0
 STORE_ERRORS = (StoreError, OSError, sqlite3.Error)
+#: Seconds between two attempts to reach the proxy's event stream.
+LIVE_RETRY_S = 2.0
 
 EMPTY_MESSAGE = (
     "No traces yet.\n\n"
@@ -61,11 +74,14 @@ class ListSettings:
         page_size: rows read from the index at a time.
         poll_interval: seconds between two reads of the newest page (live update).
         replay_speed: the speed stream replays start at.
+        live_url: the running proxy's event stream
+            (:func:`traceforge_tui.live.events_url`); ``None``: no calls in flight shown.
     """
 
     page_size: int = PAGE_SIZE
     poll_interval: float = POLL_INTERVAL_S
     replay_speed: float = 1.0
+    live_url: str | None = None
 
 
 def _newest_first(summaries: list[TraceSummary]) -> list[TraceSummary]:
@@ -111,11 +127,24 @@ class TraceListScreen(Screen[None]):
         self._generation = 0
         self._polling = False
         self._first_page = True
+        #: the calls in flight the proxy announced.
+        self.live = LiveCalls()
+        self._polls = 0
+
+    DEFAULT_CSS = """
+    TraceListScreen #list-header {
+        height: 1;
+        padding: 0 1;
+        background: $boost;
+    }
+    """
 
     def compose(self) -> ComposeResult:
-        """Filter bar, table, empty-state message."""
+        """Filter bar, header line, calls in flight, table, empty-state message."""
         yield Header()
         yield FilterBar(id="filter")
+        yield Static(id="list-header")
+        yield LiveCallsTable(id="live")
         yield TraceTable(id="traces")
         yield Static(LOADING_MESSAGE, id="empty")
         yield Footer()
@@ -125,12 +154,23 @@ class TraceListScreen(Screen[None]):
         """The trace table."""
         return self.query_one("#traces", TraceTable)
 
+    #: Leave out the calls of ``traceforge test run`` (the app's toggle, ``H``).
+    hide_test_traffic = False
+
+    def test_traffic_changed(self) -> None:
+        """The app's test-traffic toggle changed: read from the first page again."""
+        self.hide_test_traffic = bool(getattr(self.app, "hide_test_traffic", False))
+        self._reset()
+
     def on_mount(self) -> None:
         """Read the first page and start polling."""
+        self.hide_test_traffic = bool(getattr(self.app, "hide_test_traffic", False))
         self.table.focus()
         self._show()
         self._request_page(0, self.page_size)
         self.set_interval(self.poll_interval, self._poll)
+        if self.settings.live_url:
+            self._follow_live(self.settings.live_url)
 
     # -- reading (worker threads) ----------------------------------------------------------
 
@@ -140,7 +180,7 @@ class TraceListScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="page")
     def _read_page(self, generation: int, query: FilterQuery, offset: int, limit: int) -> None:
-        filters = query.to_filter()
+        filters = without_test_traffic(query.to_filter(), self.hide_test_traffic)
         try:
             summaries = self.store.list(filters, limit=limit, offset=offset)
             total = self.store.count(filters)
@@ -155,11 +195,12 @@ class TraceListScreen(Screen[None]):
         if self._polling or self.loading:
             return
         self._polling = True
+        self._polls += 1
         self._read_newest(self._generation, self.search, self.page_size)
 
     @work(thread=True, group="poll")
     def _read_newest(self, generation: int, query: FilterQuery, limit: int) -> None:
-        filters = query.to_filter()
+        filters = without_test_traffic(query.to_filter(), self.hide_test_traffic)
         try:
             summaries = self.store.list(filters, limit=limit)
             total = self.store.count(filters)
@@ -169,6 +210,37 @@ class TraceListScreen(Screen[None]):
             self.post_message(TracesPolled(generation, limit, summaries, total))
         finally:
             self.store.index.close()
+
+    # -- calls in flight (the proxy's event stream) -----------------------------------------
+
+    @work(exclusive=True, group="live")
+    async def _follow_live(self, url: str) -> None:
+        """Read the proxy's events for as long as the screen lives; reconnect every
+        :data:`LIVE_RETRY_S` while no proxy answers (nothing is shown meanwhile)."""
+        async with httpx.AsyncClient(trust_env=False) as client:
+            while True:
+                try:
+                    async for name, data in read_events(url, client):
+                        self._live_event(name, data)
+                except httpx.HTTPError:
+                    pass
+                if self.live.calls:
+                    self.live.clear()  # the proxy went: its calls will not be announced
+                    self._show_live()
+                await asyncio.sleep(LIVE_RETRY_S)
+
+    def _live_event(self, name: str, data: dict[str, object]) -> None:
+        call = self.live.apply(name, data)
+        if call is None:
+            return
+        if name == "saved":
+            call.saved_at = self._polls
+            self._poll()  # read the new trace now, not at the next tick
+        self._show_live()
+
+    def _show_live(self) -> None:
+        self.query_one("#live", LiveCallsTable).show(self.live.calls.values())
+        self._show()
 
     # -- results ---------------------------------------------------------------------------
 
@@ -213,6 +285,8 @@ class TraceListScreen(Screen[None]):
             kept = [s for s in self.loaded if s.id not in gone]
             self.loaded = _newest_first(kept + fresh)
             self.table.set_summaries(self.loaded)
+        if self.live.drop_saved(self._polls):
+            self._show_live()
         self._show()
 
     def on_store_read_failed(self, message: StoreReadFailed) -> None:
@@ -265,6 +339,7 @@ class TraceListScreen(Screen[None]):
             else:
                 empty.update(EMPTY_MESSAGE)
         self.sub_title = self._subtitle()
+        self.query_one("#list-header", Static).update(self._header_line())
 
     def _subtitle(self) -> str:
         table = self.table
@@ -275,6 +350,8 @@ class TraceListScreen(Screen[None]):
             parts = [f"{shown} of {self.total} traces"]
         if not self.search.is_empty:
             parts.append(f"filter: {self.search}")
+        if self.hide_test_traffic:
+            parts.append("test traffic hidden (H)")
         if not table.is_index_order:
             label = next(c.label for c in COLUMNS if c.key == table.sort_column)
             arrow = "▼" if table.sort_descending else "▲"
@@ -282,6 +359,15 @@ class TraceListScreen(Screen[None]):
         if table.marked:
             marks = f"{len(table.marked)} marked"
             parts.append(marks + (" (d: diff)" if len(table.marked) == 2 else ""))
+        return " · ".join(parts)
+
+    def _header_line(self) -> str:
+        """``Traces 200/5,120 · filter: model:gpt-4o · 1 in flight`` (shown of matching)."""
+        parts = [f"Traces {self.table.row_count:,}/{self.total:,}"]
+        parts.append(f"filter: {self.search}" if not self.search.is_empty else "no filter")
+        in_flight = sum(1 for call in self.live.calls.values() if not call.finished)
+        if in_flight:
+            parts.append(f"{in_flight} in flight")
         return " · ".join(parts)
 
     # -- actions ---------------------------------------------------------------------------
@@ -318,9 +404,22 @@ class TraceListScreen(Screen[None]):
         self._reset(max(self.page_size, len(self.loaded)))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter on a row: open that trace."""
+        """Enter on a row: open that trace (or the call in flight)."""
         trace_id = event.row_key.value
+        if event.data_table.id == "live" and trace_id in self.live.calls:
+            self.app.push_screen(
+                LiveCallScreen(self.live.calls[trace_id], self.store), callback=self._open_saved
+            )
+            return
         if event.data_table.id == "traces" and trace_id is not None:
+            self.app.push_screen(
+                TraceDetailScreen(self.store, trace_id, replay_speed=self.replay_speed),
+                callback=self._detail_closed,
+            )
+
+    def _open_saved(self, trace_id: str | None) -> None:
+        """A call in flight was saved and its detail asked for."""
+        if trace_id is not None:
             self.app.push_screen(
                 TraceDetailScreen(self.store, trace_id, replay_speed=self.replay_speed),
                 callback=self._detail_closed,

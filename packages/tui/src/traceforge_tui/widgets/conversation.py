@@ -1,4 +1,12 @@
-"""A chat call as a person reads it: the messages by role, tool calls, then the answer."""
+"""A chat call as a person reads it: the messages by role, tool calls, then the answer.
+
+It reads the trace's chat completion view (:mod:`traceforge_shared.chat_view`), so a
+Responses API call shows its ``instructions``, ``input`` items and output the same way.
+
+Answers and assistant messages are Markdown as the models write them (``**bold**``, lists,
+code blocks): they are rendered with Textual's :class:`~textual.widgets.Markdown` widget, or
+shown as the raw text the model sent when :attr:`ConversationView.raw` is set.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +16,11 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.containers import Vertical, VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import Markdown, Static
 
+from traceforge_shared.chat_view import chat_request, chat_response
 from traceforge_shared.trace import Trace
 from traceforge_tui import formatting as fmt
 
@@ -23,12 +33,17 @@ class Block:
         kind: ``system``, ``user``, ``assistant``, ``tool``, ``tools`` (the tools offered),
             ``answer``, ``error`` or ``note``; the block's CSS class is ``-<kind>``.
         title: the block's title (the role, and what else identifies it).
-        body: the block's text.
+        body: the block's text (raw: as the model wrote it).
+        markdown: the block's text content as Markdown (answers and assistant messages whose
+            content is text), ``None`` for the others.
+        extra: what follows the Markdown when it is rendered (the tool calls).
     """
 
     kind: str
     title: str
     body: Text
+    markdown: str | None = None
+    extra: Text | None = None
 
 
 def content_text(content: Any) -> Text:
@@ -115,11 +130,14 @@ def message_block(message: Any) -> Block:
         title += f" · {message['name']}"
     if role == "tool" and message.get("tool_call_id"):
         title += f" · result of {message['tool_call_id']}"
-    body = _joined(content_text(message.get("content")), tool_calls_text(message))
+    content = message.get("content")
+    calls = tool_calls_text(message)
+    body = _joined(content_text(content), calls)
     kind = role if role in ("system", "developer", "user", "assistant", "tool") else "note"
     if kind == "developer":
         kind = "system"
-    return Block(kind, title, body or Text("(empty)", style="dim"))
+    markdown = content if kind == "assistant" and isinstance(content, str) and content else None
+    return Block(kind, title, body or Text("(empty)", style="dim"), markdown, calls or None)
 
 
 def tools_block(tools: list[Any]) -> Block:
@@ -139,7 +157,7 @@ def tools_block(tools: list[Any]) -> Block:
 def answer_blocks(trace: Trace) -> list[Block]:
     """The answer: the first choice's message (text and tool calls) titled with its finish
     reason; the error when there is no answer."""
-    response = trace.response
+    response = chat_response(trace)
     choices = response.get("choices") if isinstance(response, dict) else None
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         choice = choices[0]
@@ -150,8 +168,13 @@ def answer_blocks(trace: Trace) -> list[Block]:
             title += f" · finish: {choice['finish_reason']}"
         if len(choices) > 1:
             title += f" · 1 of {len(choices)} choices"
-        body = _joined(content_text(message.get("content")), tool_calls_text(message))
-        return [Block("answer", title, body or Text("(no text)", style="dim"))]
+        content = message.get("content")
+        calls = tool_calls_text(message)
+        body = _joined(content_text(content), calls)
+        markdown = content if isinstance(content, str) and content else None
+        return [
+            Block("answer", title, body or Text("(no text)", style="dim"), markdown, calls or None)
+        ]
     error = trace.metadata.error
     if error is not None:
         return [Block("error", "no answer", Text(f"{error.type}: {error.message}"))]
@@ -164,7 +187,7 @@ def answer_blocks(trace: Trace) -> list[Block]:
 
 def conversation_blocks(trace: Trace) -> list[Block]:
     """The blocks of the Conversation tab, in reading order."""
-    request = trace.request
+    request = chat_request(trace)
     blocks: list[Block] = []
     messages = request.get("messages") if isinstance(request, dict) else None
     if isinstance(messages, list):
@@ -179,15 +202,40 @@ def conversation_blocks(trace: Trace) -> list[Block]:
 
 
 class ConversationView(VerticalScroll):
-    """The :func:`conversation_blocks` of ``trace``, each in a titled box."""
+    """The :func:`conversation_blocks` of ``trace``, each in a titled box.
+
+    Attributes:
+        raw: show answers and assistant messages as the raw text the model sent instead of
+            rendered Markdown (the detail screen's ``m`` key flips it).
+    """
+
+    DEFAULT_CSS = """
+    ConversationView .message.-markdown {
+        height: auto;
+    }
+    ConversationView .message.-markdown Markdown {
+        margin: 0;
+        padding: 0;
+    }
+    """
+
+    raw: reactive[bool] = reactive(False, recompose=True)
 
     def __init__(self, trace: Trace, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.blocks = conversation_blocks(trace)
 
     def compose(self) -> ComposeResult:
-        """One Static per block, class ``message -<kind>``, titled."""
+        """One box per block, class ``message -<kind>``, titled: Markdown rendered in a
+        ``-markdown`` box (unless :attr:`raw`), else a Static."""
         for block in self.blocks:
-            widget = Static(block.body, classes=f"message -{block.kind}")
-            widget.border_title = block.title
-            yield widget
+            if block.markdown is not None and not self.raw:
+                with Vertical(classes=f"message -{block.kind} -markdown") as box:
+                    box.border_title = block.title
+                    yield Markdown(block.markdown)
+                    if block.extra:
+                        yield Static(block.extra)
+            else:
+                widget = Static(block.body, classes=f"message -{block.kind}")
+                widget.border_title = block.title
+                yield widget

@@ -44,6 +44,8 @@ class TraceMeta(Vertical):
     DEFAULT_CSS = """
     TraceMeta {
         height: auto;
+        max-height: 40%;  /* 80x24: the tabs keep most of the screen; the rest scrolls */
+        overflow-y: auto;
     }
     TraceMeta > Horizontal {
         height: auto;

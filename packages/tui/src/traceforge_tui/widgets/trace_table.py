@@ -1,19 +1,27 @@
-"""The trace list's table: one row per trace summary, sortable by column, up to two marks."""
+"""The trace list's table: one row per trace summary, sortable by column, up to two marks.
+
+The columns fit the table's width (:func:`traceforge_shared.views.columns.fit_widths`, the
+rule ``traceforge trace list`` uses): at 80 terminal columns the id, status, model, latency,
+cost, tokens and time stay; provider, type and endpoint shrink, then go, least important
+first. The layout is recomputed when the table is resized.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
 from traceforge_shared.trace import TraceSummary
+from traceforge_shared.views.columns import fit_widths
 from traceforge_shared.views.times import local_time
-from traceforge_shared.views.units import count_text, ms_number
+from traceforge_shared.views.units import count_text, ms_text
 from traceforge_tui import formatting as fmt
 from traceforge_tui.messages import LoadMore, MarksChanged
 
@@ -21,6 +29,17 @@ from traceforge_tui.messages import LoadMore, MarksChanged
 MARK_STYLE = "bold on #8a6d00"
 #: How many traces can be marked (for a diff).
 MAX_MARKS = 2
+#: Characters of a trace id the ID column shows (enough to find it: ``trace show`` takes a
+#: prefix).
+SHORT_ID = 8
+#: Cells a column's padding takes (one each side, :attr:`DataTable.cell_padding`).
+CELL_PADDING = 2
+#: Cells kept for the vertical scrollbar.
+SCROLLBAR = 2
+#: Width the table lays itself out for before it knows its size.
+DEFAULT_WIDTH = 160
+#: ``YYYY-MM-DD HH:MM:SS``: narrower, the Time column shows ``HH:MM:SS``.
+FULL_TIME = 19
 
 
 @dataclass(frozen=True)
@@ -32,47 +51,102 @@ class TraceColumn:
         label: the header text.
         descending: the column's natural sort direction (newest, largest first).
         sort_key: the value rows are sorted on.
+        priority: 0 is kept whole longest; higher numbers shrink and go first (terminal
+            cells: :func:`~traceforge_shared.views.columns.fit_widths`).
+        min_width: fewest cells the column shrinks to (numbers never shrink: their natural
+            width).
+        width: the cells the column takes when there is room.
+        justify: ``left``, or ``right`` for numbers.
     """
 
     key: str
     label: str
     descending: bool
     sort_key: Callable[[TraceSummary], Any]
+    priority: int
+    min_width: int
+    width: int
+    justify: Literal["left", "right"] = "left"
 
 
-#: The columns, in order. The index's own order is the first column, descending.
+#: The columns, in display order. The id is always shown (its cell carries the trace id the
+#: rows are ordered by); the index's own order is time, descending.
 COLUMNS: tuple[TraceColumn, ...] = (
-    TraceColumn("time", "Time", True, lambda s: (s.timestamp, s.id)),
-    TraceColumn("provider", "Provider", False, lambda s: s.provider.lower()),
-    TraceColumn("model", "Model", False, lambda s: s.model.lower()),
-    TraceColumn("type", "Type", False, lambda s: s.streaming),
-    TraceColumn("tokens", "Tokens", True, lambda s: s.total_tokens),
-    TraceColumn("latency", "Latency (ms)", True, lambda s: s.latency_ms),
-    TraceColumn("status", "Status", False, lambda s: (s.status, s.status_code)),
+    TraceColumn("id", "ID", False, lambda s: s.id, 0, SHORT_ID, SHORT_ID),
+    TraceColumn("time", "Time", True, lambda s: (s.timestamp, s.id), 6, 8, FULL_TIME),
+    TraceColumn("status", "Status", False, lambda s: (s.status, s.status_code), 1, 10, 14),
+    TraceColumn("provider", "Provider", False, lambda s: s.provider.lower(), 7, 8, 10),
+    TraceColumn("model", "Model", False, lambda s: s.model.lower(), 2, 12, 26),
+    TraceColumn("type", "Type", False, lambda s: s.streaming, 8, 6, 6),
+    TraceColumn("tokens", "Tokens", True, lambda s: s.total_tokens, 5, 8, 8, "right"),
+    TraceColumn("cost", "Cost", True, lambda s: _cost_key(s), 4, 9, 9, "right"),
+    TraceColumn("latency", "Latency", True, lambda s: s.latency_ms, 3, 9, 9, "right"),
+    TraceColumn("endpoint", "Endpoint", False, lambda s: s.endpoint, 9, 10, 24),
 )
 _BY_KEY = {column.key: column for column in COLUMNS}
 
 
-class TimeCell(Text):
-    """The first cell of a row: its time, and the id of its trace (rows are ordered by id)."""
+def _cost_key(summary: TraceSummary) -> float:
+    return -1.0 if summary.cost_usd is None else summary.cost_usd
 
-    def __init__(self, text: str, trace_id: str) -> None:
-        super().__init__(text)
+
+def column_widths(width: int) -> dict[str, int]:
+    """The columns shown in a table ``width`` terminal cells wide, with their widths (cells,
+    padding excluded), in display order."""
+    # fit_widths counts a gap between two columns; each column has its padding on both sides.
+    available = max(0, width - SCROLLBAR - CELL_PADDING)
+    widths = fit_widths([column.width for column in COLUMNS], COLUMNS, available, gap=CELL_PADDING)
+    return {c.key: w for c, w in zip(COLUMNS, widths, strict=True) if w > 0}
+
+
+class IdCell(Text):
+    """The first cell of a row: the short id of its trace, and the whole id (rows are
+    ordered by it)."""
+
+    def __init__(self, trace_id: str) -> None:
+        super().__init__(trace_id[:SHORT_ID], style="dim", overflow="ellipsis", no_wrap=True)
         self.trace_id = trace_id
 
 
-def row_cells(summary: TraceSummary) -> tuple[Text, ...]:
-    """The cells of one trace, in :data:`COLUMNS` order (numbers right-aligned, status
-    coloured)."""
-    return (
-        TimeCell(local_time(summary.timestamp), summary.id),
-        Text(summary.provider),
-        Text(summary.model or "-"),
-        Text("Stream" if summary.streaming else "Normal"),
-        Text(count_text(summary.total_tokens), justify="right"),
-        Text(ms_number(summary.latency_ms), justify="right"),
-        fmt.status(summary.status, summary.status_code),
-    )
+def _cell(text: str, column: TraceColumn, style: str = "") -> Text:
+    return Text(text, style=style, justify=column.justify, overflow="ellipsis", no_wrap=True)
+
+
+def row_cells(summary: TraceSummary, widths: dict[str, int] | None = None) -> dict[str, Text]:
+    """The cells of one trace by column key (numbers right-aligned, status coloured, an
+    unknown cost as ``unknown``, never ``$0``); only the columns of ``widths`` when given
+    (the time as ``HH:MM:SS`` when its column is narrower than the date and time)."""
+    keys = list(_BY_KEY) if widths is None else list(widths)
+    cells: dict[str, Text] = {}
+    for key in keys:
+        column = _BY_KEY[key]
+        if key == "id":
+            cells[key] = IdCell(summary.id)
+        elif key == "time":
+            shown = local_time(summary.timestamp)
+            if widths is not None and widths[key] < FULL_TIME:
+                shown = shown[-8:]
+            cells[key] = _cell(shown, column)
+        elif key == "status":
+            status = fmt.status(summary.status, summary.status_code)
+            status.overflow = "ellipsis"
+            status.no_wrap = True
+            cells[key] = status
+        elif key == "provider":
+            cells[key] = _cell(summary.provider, column)
+        elif key == "model":
+            cells[key] = _cell(summary.model or "-", column)
+        elif key == "type":
+            cells[key] = _cell("Stream" if summary.streaming else "Normal", column)
+        elif key == "tokens":
+            cells[key] = _cell(count_text(summary.total_tokens), column)
+        elif key == "cost":
+            cells[key] = fmt.cost_cell(summary.cost_usd, summary.total_tokens)
+        elif key == "latency":
+            cells[key] = _cell(ms_text(summary.latency_ms), column)
+        else:
+            cells[key] = _cell(summary.endpoint, column)
+    return cells
 
 
 class TraceTable(DataTable[Text]):
@@ -99,12 +173,35 @@ class TraceTable(DataTable[Text]):
         self.sort_column = "time"
         self.sort_descending = True
         self.marked: list[str] = []
+        #: the columns shown and their widths (cells), in display order.
+        self.widths: dict[str, int] = {}
 
     def on_mount(self) -> None:
-        """Add the columns (each wide enough for its label and a sort arrow)."""
-        for column in COLUMNS:
-            self.add_column(column.label + " ▼", key=column.key)
+        """Add the columns for the table's width (:data:`DEFAULT_WIDTH` until it is known)."""
+        self._layout(self.size.width or DEFAULT_WIDTH)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Show the columns that fit the new width."""
+        self._layout(event.size.width)
+
+    def _layout(self, width: int) -> None:
+        """Lay the columns out for ``width`` cells; rows are added again only when the set
+        of columns or a width changed."""
+        widths = column_widths(width)
+        if widths == self.widths:
+            return
+        keep = self._viewport()
+        self.widths = widths
+        self.clear(columns=True)
+        for key, cells in widths.items():
+            self.add_column(Text(_BY_KEY[key].label), key=key, width=cells)
+        if self.sort_column not in widths:
+            self.sort_column, self.sort_descending = "time", True
         self._label_columns()
+        for summary in self.summaries:
+            self.add_row(*self._cells(summary), key=summary.id)
+        if self.summaries:
+            self._reorder(keep)
 
     # -- rows ------------------------------------------------------------------------------
 
@@ -162,22 +259,22 @@ class TraceTable(DataTable[Text]):
             self._reorder(keep)
 
     def _ordered(self) -> list[TraceSummary]:
-        ordered = sorted(self.summaries, key=COLUMNS[0].sort_key, reverse=True)
+        ordered = sorted(self.summaries, key=_BY_KEY["time"].sort_key, reverse=True)
         if self.is_index_order:
             return ordered
         column = _BY_KEY[self.sort_column]
         return sorted(ordered, key=column.sort_key, reverse=self.sort_descending)
 
     def _cells(self, summary: TraceSummary) -> tuple[Text, ...]:
-        cells = row_cells(summary)
+        cells = tuple(row_cells(summary, self.widths).values())
         if summary.id in self.marked:
             for cell in cells:
                 cell.stylize(MARK_STYLE)
         return cells
 
     def _update_row(self, summary: TraceSummary) -> None:
-        for column, cell in zip(COLUMNS, self._cells(summary), strict=True):
-            self.update_cell(summary.id, column.key, cell)
+        for key, cell in zip(self.widths, self._cells(summary), strict=True):
+            self.update_cell(summary.id, key, cell)
 
     def _viewport(self) -> tuple[str | None, int, float]:
         """The trace under the cursor, the cursor's row and the scroll offset."""
@@ -212,8 +309,11 @@ class TraceTable(DataTable[Text]):
         self._reorder(self._viewport())
 
     def cycle_sort(self) -> None:
-        """Sort on the next column (after the last: back to time)."""
-        keys = [column.key for column in COLUMNS]
+        """Sort on the next column shown after time (after the last: back to time)."""
+        keys = [key for key in self.widths if key != "id"]
+        if self.sort_column not in keys:
+            self.sort_on("time")
+            return
         self.sort_on(keys[(keys.index(self.sort_column) + 1) % len(keys)])
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
@@ -228,11 +328,14 @@ class TraceTable(DataTable[Text]):
             self.sort_on(key)
 
     def _label_columns(self) -> None:
-        for column in COLUMNS:
+        for key in self.widths:
+            column = _BY_KEY[key]
             label = column.label
-            if column.key == self.sort_column:
+            if key == self.sort_column:
                 label += " ▼" if self.sort_descending else " ▲"
-            self.columns[ColumnKey(column.key)].label = Text(label)
+            self.columns[ColumnKey(key)].label = Text(
+                label, justify=column.justify, overflow="ellipsis", no_wrap=True
+            )
         self.refresh()
 
     # -- marks -----------------------------------------------------------------------------

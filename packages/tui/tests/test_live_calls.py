@@ -1,0 +1,161 @@
+"""Calls in flight: the official openai SDK streams a recorded transcript through a real
+proxy whose upstream holds the stream open; the list shows the call at once, its detail the
+tail of its stream, and the call turns into its saved trace when the stream ends."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import openai
+import pytest
+from textual.pilot import Pilot
+
+from traceforge_proxy.runner import ProxyService
+from traceforge_proxy.testing import HeldStream, transcript_chunks
+from traceforge_proxy.upstream import Upstream
+from traceforge_shared.config import Config, ProxyConfig
+from traceforge_shared.store import TraceStore
+from traceforge_tui import make_app
+from traceforge_tui.live import LiveCalls, events_url
+from traceforge_tui.screens.live_call import LiveCallScreen
+from traceforge_tui.screens.trace_detail import TraceDetailScreen
+from traceforge_tui.screens.trace_list import TraceListScreen
+from traceforge_tui.widgets.live_calls import LiveCallsTable
+from traceforge_tui.widgets.trace_table import TraceTable
+
+from .helpers import row_ids, row_texts, static_text, wait_until
+from .screen import screen_lines, widget_lines
+
+#: Events of the recorded transcript sent before the upstream holds the stream.
+HOLD_AFTER = 8
+
+
+async def loaded(pilot: Pilot[Any]) -> None:
+    """Wait for the list's first page."""
+    screen = pilot.app.screen
+    assert isinstance(screen, TraceListScreen)
+    await wait_until(pilot, lambda: not screen.loading, what="the first page")
+
+
+@pytest.fixture
+async def proxy(store: TraceStore) -> AsyncIterator[tuple[ProxyService, HeldStream]]:
+    """A proxy on a free port saving into ``store``, in front of a held OpenAI stream."""
+    held = HeldStream(transcript_chunks(), HOLD_AFTER)
+    config = Config()
+    config.proxy.port = 0
+    upstream = Upstream("openai", None, None, False)
+    service = ProxyService(config, upstream, store, upstream_app=held.app())
+    await service.start()
+    yield service, held
+    held.release()
+    await service.stop()
+
+
+async def test_a_call_in_flight_shows_at_once_then_becomes_its_trace(
+    store: TraceStore, proxy: tuple[ProxyService, HeldStream]
+) -> None:
+    service, held = proxy
+    url = events_url(ProxyConfig(host="127.0.0.1", port=service.port))
+    client = openai.AsyncOpenAI(base_url=service.url, api_key="sk-test", max_retries=0)
+    app = make_app(store, poll_interval=0.05, live_url=url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)  # settle() would wait for the live worker, which never ends
+        live = app.screen.query_one("#live", LiveCallsTable)
+        traces = app.screen.query_one("#traces", TraceTable)
+        assert not live.display  # nothing in flight
+        await wait_until(pilot, lambda: service.live.subscribers == 1, what="the list to connect")
+
+        stream = await client.chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "Tell me a joke"}],
+            stream=True,
+        )
+        received: list[str] = []
+
+        async def consume() -> None:
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    received.append(chunk.choices[0].delta.content)
+
+        consumer = asyncio.create_task(consume())
+        await asyncio.wait_for(held.holding.wait(), 10)
+        await wait_until(pilot, lambda: live.row_count == 1, what="the in-flight row")
+        await wait_until(pilot, lambda: "…streaming" in row_texts(live, 0), what="chunks")
+        # the live token count: the text received so far, estimated (the stream is held)
+        await wait_until(pilot, lambda: row_texts(live, 0)[3].startswith("~"), what="tokens")
+        (call_id,) = row_ids(live)
+        cells = row_texts(live, 0)
+        assert cells[0] == call_id[:8] and cells[2] == "gpt-4o"
+        assert "1 in flight" in static_text(app, "#list-header")
+        assert traces.row_count == 0  # not saved yet
+        await pilot.pause()
+        shown = widget_lines(app, live)
+        assert any("…streaming" in line for line in shown), shown
+
+        live.focus()
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, LiveCallScreen)
+        so_far = "".join(received)
+        await wait_until(
+            pilot,
+            lambda: so_far and so_far in static_text(app, "#live-tail"),
+            what="the tail",
+        )
+        assert "Tell me a joke" not in "\n".join(screen_lines(app))  # requests not published
+
+        held.release()
+        await asyncio.wait_for(consumer, 10)
+        await wait_until(pilot, lambda: screen.call.saved, what="the saved event")
+        assert static_text(app, "#live-tail") == "".join(received)  # the whole answer
+        await pilot.press("enter")  # open the saved trace
+        assert isinstance(app.screen, TraceDetailScreen)
+        await wait_until(pilot, lambda: app.screen.trace is not None, what="the trace")
+        assert app.screen.trace_id == call_id
+        await wait_until(pilot, lambda: bool(app.screen.query("#detail-tabs")), what="tabs")
+        await pilot.press("escape")
+        assert isinstance(app.screen, TraceListScreen), (app.screen_stack, app.focused)
+
+        await wait_until(pilot, lambda: row_ids(traces) == [call_id], what="the saved row")
+        await wait_until(pilot, lambda: not live.display, what="the in-flight row to go")
+        assert "in flight" not in static_text(app, "#list-header")
+    await client.close()
+
+
+async def test_without_a_proxy_nothing_changes(store: TraceStore) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = events_url(ProxyConfig(host="127.0.0.1", port=port))
+    app = make_app(store, poll_interval=3600, live_url=url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)  # settle() would wait for the live worker, which never ends
+        await asyncio.sleep(0.1)
+        assert not app.screen.query_one("#live", LiveCallsTable).display
+        assert static_text(app, "#list-header") == "Traces 0/0 · no filter"
+        assert "No traces yet" in static_text(app, "#empty")
+
+
+def test_events_url_reaches_an_any_address_bind_on_loopback() -> None:
+    assert events_url(ProxyConfig(host="0.0.0.0", port=8787)) == (
+        "http://127.0.0.1:8787/_traceforge/events"
+    )
+    assert events_url(ProxyConfig(host="::", port=9000)) == "http://[::1]:9000/_traceforge/events"
+
+
+def test_live_calls_follow_the_events() -> None:
+    calls = LiveCalls()
+    assert calls.apply("chunk", {"id": 3}) is None  # no string id: ignored
+    calls.apply("started", {"id": "t1", "model": "gpt-4o", "provider": "openai"})
+    call = calls.apply("chunk", {"id": "t1", "chunks": 3, "tokens": 4, "tail": "Hi the"})
+    assert call is not None and call.status == "…streaming" and call.tail == "Hi the"
+    calls.apply("finished", {"id": "t1", "status_code": 429, "error": None, "tail": "Hi"})
+    assert calls.calls["t1"].status == "finished 429"
+    calls.apply("saved", {"id": "t1"})
+    calls.calls["t1"].saved_at = 4
+    assert calls.drop_saved(4) == []  # the poll that started before it was saved
+    assert calls.drop_saved(5) == ["t1"]
+    assert calls.apply("saved", {"id": "t2"}) is None  # never seen
