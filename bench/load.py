@@ -4,6 +4,7 @@ TraceForge, LiteLLM's proxy and mitmproxy (buffered, as it ships, and streaming)
     python bench/load.py                  # the full run (~40 min on 2 cores)
     python bench/load.py --quick          # seconds: checks the harness works, nothing lost
     python bench/load.py --systems direct,traceforge --profiles sse-200 --concurrency 1,10
+    python bench/load.py --quick --export  # also TraceForge exporting OTLP to a local sink
 
 Method: the proxy under test runs pinned to core 0 (``taskset``), the fake upstream and the
 load generator (separate processes) to core 1. For every profile and concurrency the systems
@@ -44,6 +45,54 @@ MEMORY_PROFILES = ("sse-1k", "sse-10k", "sse-20k")
 #: TraceForge's config in the benchmark: the defaults (recording, redaction, pricing on) with
 #: no pruning, so that every request's trace can be counted afterwards.
 BENCH_CONFIG = "storage:\n  max_traces: null\n  retention_days: null\n"
+#: ``--export``: the same, plus ``export.otlp`` to a local OTLP/HTTP sink (``{endpoint}``),
+#: content captured (the most work per trace); run as system ``traceforge-export``.
+EXPORT_CONFIG = (
+    BENCH_CONFIG + "export:\n  otlp:\n    endpoint: {endpoint}\n    capture_content: true\n"
+)
+
+
+def export_ratios(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per profile and concurrency: TraceForge's added total time (p50, ms, over the direct
+    baseline of the same round) with OTLP export on, off, and their ratio (target <= 1.10)."""
+    by_key = {(c["profile"], c["concurrency"], c["system"]): c for c in cells}
+    out = []
+    for (profile, conc, system), on in by_key.items():
+        off = by_key.get((profile, conc, "traceforge"))
+        if system != "traceforge-export" or off is None:
+            continue
+        on_ms, off_ms = on["added_total_ms_p50"]["median"], off["added_total_ms_p50"]["median"]
+        ratio = on_ms / off_ms if on_ms is not None and off_ms and off_ms > 0 else None
+        out.append(
+            {
+                "profile": profile,
+                "concurrency": conc,
+                "added_on_ms": on_ms,
+                "added_off_ms": off_ms,
+                "ratio": ratio,
+            }
+        )
+    return out
+
+
+def start_sink() -> tuple[str, Any]:
+    """A local OTLP/HTTP sink (:class:`traceforge_proxy.otlp_sink.OtlpSink`) on its own event
+    loop thread; returns its URL and a function stopping it."""
+    import asyncio
+    import threading
+
+    from traceforge_proxy.otlp_sink import OtlpSink
+
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="otlp-sink", daemon=True).start()
+    sink = OtlpSink()
+    url = asyncio.run_coroutine_threadsafe(sink.__aenter__(), loop).result(10)
+
+    def stop() -> None:
+        asyncio.run_coroutine_threadsafe(sink.__aexit__(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+
+    return url, stop
 
 
 def cell_requests(profile: str, concurrency: int, requests: int, budget_s: float) -> int:
@@ -276,6 +325,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="tiny sizes; exit 1 on any error or lost chunk or trace",
     )
+    parser.add_argument(
+        "--export",
+        action="store_true",
+        help="also run traceforge-export: TraceForge with export.otlp to a local sink",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--name", default=None, help="result file name (default load-<date>)")
     args = parser.parse_args(argv)
@@ -294,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     loadgen = LoadGenerator(HELPER_CPU)
     systems: dict[str, Running] = {}
     tmp = tempfile.TemporaryDirectory(prefix="traceforge-load-")
+    stop_sink = None
     try:
         for name in wanted:
             try:
@@ -303,6 +358,15 @@ def main(argv: list[str] | None = None) -> int:
             except peers.PeerUnavailable as exc:
                 missing[name] = str(exc)
                 print(f"skipping {name}: {exc}", file=sys.stderr)
+        if args.export and "traceforge" in systems:
+            sink_url, stop_sink = start_sink()
+            systems["traceforge-export"] = start(
+                "traceforge",
+                upstream.base,
+                Path(tmp.name) / "export",
+                cpu=PROXY_CPU,
+                config_yaml=EXPORT_CONFIG.format(endpoint=sink_url),
+            )
         print(f"systems: {', '.join(systems)}; upstream {upstream.base}", file=sys.stderr)
         max_s = args.max_round_s or None
         cells = run_matrix(
@@ -336,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
         for system in systems.values():
             system.stop()
         upstream.stop()
+        if stop_sink is not None:
+            stop_sink()
     tf = systems.get("traceforge")
     sent = tf.sent if tf is not None else None
     saved = count_traces(tf.home) if tf is not None and tf.home is not None else None
@@ -348,12 +414,19 @@ def main(argv: list[str] | None = None) -> int:
         "frontier": frontier,
         "memory": memory,
         "traceforge_traces": {"requests": sent, "saved": saved},
+        "export_ratios": export_ratios(cells),
     }
     from harness.load_report import markdown
 
     name = args.name or ("load-quick" if args.quick else f"load-{time.strftime('%Y-%m-%d')}")
     path = write(name, data, markdown(data, facts_markdown(facts)), args.out)
     print(path.read_text())
+    for row in data["export_ratios"]:
+        ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
+        print(
+            f"export on/off, {row['profile']} c={row['concurrency']}: added total p50 "
+            f"{row['added_on_ms']} ms / {row['added_off_ms']} ms = {ratio} (target <= 1.10)"
+        )
     problems = [
         f"{c['system']} {c['profile']} c={c['concurrency']}: {c['errors']} errors "
         f"{c['error_kinds']}, {c['lost_chunks']} lost chunks"

@@ -69,10 +69,14 @@ def _save(home: Path, *traces: Trace) -> None:
 
 
 def _store(home: Path) -> None:
-    """Four traces: ``GOOD_ID``, the two ``TWIN_IDS`` and ``ODD_ID`` (a Responses call)."""
+    """Four traces: ``GOOD_ID``, the two ``TWIN_IDS`` and ``ODD_ID`` (an embeddings call: no
+    chat messages, even in its chat completion view)."""
     base = make_trace(text="the answer")
     odd = msgspec.structs.replace(
-        base, id=ODD_ID, endpoint="/v1/responses", request={"model": "gpt-4o", "input": "hi"}
+        base,
+        id=ODD_ID,
+        endpoint="/v1/embeddings",
+        request={"model": "text-embedding-3-small", "input": "hi"},
     )
     _save(
         home,

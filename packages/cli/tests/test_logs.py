@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from traceforge_cli.logs import LOGGER_NAMES, configure_logging
+from traceforge_cli.logs import LIBRARY_LOGGER_NAMES, LOGGER_NAMES, configure_logging
 from traceforge_shared.config import RedactionConfig
 
 KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
@@ -17,7 +17,8 @@ KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 @pytest.fixture(autouse=True)
 def _restore_loggers() -> Iterator[None]:
     saved = {
-        n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate) for n in LOGGER_NAMES
+        n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate)
+        for n in (*LOGGER_NAMES, *LIBRARY_LOGGER_NAMES)
     }
     yield
     for name, (handlers, propagate) in saved.items():
@@ -63,3 +64,18 @@ def test_configuring_twice_prints_each_record_once(monkeypatch: pytest.MonkeyPat
     logging.getLogger("traceforge.proxy").warning("store degraded")
     assert first.getvalue() == ""
     assert second.getvalue() == "traceforge: warning: store degraded\n"
+
+
+def test_a_client_hanging_up_is_one_warning_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What aiohttp's server logs when a handler's write meets a closed connection.
+    monkeypatch.delenv("TRACEFORGE_DEBUG", raising=False)
+    out = io.StringIO()
+    configure_logging(RedactionConfig(), stream=out)
+    try:
+        raise ConnectionResetError("Cannot write to closing transport")
+    except ConnectionResetError:
+        logging.getLogger("aiohttp.server").exception("Error handling request from 127.0.0.1")
+    assert out.getvalue() == (
+        "traceforge: warning: a client hung up before its answer was sent "
+        "(ConnectionResetError: Cannot write to closing transport)\n"
+    )

@@ -122,6 +122,7 @@ def test_create_from_trace_then_run_passes_then_a_changed_answer_fails_the_right
     seed = _write(home / "seed" / "seed.yaml", _test_doc("seed", model="gpt-4o"))
     assert _run(str(seed)).exit_code == 0
     (recorded,) = TraceStore(home).list()
+    assert recorded.source == "test"  # X-TraceForge-Meta-Source: test, so the TUI can hide it
 
     created = CliRunner().invoke(
         cli, ["test", "create-from-trace", recorded.id[:8], "--name", "Holiday"]
@@ -162,7 +163,8 @@ def test_hundred_tests_in_parallel_with_a_broken_file_and_junit(home: Path, tmp_
     junit = tmp_path / "out" / "junit.xml"
     result = _run(str(suite), "--concurrency", "20", "--junit", str(junit))
     assert result.exit_code == 2, result.output  # a file could not be loaded
-    assert "invalid test file" in result.output and "broken.yaml:2" in result.output
+    # reported once, with its line and what is wrong
+    assert " ".join(result.output.split()).count("broken.yaml:2") == 1, result.output
     assert "100 passed, 0 failed, 1 errors" in result.output
 
     xml = JUnitXml.fromfile(str(junit))
@@ -191,14 +193,18 @@ def test_replay_runs_offline_from_recordings(home: Path, tmp_path: Path) -> None
     assert replayed.exit_code == 0, replayed.output
     run = _json_run(replayed.output)
     assert run["mode"] == "replay" and run["results"][0]["status"] == "passed"
-    assert TraceStore(home).count() == recorded  # nothing was called or recorded
+    # Nothing was called: the one new trace is the replay, served from the recording.
+    store = TraceStore(home)
+    assert store.count() == recorded + 1
+    replay_trace = store.get(run["results"][0]["trace_id"])
+    assert replay_trace.meta["replayed_from"].startswith("trace/")
     live = _run(str(suite), "--json")
     assert live.exit_code == 1 or live.exit_code == 2  # and a live run would fail
 
     _write(suite / "b.yaml", _test_doc("never recorded", model="gpt-4o-mini"))
     missing = _run(str(suite / "b.yaml"), "--replay")
     assert missing.exit_code == 2
-    assert "no recording to replay" in missing.output
+    assert "no recording for this request" in missing.output
 
 
 def test_run_usage_errors(tmp_path: Path) -> None:

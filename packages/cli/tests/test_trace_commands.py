@@ -38,7 +38,7 @@ def test_list_empty_store_explains_what_to_do() -> None:
 
 def test_list_table_newest_first(store: TraceStore) -> None:
     ids = _fill(store)
-    result = CliRunner().invoke(cli, ["trace", "list"])
+    result = CliRunner().invoke(cli, ["trace", "list", "--format", "table"])
     assert result.exit_code == 0, result.output
     rows = [line for line in result.output.splitlines() if line[:8] in {i[:8] for i in ids}]
     assert [row[:8] for row in rows] == [ids[2][:8], ids[1][:8], ids[0][:8]]
@@ -98,6 +98,13 @@ def test_show_json_is_the_stored_trace(store: TraceStore) -> None:
         "prompt_tokens": 10,
         "completion_tokens": 5,
         "total_tokens": 15,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "reasoning_tokens": 0,
+        "audio_tokens": 0,
+        "output_audio_tokens": 0,
+        "image_tokens": 0,
+        "estimated": False,
     }
 
 
@@ -180,6 +187,7 @@ def test_list_warns_on_stderr_when_the_store_is_not_writable(
     def full(path: Path, data: bytes, **kwargs: object) -> Path:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
+    writable = store_module.write_temp
     monkeypatch.setattr(store_module, "write_temp", full)
     result = CliRunner().invoke(cli, ["trace", "list", "--json"])
     assert result.exit_code == 0, result.output
@@ -188,7 +196,7 @@ def test_list_warns_on_stderr_when_the_store_is_not_writable(
     assert line.startswith("warning: new traces cannot be saved in ")
     assert "No space left on device" in line
 
-    monkeypatch.undo()
+    monkeypatch.setattr(store_module, "write_temp", writable)  # the same home, writable again
     result = CliRunner().invoke(cli, ["trace", "list"])
     assert result.exit_code == 0 and result.stderr == ""
 

@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 
-from traceforge_proxy.hooks import FLOW_HOOKS, HOOKS, TRACE_HOOKS, Addons, BeforeSave, Saved
+from traceforge_proxy.hooks import (
+    FLOW_HOOKS,
+    HOOKS,
+    TRACE_HOOKS,
+    Addons,
+    Admission,
+    BeforeSave,
+    Saved,
+)
+from traceforge_proxy.plan import ProxyAnswer
 from traceforge_shared.testing import make_trace
 from traceforge_shared.trace import StreamChunk, Trace
 
@@ -66,7 +75,7 @@ class Raising:
 
 
 def test_hook_names() -> None:
-    assert FLOW_HOOKS == ("request", "response_headers", "chunk", "response", "error")
+    assert FLOW_HOOKS == ("request", "admit", "response_headers", "chunk", "response", "error")
     assert TRACE_HOOKS == ("before_save", "saved")
     assert HOOKS == FLOW_HOOKS + TRACE_HOOKS
 
@@ -198,3 +207,35 @@ def test_protocols_match_duck_typed_addons() -> None:
     assert isinstance(Recorder("a", []), Saved)
     assert isinstance(OnlySaved(), Saved)
     assert not isinstance(OnlySaved(), BeforeSave)
+
+
+class Admitting:
+    """An ``admit`` hook giving ``headers`` and maybe ``answer``."""
+
+    def __init__(self, headers: tuple[tuple[str, str], ...], answer: ProxyAnswer | None) -> None:
+        self.admission = Admission(headers, answer)
+        self.asked = 0
+
+    def admit(self, flow: Any, client: Any, plan: Any) -> Admission:
+        self.asked += 1
+        return self.admission
+
+
+class AdmitRaising:
+    def admit(self, flow: Any, client: Any, plan: Any) -> Admission:
+        raise RuntimeError("admit broke")
+
+
+def test_admit_merges_headers_and_the_first_answer_wins(caplog: pytest.LogCaptureFixture) -> None:
+    refusal = ProxyAnswer(429, b"{}")
+    first = Admitting((("X-A", "1"),), None)
+    second = Admitting((("X-B", "2"),), refusal)
+    third = Admitting((("X-C", "3"),), ProxyAnswer(500, b"{}"))
+    addons = Addons([first, AdmitRaising(), second, third])
+    with caplog.at_level(logging.ERROR, logger="traceforge.proxy"):
+        admission = addons.admit(object(), object(), object())  # type: ignore[arg-type]
+    assert admission == Admission((("X-A", "1"), ("X-B", "2")), refusal)
+    assert third.asked == 0
+    assert "addon hook admit failed" in caplog.text
+    assert Addons([first]).admit(object(), object(), object()) == Admission((("X-A", "1"),))  # type: ignore[arg-type]
+    assert not Addons([OnlySaved()]).has("admit")

@@ -24,6 +24,7 @@ from traceforge_shared.analytics import (
 from traceforge_shared.store import TraceStore
 from traceforge_shared.testing import make_trace
 from traceforge_shared.trace import Trace
+from traceforge_shared.views.units import cost_sum_text
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -378,6 +379,7 @@ def test_json_shape(store: TraceStore, mixed: list[Trace]) -> None:
         "latency_ms",
         "tokens",
         "cost_usd_total",
+        "cost_unpriced",
         "models",
         "providers",
         "errors_by_status",
@@ -409,3 +411,15 @@ def test_ranges_at_the_ends_of_the_calendar(store: TraceStore) -> None:
     assert sum(b.count for b in everything.timeline) == everything.total == 2
     assert everything.last_7_days == 1
     assert compute_analytics(store, until=datetime.min, now=datetime.min).total == 0
+
+
+def test_unpriced_calls_are_counted_not_summed_as_zero(store: TraceStore) -> None:
+    save(
+        store,
+        trace_at(BASE, cost_usd=0.25, model="gpt-4o", prompt_tokens=10, completion_tokens=5),
+        trace_at(BASE, model="made-up-model", prompt_tokens=10, completion_tokens=5),
+        trace_at(BASE, model="made-up-model", prompt_tokens=7, completion_tokens=1),
+    )
+    result = compute_analytics(store, now=BASE)
+    assert (result.cost_usd_total, result.cost_unpriced) == (0.25, 2)
+    assert cost_sum_text(result.cost_usd_total, result.cost_unpriced) == "≥ $0.250000 (2 unpriced)"

@@ -252,7 +252,7 @@ def test_unknown_key_message_exactly(tmp_path: Path) -> None:
     path = write(tmp_path, "proxy:\n  prot: 1\n")
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert str(info.value) == f"{path}:2: proxy.prot: unknown field"
+    assert str(info.value) == f"{path}:2: proxy.prot: unknown field; did you mean 'port'?"
 
 
 def test_error_inside_an_upstream(tmp_path: Path) -> None:
@@ -274,7 +274,7 @@ def test_unknown_key_inside_an_upstream(tmp_path: Path) -> None:
         load_config(path)
     assert info.value.field is not None
     assert info.value.field.endswith(".base_ur")
-    assert info.value.reason == "unknown field"
+    assert info.value.reason == "unknown field; did you mean 'base_url'?"
 
 
 @pytest.mark.parametrize("text", ["- proxy\n- storage\n", "just a string\n", "42\n"])

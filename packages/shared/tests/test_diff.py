@@ -340,8 +340,11 @@ def test_json_shape() -> None:
         "completion_tokens",
         "total_tokens",
         "cost_usd",
-        "response_model",
         "route",
+        "session_id",
+        "tags",
+        "source",
+        "response_model",
     ]
     assert doc["added"] == [{"path": "request.top_p", "value": 0.9}]
     assert doc["removed"] == [{"path": "request.temperature", "value": 0.5}]

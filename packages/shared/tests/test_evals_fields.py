@@ -71,7 +71,18 @@ def test_usage_and_request_fields() -> None:
 def test_whole_objects_come_back_as_plain_data() -> None:
     trace = make_trace(prompt_tokens=3, completion_tokens=4)
     usage = resolve_field(trace, "metadata.usage")
-    assert usage == {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
+    assert usage == {
+        "prompt_tokens": 3,
+        "completion_tokens": 4,
+        "total_tokens": 7,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "reasoning_tokens": 0,
+        "audio_tokens": 0,
+        "output_audio_tokens": 0,
+        "image_tokens": 0,
+        "estimated": False,
+    }
     message = resolve_field(trace, "response.choices[0].message")
     assert message == {"role": "assistant", "content": "Hello there!"}
 

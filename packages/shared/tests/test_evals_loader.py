@@ -164,7 +164,13 @@ def test_type_aliases_load_as_canonical(
 
 
 def test_every_alias_is_covered() -> None:
-    assert set(TYPE_ALIASES) == {"fuzzy_match", "tokens", "response_time", "equals", "not-contains"}
+    hyphenated = {
+        tag.replace("_", "-")
+        for tag in (cls.__struct_config__.tag for cls in testcase.Assertion.__args__)
+        if "_" in tag
+    }
+    others = {"fuzzy_match", "tokens", "response_time", "equals", "not-contains", "jsonpath"}
+    assert set(TYPE_ALIASES) == hyphenated | others
 
 
 def test_error_str_format() -> None:
@@ -483,7 +489,7 @@ def test_schema_descriptions_and_aliases() -> None:
     assertion_defs = {
         cls.__struct_config__.tag: defs[cls.__name__] for cls in testcase.Assertion.__args__
     }
-    assert len(assertion_defs) == 17
+    assert len(assertion_defs) == 24
     for tag, definition in assertion_defs.items():
         aliases = [a for a, canonical in TYPE_ALIASES.items() if canonical == tag]
         assert definition["properties"]["type"]["enum"] == [tag, *aliases]

@@ -858,7 +858,7 @@ def test_a_crash_between_writing_and_indexing_is_seen_on_the_next_read(
     before = store.traces_dir.stat().st_mtime_ns
     assert store.index.get_meta("traces_dir_mtime_ns") == str(before)
 
-    def crash(entries: object) -> None:
+    def crash(entries: object, **_: object) -> None:
         raise KeyboardInterrupt  # the process dies after the file, before the index
 
     monkeypatch.setattr(store.index, "put", crash)

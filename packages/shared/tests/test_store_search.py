@@ -1,4 +1,5 @@
-"""Tests of the store's full-text filter (``TraceFilter.q``) and its index column."""
+"""Tests of the store's full-text search (``TraceFilter.q``, ``TraceStore.search``) and the
+FTS5 table that serves it."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ import pytest
 import traceforge_shared.store as store_module
 from traceforge_shared.store import TraceFilter, TraceStore
 from traceforge_shared.store.files import encode_trace
-from traceforge_shared.store.index import (
-    INDEX_VERSION,
+from traceforge_shared.store.index import INDEX_VERSION
+from traceforge_shared.store.search import (
     SEARCH_TEXT_MAX_CHARS,
-    like_substring,
-    search_text,
+    SearchFields,
+    like_pattern,
+    parse_query,
+    search_fields,
 )
 from traceforge_shared.testing import make_trace
 from traceforge_shared.trace import Trace, TraceSummary
@@ -93,7 +96,11 @@ def ids(texts: dict[str, Trace], *names: str) -> list[str]:
         ("ÇA VA", ["unicode"]),
         ("straße", ["unicode"]),
         ("not there at all", []),
-        ("today. rain in", []),  # texts are separate lines, not one run of text
+        ("today. rain in", ["weather"]),  # every word, anywhere
+        ('"today. rain in"', []),  # a phrase: texts are separate lines, not one run of text
+        ('"rain in paris"', ["weather"]),
+        ("rain 100%", []),  # every word must occur
+        ("gpt-4o-mini", ["weather", "percent", "underscore", "plain", "unicode"]),  # the model
     ],
 )
 def test_q_matches_request_and_answer_text(
@@ -119,11 +126,16 @@ def test_q_combines_with_other_filters_and_paging(
     assert all(isinstance(s, TraceSummary) for s in page)
 
 
-def test_q_sql_escapes_like_wildcards() -> None:
-    where, params = TraceFilter(q="50%_off\\", model="m").sql()
-    assert where == "model = ? AND search_text LIKE ? ESCAPE '\\'"
-    assert params == ["m", "%50\\%\\_off\\\\%"]
-    assert like_substring("AbC") == "%abc%"
+def test_q_sql_uses_the_fts_table_and_escapes_like_wildcards() -> None:
+    where, params = TraceFilter(q='say"hi 50%_off\\ %', model="m").sql()
+    assert where.startswith(
+        "model = ? AND traces.rowid IN"
+        " (SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?) AND ("
+    )
+    # FTS5 strings, quotes doubled; the short term "%" is a LIKE pattern, escaped.
+    assert params[:3] == ["m", '"say""hi" "50%_off\\"', "%\\%%"]
+    assert parse_query('"a "" b" %').terms == ("a", "b", "%")
+    assert like_pattern("A_b") == "%A\\_b%"
 
 
 def test_listing_with_q_parses_no_file(
@@ -155,16 +167,27 @@ def test_content_parts_are_searched(store: TraceStore) -> None:
     assert found(store, "describe this picture") == [trace.id]
     assert found(store, "fourteen") == [trace.id]
     assert found(store, "cat.png") == []  # not text
-    assert search_text(trace) == "a cat.\ntool said fourteen\ndescribe this picture"
+    assert search_fields(trace) == SearchFields(
+        "Describe this Picture\ntool said Fourteen", "A cat.", ""
+    )
 
 
-def test_search_text_of_odd_traces() -> None:
+def test_search_fields_of_odd_traces() -> None:
     trace = make_trace(text="Answer")
-    assert search_text(msgspec.structs.replace(trace, request="raw text body")) == "answer"
-    assert search_text(msgspec.structs.replace(trace, request={"messages": "no"})) == "answer"
+    raw = search_fields(msgspec.structs.replace(trace, request="raw text body"))
+    assert raw == SearchFields("", "Answer", "")
+    assert search_fields(msgspec.structs.replace(trace, request={"messages": 3})).request == ""
     no_answer = msgspec.structs.replace(trace, response={"error": {"message": "boom"}})
-    assert search_text(no_answer) == "say hello"
-    assert search_text(msgspec.structs.replace(no_answer, request=None)) == ""
+    assert search_fields(no_answer) == SearchFields("Say hello", "", "boom")
+    assert search_fields(msgspec.structs.replace(no_answer, request=None)).request == ""
+    responses_api = msgspec.structs.replace(
+        trace,
+        request={
+            "instructions": "Be brief",
+            "input": [{"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}],
+        },
+    )
+    assert search_fields(responses_api).request == "Be brief\nHi"
 
 
 def test_search_text_is_capped_keeping_answer_and_newest_messages() -> None:
@@ -173,16 +196,16 @@ def test_search_text_is_capped_keeping_answer_and_newest_messages() -> None:
         [{"role": "system", "content": system}, user("the latest Question")],
         "the Answer " + "a" * 10_000,
     )
-    text = search_text(trace)
-    assert len(text) == SEARCH_TEXT_MAX_CHARS
-    assert text.startswith("the answer aaa")
-    assert "the latest question\nsss" in text
+    fields = search_fields(trace)
+    assert len(fields.request) + 1 + len(fields.response) == SEARCH_TEXT_MAX_CHARS
+    assert fields.response.startswith("the Answer aaa")
+    assert fields.request.endswith("SSS\nthe latest Question")
     # The answer gets at least half; a short request leaves it the rest.
-    assert text.index("\nthe latest question") == SEARCH_TEXT_MAX_CHARS // 2
-    short = search_text(chat([user("hi")], "b" * 10_000))
-    assert short == "b" * (SEARCH_TEXT_MAX_CHARS - 3) + "\nhi"
-    only_answer = search_text(msgspec.structs.replace(trace, request=None))
-    assert only_answer == ("the answer " + "a" * 10_000)[:SEARCH_TEXT_MAX_CHARS]
+    assert len(fields.response) == SEARCH_TEXT_MAX_CHARS // 2
+    short = search_fields(chat([user("hi")], "b" * 10_000))
+    assert short == SearchFields("hi", "b" * (SEARCH_TEXT_MAX_CHARS - 3), "")
+    only_answer = search_fields(msgspec.structs.replace(trace, request=None))
+    assert only_answer.response == ("the Answer " + "a" * 10_000)[:SEARCH_TEXT_MAX_CHARS]
 
 
 def test_capped_text_is_what_is_found(store: TraceStore) -> None:
@@ -205,35 +228,40 @@ def test_traces_indexed_from_files_are_searchable(
     assert found(store, "paris") == ids(texts, "weather")
 
 
-def test_index_of_an_older_version_is_rebuilt_with_search_text(
+def test_index_of_an_older_version_gets_full_text_search_with_progress(
     traceforge_home: Path, texts: dict[str, Trace]
 ) -> None:
     db = traceforge_home / "index.sqlite"
-    # Turn the index back into the version-1 layout (no search_text), with stale rows.
+    # Turn the index back into the version-2 layout (search_text, no FTS), with a stale row.
     conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DROP TABLE traces_fts")
     conn.execute("DROP TABLE traces")
     conn.execute(
         "CREATE TABLE traces (id TEXT PRIMARY KEY, timestamp TEXT NOT NULL, provider TEXT NOT"
         " NULL, model TEXT NOT NULL, endpoint TEXT NOT NULL, status TEXT NOT NULL, status_code"
         " INTEGER NOT NULL, streaming INTEGER NOT NULL, latency_ms REAL NOT NULL,"
         " first_chunk_latency_ms REAL, prompt_tokens INTEGER NOT NULL, completion_tokens"
-        " INTEGER NOT NULL, total_tokens INTEGER NOT NULL, cost_usd REAL)"
+        " INTEGER NOT NULL, total_tokens INTEGER NOT NULL, cost_usd REAL,"
+        " search_text TEXT NOT NULL DEFAULT '')"
     )
     conn.execute(
         "INSERT INTO traces VALUES ('abcd', '2026-01-01T00:00:00.000000Z', 'p', 'm', '/', "
-        "'success', 200, 0, 1.0, NULL, 0, 0, 0, NULL)"
+        "'success', 200, 0, 1.0, NULL, 0, 0, 0, NULL, 'paris')"
     )
-    conn.execute("PRAGMA user_version = 1")
+    conn.execute("PRAGMA user_version = 2")
     conn.close()
 
-    fresh = TraceStore(fsync=False)
+    calls: list[tuple[int, int]] = []
+    fresh = TraceStore(fsync=False, progress=lambda done, total: calls.append((done, total)))
     try:
         assert found(fresh, "paris") == ids(texts, "weather")
         assert fresh.count() == 5  # the stale row went with the old table
+        assert calls == [(0, 5), (5, 5)]  # the files were read again, and it said so
         conn = fresh.index.connection()
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == INDEX_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == INDEX_VERSION >= 4
         columns = [row[1] for row in conn.execute("PRAGMA table_info(traces)")]
-        assert columns[-1] == "search_text"
+        assert columns[-3:] == ["request_text", "response_text", "error_text"]
+        assert [h.summary.id for h in fresh.search("paris")] == ids(texts, "weather")
     finally:
         fresh.index.close()
 
@@ -242,10 +270,17 @@ def test_bare_summaries_are_indexed_without_text(store: TraceStore) -> None:
     from traceforge_shared.trace import summarize
 
     trace = make_trace(text="findable")
+
+    def matches(q: str) -> int:
+        return store.index.count(*TraceFilter(q=q).sql())
+
     store.index.put([summarize(trace)])
-    assert store.index.count("search_text = ''", []) == 1
-    store.index.put([(summarize(trace), search_text(trace))])
-    assert store.index.count("search_text LIKE ?", [like_substring("FINDABLE")]) == 1
+    assert store.index.count("request_text = '' AND response_text = ''", []) == 1
+    assert matches("findable") == 0
+    assert matches("gpt-4o-mini") == 1  # the model is still searchable
+    store.index.put([(summarize(trace), search_fields(trace))])
+    assert matches("FINDABLE") == 1  # the upsert updated the FTS row too
+    assert store.index.count() == 1
 
 
 def test_text_search_scans_rows_unless_bounded_below(

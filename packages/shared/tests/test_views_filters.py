@@ -25,13 +25,15 @@ def test_fields_and_words() -> None:
     )
     assert query.text == "rate limit"
     filters = query.to_filter(NOW)
-    assert (filters.model, filters.provider, filters.status, filters.streaming, filters.q) == (
+    assert (filters.model, filters.provider, filters.streaming, filters.q) == (
         "gpt-4o",
         "anthropic",
-        "error",
         True,
         "rate limit",
     )
+    failures = {"error", "upstream_error", "client_disconnected", "incomplete"}
+    assert failures <= set(query.statuses)  # every failure status, never success
+    assert "success" not in query.statuses
     assert filters.since == NOW - timedelta(hours=2)
     assert filters.until is None
     assert str(query) == (
@@ -81,8 +83,8 @@ def test_dates_are_utc() -> None:
     [
         ("status:broken", "unknown status 'broken'"),
         ("type:sometimes", "unknown type 'sometimes'"),
-        ("url:http://x", "unknown filter key 'url': use model, provider, since, status"),
-        ("model: x", "model: needs a value, e.g. model:gpt-4o"),
+        ("url:http://x", "unknown filter key 'url': use model, provider, id, status"),
+        ("model: x", "model: needs a value, e.g. model:~gemini"),
         ("since:yesterday", "since: 'yesterday' is neither an age"),
         ("until:soon", "until: 'soon' is neither an age"),
     ],

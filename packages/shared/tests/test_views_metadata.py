@@ -74,6 +74,7 @@ def test_a_failed_stream() -> None:
         "Status",
         "Latency",
         "First chunk",
+        "First content",
         "Stream duration",
         "Chunks",
         "Chunk gaps",
@@ -86,6 +87,7 @@ def test_a_failed_stream() -> None:
     ]
     assert rows[6] == MetadataRow("Status", "error 429", "error")
     assert values["First chunk"] == "8.2 ms"
+    assert values["First content"] == "-"  # built by hand: no content time recorded
     assert values["Stream duration"] == "520 ms"
     assert values["Chunks"] == "4"
     assert values["Chunk gaps"] == "mean 173 ms, max 500 ms, 1 slow"

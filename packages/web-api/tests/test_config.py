@@ -45,6 +45,7 @@ def test_get_config_without_a_file(client: TestClient, store: TraceStore) -> Non
         "retention_days": 30,
         "fsync": False,
         "unsaved_queue_mb": 64,
+        "embedding_values": 8,
     }
 
 
@@ -58,6 +59,7 @@ def test_get_config(client: TestClient, config_file: Path) -> None:
         "retention_days": 7,
         "fsync": False,
         "unsaved_queue_mb": 64,
+        "embedding_values": 8,
     }
     assert body["config"]["redaction"]["allowlist"] == ["127.0.0.1", "test@example.com"]
 

@@ -95,25 +95,29 @@ def ensure_home() -> Path:
 
 
 def store() -> TraceStore:
-    """Return the trace store of the chosen home."""
+    """Return the trace store of the chosen home; indexing many trace files (a first listing
+    of a copied store, a rebuild) shows progress on stderr (:mod:`traceforge_cli.progress`)."""
+    from traceforge_cli.progress import ProgressReporter
     from traceforge_shared.store import TraceStore
 
-    return TraceStore(home())
+    return TraceStore(home(), progress=ProgressReporter())
 
 
 def config() -> Config:
     """Load ``config.yaml`` of the chosen home.
 
     Raises:
-        click.ClickException: the file is invalid (message names file, line and field) or
-            nested too deeply to parse.
+        click.ClickException: the file is invalid (every problem, one line each, naming file,
+            line and key: :func:`traceforge_cli.errors.config_error`) or nested too deeply
+            to parse.
     """
+    from traceforge_cli.errors import config_error
     from traceforge_shared.config import ConfigError, config_path, load_config
 
     path = config_path(home())
     try:
         return load_config(path)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise config_error(exc) from exc
     except RecursionError as exc:  # a YAML parser recursing on deep nesting
         raise click.ClickException(f"{path}: invalid YAML: nested too deeply") from exc

@@ -37,9 +37,11 @@ from traceforge_proxy.upstream import Upstream, resolve_upstreams
 from traceforge_shared.config import Config
 from traceforge_shared.evals import TestCase, TestResult
 from traceforge_shared.evals.replay import test_result
+from traceforge_shared.evals.variables import RequestNotReady, prepare_case
 from traceforge_shared.ids import new_trace_id, utc_timestamp
 from traceforge_shared.providers import provider_spec
 from traceforge_shared.trace import Trace, TraceError, TraceMetadata, Usage
+from traceforge_shared.usage import usage_from_openai
 
 __all__ = ["chat_completion", "error_trace", "run_direct", "success_trace"]
 
@@ -85,7 +87,15 @@ def _trace_usage(result: GenerateResult) -> Usage | None:
         return None
     prompt, completion = usage.prompt_tokens or 0, usage.completion_tokens or 0
     total = usage.total_tokens if usage.total_tokens is not None else prompt + completion
-    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+    # The SDK's counts are already OpenAI-shaped: read them as the proxy reads every answer.
+    details: dict[str, object] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": total,
+        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens or 0},
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
+    }
+    return usage_from_openai(details)
 
 
 def chat_completion(result: GenerateResult, model: str) -> dict[str, Any]:
@@ -294,9 +304,10 @@ async def _one(
     trace: Trace | None = None
     error: str | None = None
     try:
+        sent = prepare_case(case)  # ${TRACEFORGE_*} filled, no redaction markers
         client = providers.client(choice.provider)
         model = choice.deployment or choice.model
-        result = await client.generate(stream_request(case, model), signal=signal)
+        result = await client.generate(stream_request(sent, model), signal=signal)
         trace = success_trace(case, choice, result, (time.perf_counter() - began) * 1000)
     except ProviderError as exc:
         if signal.aborted:
@@ -304,6 +315,8 @@ async def _one(
         else:
             latency = (time.perf_counter() - began) * 1000
             trace = error_trace(case, choice, exc, latency)
+    except RequestNotReady as exc:
+        error = str(exc)
     except Exception as exc:  # a bad request, an SDK surprise: this test, not the run
         error = f"request failed: {exc}"
     result_ = test_result(path, case, trace, began, error)

@@ -38,7 +38,9 @@ __all__ = [
     "EXIT_USAGE",
     "BadInputError",
     "CliError",
+    "ProblemsError",
     "cli_error",
+    "config_error",
     "debug_enabled",
     "describe",
     "guarded",
@@ -105,6 +107,31 @@ class BadInputError(CliError):
     exit_code = EXIT_USAGE
 
 
+class ProblemsError(CliError):
+    """Several problems reported together, one line each: ``traceforge: <problem>`` (e.g.
+    every problem of a config file); exit status 1.
+
+    Args:
+        problems: the problems (each made one line, at most 600 characters).
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        click.ClickException.__init__(self, "\n".join(_one_line(p) for p in problems))
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Write ``traceforge: <problem>`` for each problem to ``file`` (default: stderr)."""
+        for line in self.format_message().splitlines():
+            click.echo(f"traceforge: {line}", file=file, err=file is None)
+
+
+def config_error(exc: BaseException) -> CliError:
+    """The error reporting a :class:`~traceforge_shared.config.ConfigError`: one line per
+    problem when it holds several (``ConfigErrors``), each ``invalid config: <file>:<line>:
+    <key>: <message>``."""
+    problems = getattr(exc, "problems", None) or [exc]
+    return ProblemsError([f"invalid config: {problem}" for problem in problems])
+
+
 def cli_error(message: str, exit_code: int = EXIT_RUNTIME) -> CliError:
     """A :class:`CliError` (``exit_code`` 1) or :class:`BadInputError` (any other)."""
     return CliError(message) if exit_code == EXIT_RUNTIME else BadInputError(message)
@@ -158,7 +185,7 @@ def describe(exc: BaseException, home: Path | None = None) -> CliError | None:
     if _is_instance(exc, "traceforge_shared.evals.loader", "TestFileError"):
         return BadInputError(f"invalid test file: {exc}")
     if _is_instance(exc, "traceforge_shared.config", "ConfigError"):
-        return CliError(f"invalid config: {exc}")
+        return config_error(exc)
     if _is_instance(exc, "traceforge_shared.errors", "FileProblem"):
         return CliError(str(exc))
     if _is_instance(exc, "traceforge_shared.store.errors", "StoreError"):

@@ -1,7 +1,8 @@
 """A test run as JUnit XML (the format CI systems read), written with ``junitparser``.
 
 One ``<testsuite name="traceforge">``; one ``<testcase>`` per test (``classname`` = the test
-file, ``time`` in seconds); a failed test has a ``<failure>`` whose message lists the failed
+file, ``time`` in seconds; a test run on several ``models`` is one per model, named
+``<name> [<model>]``); a failed test has a ``<failure>`` whose message lists the failed
 assertions; a test that could not run has an ``<error>``. The trace id of each run and the
 assertion messages go to ``<system-out>``.
 """
@@ -21,7 +22,9 @@ def junit_xml(run: TestRun) -> JUnitXml:
     suite = TestSuite("traceforge")
     suite.timestamp = run.started
     for result in run.results:
-        case = JUnitCase(result.name, classname=result.file, time=result.duration_ms / 1000)
+        several = sum(r.file == result.file and r.name == result.name for r in run.results) > 1
+        name = f"{result.name} [{result.model}]" if several and result.model else result.name
+        case = JUnitCase(name, classname=result.file, time=result.duration_ms / 1000)
         failed = [a for a in result.assertions if not a.passed]
         if result.status == "error":
             case.result = [Error(result.error or "the test could not run", "error")]

@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from traceforge_cli import __version__
 from traceforge_cli.context import home_option
 from traceforge_cli.errors import guarded
 
@@ -124,9 +125,25 @@ def _command(name: str, short_help: str) -> LazyCommand:
 #: Every ``traceforge`` command: its module under ``traceforge_cli.commands`` and the first
 #: paragraph of its docstring (``test_lazy_imports`` checks they agree).
 COMMANDS: dict[str, LazyCommand] = {
+    "diff": LazyCommand(  # `trace diff`, also at the top level
+        "traceforge_cli.commands.trace_diff",
+        "diff",
+        "Compare two traces: request, answer and metadata differences (exit 1 if any).",
+    ),
+    "budget": _command(
+        "budget", "Spending limits per day or month (budgets: in config.yaml) and what is left."
+    ),
+    "cassette": _command(
+        "cassette",
+        "Cassettes of recorded calls: list, show, prune unused recordings, diff re-recordings.",
+    ),
+    "config": _command("config", "Check the configuration file (config.yaml)."),
     "demo": _command(
         "demo",
         "Run the proxy on the built-in mock upstream and drive it with the official OpenAI SDK.",
+    ),
+    "export": _command(
+        "export", "Send recorded traces on to other tools (OpenTelemetry: export otlp)."
     ),
     "init": _command(
         "init",
@@ -141,6 +158,13 @@ COMMANDS: dict[str, LazyCommand] = {
     "redact": _command(
         "redact", "Check traces and other files for secrets and PII that were not redacted."
     ),
+    "run": _command(
+        "run",
+        "Agent runs: trees of spans (agent steps, tool calls, LLM calls) under one trace id.",
+    ),
+    "session": _command(
+        "session", "Sessions: the runs of one conversation or user, with their totals."
+    ),
     "start": _command("start", "Run the capture proxy until Ctrl-C."),
     "test": _command(
         "test", "Regression tests: turn a trace into a YAML test, run tests in parallel."
@@ -149,7 +173,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "ui": _command(
         "ui",
         "Browse recorded traces: a live list, each call's conversation, JSON and chunk "
-        "timeline, stream replay, save as test, diff.",
+        "timeline, stream replay, save as test, diff, and the playground (edit a request and "
+        "send it again).",
     ),
 }
 
@@ -160,7 +185,7 @@ COMMANDS: dict[str, LazyCommand] = {
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @home_option
-@click.version_option(package_name="traceforge-cli", prog_name="traceforge")
+@click.version_option(__version__, prog_name="traceforge")  # no importlib.metadata: ~40 ms
 def cli() -> None:
     """TraceForge: see, test and compare what your app says to an LLM.
 
@@ -173,6 +198,7 @@ def cli() -> None:
       traceforge start             run the proxy for your own app (Ctrl-C to stop)
       traceforge trace list        list recorded calls
       traceforge trace show ID     show one call: request, response, chunk timeline
+      traceforge run list          agent runs (span trees); run show ID draws one
       traceforge test create-from-trace ID   turn a call into a YAML regression test
       traceforge test run          run the tests in .ai-tests/tests (--replay: offline)
       traceforge ui                terminal UI: live list, detail, replay, diff, dashboard

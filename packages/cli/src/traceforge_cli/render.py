@@ -6,15 +6,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from traceforge_shared.trace import Trace, TraceSummary, chunk_text
-from traceforge_shared.views.status import Level, status_view
-from traceforge_shared.views.times import local_time
-from traceforge_shared.views.units import ms_text
+from traceforge_shared.views.status import Level
 
 if TYPE_CHECKING:
     from rich.syntax import Syntax
@@ -23,35 +21,18 @@ if TYPE_CHECKING:
 LEVEL_STYLE: dict[Level, str] = {"ok": "green", "warn": "yellow", "error": "red"}
 
 
-def _status(status: str, code: int) -> Text:
-    view = status_view(status, code)
-    return Text(view.label, style=LEVEL_STYLE[view.level])
+def trace_table(summaries: Sequence[TraceSummary], width: int | None = None) -> Table:
+    """A table of trace summaries (:data:`traceforge_cli.listing.TRACE_TABLE_COLUMNS`: id,
+    time, provider, model, type, tokens, latency, status) at most ``width`` cells wide
+    (default: the terminal's), values cut with ``…`` rather than wrapped."""
+    from traceforge_cli.listing import TRACE_TABLE_COLUMNS, trace_table_rows
+    from traceforge_cli.output import build_table
 
-
-def trace_table(summaries: Sequence[TraceSummary]) -> Table:
-    """A table of trace summaries: id, time, provider, model, type, tokens, latency, status."""
-    table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold underline")
-    table.add_column("ID", no_wrap=True)
-    table.add_column("Time", no_wrap=True)
-    table.add_column("Provider", no_wrap=True)
-    table.add_column("Model", overflow="fold", min_width=10)
-    table.add_column("Type", no_wrap=True)
-    table.add_column("Tokens", justify="right", no_wrap=True)
-    table.add_column("Latency", justify="right", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    for s in summaries:
-        tokens = f"{s.prompt_tokens}→{s.completion_tokens}" if s.total_tokens else "-"
-        table.add_row(
-            s.id[:8],
-            local_time(s.timestamp)[5:16],
-            s.provider,
-            s.model or "-",
-            "Stream" if s.streaming else "Normal",
-            tokens,
-            ms_text(s.latency_ms),
-            _status(s.status, s.status_code),
-        )
-    return table
+    return build_table(
+        TRACE_TABLE_COLUMNS,
+        trace_table_rows(summaries),
+        Console().width if width is None else width,
+    )
 
 
 def _json(value: object) -> Syntax:
@@ -122,8 +103,51 @@ def _describe(data: object) -> str:
     return ""
 
 
+def _content_line(content: object) -> str:
+    """A chat message ``content`` on one line: a string, or its text parts joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            str(part.get("text")) if isinstance(part, dict) and "text" in part else "[part]"
+            for part in content
+        )
+    return "" if content is None else str(content)
+
+
+def conversation_text(trace: Trace) -> Text:
+    """The conversation of ``trace`` read through its chat completion view
+    (:mod:`traceforge_shared.chat_view`): ``role: text`` per request message, tool calls as
+    ``→ name(arguments)``, then ``answer (finish: reason): text``."""
+    from traceforge_shared.chat_view import chat_request, chat_response  # trace show only
+
+    text = Text()
+    request, response = chat_request(trace), chat_response(trace)
+    messages = request.get("messages") if isinstance(request, dict) else None
+    turns: list[tuple[str, object]] = [
+        (str(m.get("role", "message")), m) for m in messages or [] if isinstance(m, dict)
+    ]
+    choices = response.get("choices") if isinstance(response, dict) else None
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        finish = choices[0].get("finish_reason")
+        turns.append((f"answer (finish: {finish})", choices[0].get("message") or {}))
+    for role, message in turns:
+        if not isinstance(message, dict):
+            continue
+        if text:
+            text.append("\n")
+        text.append(f"{role}: ", style="bold")
+        text.append(_content_line(message.get("content")))
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                text.append(f"\n  → {function.get('name')}({function.get('arguments') or ''})")
+    return text
+
+
 def trace_detail(trace: Trace, *, chunk_limit: int | None) -> Group:
-    """The full view of one trace for ``trace show``."""
+    """The full view of one trace for ``trace show``; a Responses API trace also gets its
+    conversation in the chat completion view (:func:`conversation_text`)."""
     openai_view = " (OpenAI view)" if trace.native is not None else ""
     parts: list[RenderableType] = [
         Panel(metadata_table(trace), title="Trace", title_align="left"),
@@ -136,6 +160,20 @@ def trace_detail(trace: Trace, *, chunk_limit: int | None) -> Group:
             title_align="left",
         ),
     ]
+    from traceforge_shared.chat_view import is_responses_trace  # trace show only
+    from traceforge_shared.views.reasoning import reasoning_text
+
+    if is_responses_trace(trace):
+        parts.append(
+            Panel(
+                conversation_text(trace),
+                title="Conversation (chat completion view)",
+                title_align="left",
+            )
+        )
+
+    if (reasoning := reasoning_text(trace)) is not None:
+        parts.append(Panel(Text(reasoning), title="Reasoning", title_align="left"))
     if trace.native is not None:
         parts.append(
             Panel(

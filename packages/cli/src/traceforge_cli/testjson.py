@@ -15,8 +15,10 @@ Editors (the VS Code extension, ``traceforge lsp``) read these; their shapes are
     {"type": "summary", "id", "mode", "passed", "failed", "errors", "duration_ms"}
 
 ``line`` values are 1-based (the test's ``name:`` key, each assertion's item). Result lines
-also carry ``trace_id`` (when there is one) and assertions ``score`` / ``description`` when
-set; readers ignore keys they do not know.
+also carry ``trace_id`` (when there is one), ``model`` (the model asked for: a test with
+``models:`` has one line per model), ``latency_ms``, ``total_tokens`` and ``cost_usd`` when
+known, and assertions ``score`` / ``description`` / ``skipped`` when set; readers ignore keys
+they do not know.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from traceforge_shared.evals.fields import resolve_data
+from traceforge_shared.evals.fields import resolve_trace_data
 from traceforge_shared.evals.files import FileLines, test_file_lines
 from traceforge_shared.evals.loader import TestFileError, discover_tests, load_test_file
 from traceforge_shared.evals.testcase import (
@@ -40,7 +42,10 @@ from traceforge_shared.evals.testcase import (
     JsonPath,
     JsonSchema,
     Latency,
+    LlmRubric,
+    Python,
     Regex,
+    Similar,
     TestCase,
     TestResult,
     TestRun,
@@ -146,6 +151,8 @@ def expected_of(assertion: Assertion) -> Any:
         return {"max_usd": assertion.max_usd}
     if isinstance(assertion, ToolCall):
         return {"name": assertion.name, "arguments": assertion.arguments}
+    if isinstance(assertion, Similar | LlmRubric | Python):
+        return {"value": assertion.value, "threshold": assertion.threshold}
     return getattr(assertion, "value", None)
 
 
@@ -174,7 +181,8 @@ def actual_of(assertion: Assertion, trace: Trace | None, data: Any = None) -> An
     elif isinstance(assertion, ToolCall):
         path = "response.choices[0].message.tool_calls"
     try:
-        return _cut(resolve_data(msgspec.to_builtins(trace) if data is None else data, path))
+        data = msgspec.to_builtins(trace) if data is None else data
+        return _cut(resolve_trace_data(trace, data, path))
     except Exception:  # a missing or malformed field: the message says what happened
         return None
 
@@ -206,6 +214,8 @@ def result_json(
             item["description"] = outcome.description
         if outcome.score is not None:
             item["score"] = outcome.score
+        if outcome.skipped:
+            item["skipped"] = True
         assertions.append(item)
     line = info.lines.name if info is not None else 1
     out: dict[str, Any] = {
@@ -220,6 +230,10 @@ def result_json(
     }
     if result.trace_id is not None:
         out["trace_id"] = result.trace_id
+    for key in ("model", "latency_ms", "total_tokens", "cost_usd"):
+        value = getattr(result, key)
+        if value is not None:
+            out[key] = value
     return out
 
 

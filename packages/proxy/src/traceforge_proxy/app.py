@@ -12,10 +12,13 @@ Routes (each call is recorded as one trace, see ``traceforge_shared.trace.ROUTES
   ``/ollama/api/chat``, ``/cohere/v2/chat``, ``/xai/v1/...``) and
   ``/passthrough/{provider}/{path}``: the provider's own API, bytes relayed untouched both
   ways; the trace also gets the OpenAI view of chat calls.
+- ``GET /_traceforge/events``: calls in flight as server-sent events
+  (:mod:`traceforge_proxy.live`), served by any addon with a ``register_routes`` method.
 - ``GET /healthz``: always 200 while serving; ``status`` is ``ok``, or ``degraded`` while
   traces cannot be saved (with ``unsaved_traces``, ``dropped_traces``, ``store_error``).
 
-Every recorded response carries an ``X-TraceForge-Trace-Id`` header naming its trace.
+Every recorded response carries an ``X-TraceForge-Trace-Id`` header naming its trace, and calls
+in a budget's scope an ``X-TraceForge-Budget`` header (:mod:`traceforge_proxy.budgets`).
 
 The handler (:class:`~traceforge_proxy.server.ProxyHandler`) does the forwarding.
 """
@@ -30,7 +33,14 @@ from aiohttp import web
 
 from traceforge_proxy.hooks import Addons
 from traceforge_proxy.routing import Router
-from traceforge_proxy.server import SESSION_KEY, TRACE_ID_HEADER, TRACE_ID_KEY, ProxyHandler
+from traceforge_proxy.server import (
+    ADDED_HEADERS_KEY,
+    SESSION_KEY,
+    TRACE_ID_HEADER,
+    TRACE_ID_KEY,
+    ProxyHandler,
+)
+from traceforge_proxy.transport import OfflineConnector, UpstreamSender
 from traceforge_proxy.upstream import Upstream
 from traceforge_shared.config import PROVIDERS, Config, ProxyConfig
 from traceforge_shared.redact.urls import safe_url
@@ -44,6 +54,9 @@ def create_proxy_app(
     upstreams: Upstream | Mapping[str, Upstream],
     addons: Addons | object,
     config: ProxyConfig | Config | None = None,
+    *,
+    sender: UpstreamSender | None = None,
+    offline: bool = False,
 ) -> web.Application:
     """Return the proxy's aiohttp application (routes: see the module docstring).
 
@@ -54,6 +67,10 @@ def create_proxy_app(
             such as a :class:`~traceforge_proxy.writer.TraceWriter` (wrapped in ``Addons``).
         config: the whole config (routing patterns, Azure deployments, proxy settings) or
             just its ``proxy`` part.
+        sender: how planned requests reach upstreams (:mod:`traceforge_proxy.transport`;
+            default: the app's session; a cassette session records or replays).
+        offline: the app's session never connects (:class:`~traceforge_proxy.transport.
+            OfflineConnector`): replaying a cassette with no network.
 
     The app owns one ``ClientSession`` (pool of ``proxy.max_connections`` upstream
     connections), closed with the app.
@@ -67,11 +84,17 @@ def create_proxy_app(
         table[upstreams.provider] = upstreams
         upstreams = table
     hooks = addons if isinstance(addons, Addons) else Addons([addons])
-    handler = ProxyHandler(upstreams, Router(full), hooks, proxy_config)
+    handler = ProxyHandler(
+        upstreams, Router(full, upstreams=upstreams), hooks, proxy_config, sender
+    )
     app = web.Application(client_max_size=64 * 1024 * 1024)
 
     async def session_ctx(app: web.Application):  # type: ignore[no-untyped-def]
-        connector = aiohttp.TCPConnector(limit=proxy_config.max_connections)
+        connector: aiohttp.BaseConnector = (
+            OfflineConnector()
+            if offline
+            else aiohttp.TCPConnector(limit=proxy_config.max_connections)
+        )
         app[SESSION_KEY] = aiohttp.ClientSession(
             connector=connector, auto_decompress=False, trust_env=False
         )
@@ -95,10 +118,16 @@ def create_proxy_app(
         trace_id = request.get(TRACE_ID_KEY)
         if trace_id is not None:
             response.headers[TRACE_ID_HEADER] = trace_id
+        for name, value in request.get(ADDED_HEADERS_KEY, ()):
+            response.headers[name] = value
 
     app.cleanup_ctx.append(session_ctx)
     app.on_response_prepare.append(trace_id_header)
     app.router.add_get("/healthz", health)
+    for addon in hooks.addons:  # e.g. live.LiveCalls: GET /_traceforge/events
+        register = getattr(addon, "register_routes", None)
+        if callable(register):
+            register(app.router)
     app.router.add_route("*", "/v1/{tail:.*}", handler.handle)
     app.router.add_route("*", "/passthrough/{provider}/{tail:.*}", handler.handle)
     app.router.add_route("*", "/{provider}/{tail:.*}", handler.handle)

@@ -14,13 +14,17 @@ from typing import Any, Literal
 
 import msgspec
 
-from traceforge_proxy.accumulate import ChatCompletionAccumulator, ResponsesAccumulator
+from traceforge_proxy.accumulate import ChatCompletionAccumulator
 from traceforge_proxy.bodies import MAX_DEPTH, depth_warning, json_view, limit_depth
+from traceforge_proxy.content import event_has_content
 from traceforge_proxy.errors import error_body
+from traceforge_proxy.grouping import Grouping
 from traceforge_proxy.headers import redact_headers
 from traceforge_proxy.plan import Failure, ForwardingPlan, ProxyAnswer, Target
 from traceforge_proxy.providers import ProviderAdapter, StreamConverter
+from traceforge_proxy.responses_accumulate import ResponsesAccumulator
 from traceforge_proxy.sse import SSEEvent
+from traceforge_shared.token_estimate import estimate_usage
 from traceforge_shared.trace import (
     NativeCall,
     StreamChunk,
@@ -29,6 +33,7 @@ from traceforge_shared.trace import (
     TraceMetadata,
     Usage,
 )
+from traceforge_shared.usage import usage_from_openai, usage_from_responses
 
 log = logging.getLogger("traceforge.proxy")
 
@@ -57,22 +62,15 @@ def _decode_view(body: bytes | None) -> tuple[Any, bool]:
 
 
 def usage_from(obj: Any) -> Usage | None:
-    """Read an OpenAI ``usage`` object (``prompt_tokens``/``completion_tokens``/``total_tokens``,
-    or the Responses API's ``input_tokens``/``output_tokens``) into :class:`Usage`."""
-    if not isinstance(obj, dict):
-        return None
-    prompt = obj.get("prompt_tokens", obj.get("input_tokens"))
-    completion = obj.get("completion_tokens", obj.get("output_tokens"))
-    if not isinstance(prompt, int) and not isinstance(completion, int):
-        return None
-    prompt = prompt if isinstance(prompt, int) else 0
-    completion = completion if isinstance(completion, int) else 0
-    total = obj.get("total_tokens")
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=total if isinstance(total, int) else prompt + completion,
-    )
+    """Read an OpenAI ``usage`` object (Chat Completions, with its ``*_details`` and the
+    OpenAI-compatible hosts' variants, or the Responses API's) into :class:`Usage`; see
+    :func:`traceforge_shared.usage.usage_from_openai`. Every answer the proxy records is in
+    OpenAI's shape by then (the adapters convert the others' usage into it)."""
+    return usage_from_openai(obj)
+
+
+#: ``object`` values of answers whose usage is estimated when the provider reported none.
+_ESTIMATED_OBJECTS = frozenset({"chat.completion", "response"})
 
 
 class Exchange:
@@ -135,6 +133,8 @@ class Exchange:
         self.streaming = False
         self.ended_ns: int | None = None
         self.first_chunk_ns: int | None = None
+        #: when the first event carrying content (text, reasoning, tool call) arrived.
+        self.first_content_ns: int | None = None
         self.last_chunk_ns: int | None = None
         self.chunks: list[StreamChunk] = []
         self.chunks_received = 0
@@ -162,8 +162,16 @@ class Exchange:
         self.converter: StreamConverter | None = None
         #: converted route: OpenAI chunks sent to the client (``[DONE]`` not counted).
         self.chunks_converted = 0
+        #: the run, session, tags and metadata the request's headers named (:meth:`grouped`).
+        self.grouping: Grouping | None = None
 
     # -- events -----------------------------------------------------------------------------
+
+    def grouped(self, grouping: Grouping) -> None:
+        """Record the call's grouping headers (:func:`traceforge_proxy.grouping.read_grouping`):
+        its run and span, session, tags and metadata; what was cut becomes a warning."""
+        self.grouping = grouping
+        self.warnings.extend(grouping.warnings)
 
     def routed(self, target: Target) -> None:
         """Record where the call goes (provider, model, route, adapter, native endpoint)."""
@@ -303,6 +311,8 @@ class Exchange:
         withheld = False
         if isinstance(payload, dict):
             self._merge(event.event, payload, index)
+            if self.first_content_ns is None and event_has_content(event.event, payload):
+                self.first_content_ns = now_ns
             if (
                 withhold_usage_chunk
                 and payload.get("choices") == []
@@ -344,19 +354,28 @@ class Exchange:
         if self.converter is None or payload is None or self.converter.error is not None:
             return []
         chunks = self.converter.feed(event.event, payload)
-        for chunk in chunks:
-            self._accumulator.add(chunk)
-        self.chunks_converted += len(chunks)
+        self._add_converted(chunks)
+        if self.first_content_ns is None and any(event_has_content(None, c) for c in chunks):
+            self.first_content_ns = now_ns
         return chunks
+
+    def _add_converted(self, chunks: list[dict[str, Any]]) -> None:
+        """Merge what a converter produced: chat chunks, or Responses events (a Responses
+        call converted for another provider) into the Responses rebuild."""
+        for chunk in chunks:
+            kind = ResponsesAccumulator.kind(None, chunk)
+            if kind is not None:
+                self._responses.add(kind, chunk)
+            else:
+                self._accumulator.add(chunk)
+        self.chunks_converted += len(chunks)
 
     def close_native_stream(self) -> list[dict[str, Any]]:
         """The provider's stream ended: the converter's last chunks (the usage chunk)."""
         if self.converter is None or self.converter.error is not None:
             return []
         chunks = self.converter.close()
-        for chunk in chunks:
-            self._accumulator.add(chunk)
-        self.chunks_converted += len(chunks)
+        self._add_converted(chunks)
         return chunks
 
     def _decode(self, data: bytes, index: int) -> tuple[Any, str | None]:
@@ -452,7 +471,9 @@ class Exchange:
             response, usage = None, None
         elif self.streaming and self._responses.events and not self._accumulator.chunks:
             response = self._responses.result()
-            usage = usage_from(response.get("usage")) if isinstance(response, dict) else None
+            usage = (
+                usage_from_responses(response.get("usage")) if isinstance(response, dict) else None
+            )
         elif self.streaming:
             response = self._accumulator.result()
             usage = usage_from(self._accumulator.usage)
@@ -484,7 +505,16 @@ class Exchange:
             )
             request = self._normalized_request(request, notes)
         status, error = self._outcome(body if self.route == "passthrough" or bare else response)
+        if (
+            usage is None
+            and status == "success"
+            and isinstance(response, dict)
+            and response.get("object") in _ESTIMATED_OBJECTS
+        ):
+            # The provider reported no usage: a local estimate, flagged as such.
+            usage = estimate_usage(request, response, self.model)
         response_model = response.get("model") if isinstance(response, dict) else None
+        grouping = self.grouping
         return Trace(
             id=self.trace_id,
             timestamp=self.timestamp,
@@ -498,6 +528,10 @@ class Exchange:
             route=self.route,
             native=native,
             response_model=response_model if isinstance(response_model, str) else None,
+            session_id=grouping.session_id if grouping is not None else None,
+            tags=list(grouping.tags) if grouping is not None else [],
+            meta=dict(grouping.meta) if grouping is not None else {},
+            span=msgspec.structs.replace(grouping.span) if grouping is not None else None,
         )
 
     def _outcome(self, answer: Any) -> tuple[str, TraceError | None]:
@@ -566,6 +600,9 @@ class Exchange:
             latency_ms=_ms(ended - self.started_ns),
             streaming=self.streaming,
             first_chunk_latency_ms=_ms(first - self.sent_ns) if first is not None else None,
+            first_content_latency_ms=_ms(self.first_content_ns - self.sent_ns)
+            if self.first_content_ns is not None
+            else None,
             stream_duration_ms=_ms(last - first)
             if first is not None and last is not None
             else (0.0 if self.streaming else None),

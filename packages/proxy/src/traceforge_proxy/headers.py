@@ -38,7 +38,8 @@ SECRET_HEADERS = frozenset(
     }
 )
 
-#: Headers of TraceForge's own that are not sent upstream.
+#: Headers of TraceForge's own that are not sent upstream (the grouping headers among them,
+#: read by :mod:`traceforge_proxy.grouping`; W3C ``traceparent``/``tracestate`` are forwarded).
 _OWN_PREFIX = "x-traceforge-"
 
 REDACTED = "[REDACTED]"

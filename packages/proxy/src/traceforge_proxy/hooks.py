@@ -8,6 +8,11 @@ On the event loop, for every call (``flow`` is the proxy's
 :class:`~traceforge_proxy.exchange.Exchange`; keep these cheap, they sit on the request path):
 
 - ``request(flow)``: the client's request was read (body, decoded JSON, endpoint).
+- ``admit(flow, client, plan) -> Admission | None``: the call is planned and about to go
+  upstream (``plan`` a :class:`~traceforge_proxy.plan.ForwardingPlan`, ``client`` the
+  :class:`~traceforge_proxy.plan.ClientRequest`). An :class:`Admission` adds response headers
+  and may carry the proxy's own answer instead (the upstream is then never called; the call
+  is recorded like the proxy's other answers). Budgets plug in here.
 - ``response_headers(flow)``: the upstream answered: ``flow.status_code`` and
   ``flow.response_headers`` are set (also fired for the proxy's own error answers).
 - ``chunk(flow, chunk)``: one stream chunk was recorded (:class:`StreamChunk`: its index,
@@ -35,20 +40,33 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 from traceforge_shared.trace import StreamChunk, Trace
 
 if TYPE_CHECKING:
     from traceforge_proxy.exchange import Exchange
+    from traceforge_proxy.plan import ClientRequest, ForwardingPlan, ProxyAnswer
 
 log = logging.getLogger("traceforge.proxy")
 
 #: Hook names, in the order they fire during one call.
-FLOW_HOOKS = ("request", "response_headers", "chunk", "response", "error")
+FLOW_HOOKS = ("request", "admit", "response_headers", "chunk", "response", "error")
 #: Hooks fired in the writer's thread.
 TRACE_HOOKS = ("before_save", "saved")
 HOOKS = FLOW_HOOKS + TRACE_HOOKS
+
+
+class Admission(NamedTuple):
+    """What an ``admit`` hook decided for a call about to go upstream.
+
+    Attributes:
+        headers: (name, value) pairs added to the response the client gets.
+        answer: the proxy's own answer instead of forwarding (``None``: forward).
+    """
+
+    headers: tuple[tuple[str, str], ...] = ()
+    answer: ProxyAnswer | None = None
 
 
 @runtime_checkable
@@ -98,6 +116,23 @@ class Addons:
     def request(self, flow: Exchange) -> None:
         """Fire ``request``."""
         self._fire("request", flow)
+
+    def admit(self, flow: Exchange, client: ClientRequest, plan: ForwardingPlan) -> Admission:
+        """Fire ``admit``: every addon's headers, and the first answer one gives (the
+        addons after it are not asked)."""
+        headers: list[tuple[str, str]] = []
+        for hook in self._hooks["admit"]:
+            try:
+                admission = hook(flow, client, plan)
+            except Exception:
+                log.exception("addon hook admit failed")
+                continue
+            if admission is None:
+                continue
+            headers.extend(admission.headers)
+            if admission.answer is not None:
+                return Admission(tuple(headers), admission.answer)
+        return Admission(tuple(headers))
 
     def response_headers(self, flow: Exchange) -> None:
         """Fire ``response_headers``."""

@@ -9,6 +9,7 @@ Pure: no network, no clock, no disk.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
@@ -24,6 +25,12 @@ from traceforge_proxy.providers import (
     adapter_for,
     native_chat_model,
 )
+from traceforge_proxy.providers.embeddings import (
+    EMBEDDING_PROVIDERS,
+    EmbeddingsAdapter,
+    native_embedding,
+)
+from traceforge_proxy.providers.params import drop_unsupported, dropped_warning
 from traceforge_proxy.routing import PROVIDER_HEADER, Router, RoutingError
 from traceforge_proxy.upstream import CREDENTIAL_HEADERS, OPENAI_COMPATIBLE, Upstream
 from traceforge_shared.config import PROVIDERS
@@ -173,6 +180,7 @@ class ProxyAnswer:
         target: where the call was going (``None``: as already recorded).
         keeps_upstream_body: the trace keeps the upstream's body, not this one.
         warnings: notes for the trace.
+        headers: more response headers (``X-TraceForge-Replay-Miss``).
     """
 
     status: int
@@ -183,6 +191,7 @@ class ProxyAnswer:
     target: Target | None = None
     keeps_upstream_body: bool = False
     warnings: tuple[str, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def proxy_error(
@@ -226,8 +235,9 @@ def plan_request(
 ) -> ForwardingPlan | ProxyAnswer:
     """Decide where ``request`` goes.
 
-    ``/v1/chat/completions`` (POST) is routed by model name; other ``/v1/...`` paths go to
-    OpenAI as they are; ``/{provider}/...`` and ``/passthrough/{provider}/...`` (a
+    ``/v1/chat/completions`` (POST) is routed by model name, and so are ``/v1/responses``
+    calls (:mod:`traceforge_proxy.responses_plan`); other ``/v1/...`` paths go to OpenAI as
+    they are; ``/{provider}/...`` and ``/passthrough/{provider}/...`` (a
     ``request.provider``) go to that provider as they are.
 
     Args:
@@ -244,6 +254,12 @@ def plan_request(
     if request.provider is None:
         if tail == "chat/completions" and request.method == "POST":
             return _chat_completions(request, router, upstreams)
+        if tail == "embeddings" and request.method == "POST":
+            return _embeddings(request, router, upstreams)
+        if tail == "responses" or tail.startswith("responses/"):
+            from traceforge_proxy.responses_plan import plan_responses  # imports this module
+
+            return plan_responses(request, router, upstreams)
         return _forward_as_is(request, upstreams["openai"], tail, Target("openai"))
     provider = request.provider.lower()
     if provider not in PROVIDERS:
@@ -256,7 +272,7 @@ def plan_request(
         tail = tail[3:]  # their base URLs already end in /v1
     model = native_chat_model(provider, tail, request.json)
     if model is None:
-        target = Target(provider, route="passthrough")
+        target = _native_other(provider, tail, request.json)
     else:
         model = _without_prefix(model, provider)
         target = Target(provider, model, "passthrough", adapter_for(provider), "/" + tail)
@@ -300,7 +316,7 @@ def _chat_completions(
             error_body(str(exc), "unknown_model", type_="invalid_request_error"),
             failure=Failure("error", "unknown_model", str(exc)),
         )
-    upstream = upstreams[choice.provider]
+    upstream = upstreams[choice.upstream or choice.provider]  # --upstream: "openai"
     adapter = adapter_for(choice.provider)
     if adapter is not None:
         if not request.json_complete:
@@ -314,7 +330,8 @@ def _chat_completions(
                 failure=Failure("error", "request_too_deep", message),
                 target=Target(choice.provider, choice.model, "converted", adapter),
             )
-        return _convert(request, upstream, adapter, payload, choice.model)
+        drop = router.unsupported_params == "drop"
+        return _convert(request, upstream, adapter, payload, choice.model, drop=drop)
     changes: dict[str, Any] = {}
     if choice.model != model:  # a routing prefix or header: the provider gets the bare name
         changes["model"] = choice.model
@@ -333,14 +350,94 @@ def _chat_completions(
     )
 
 
+#: Gemini methods other than chat whose path names the model (``models/{model}:countTokens``).
+_GEMINI_MODEL_METHOD = re.compile(r"v1(?:beta|alpha)?/models/(?P<model>[^/:]+):\w+")
+
+
+def _native_other(provider: str, tail: str, body: Any) -> Target:
+    """The passthrough target of a native call that is not chat: an embeddings call gets the
+    embeddings adapter (its trace has the OpenAI view), a Gemini ``models/{model}:method``
+    call its model; anything else the provider alone."""
+    embedding = native_embedding(provider, tail, body)
+    if embedding is not None:
+        model, texts = embedding
+        adapter = EmbeddingsAdapter(provider, tuple(texts), chat=adapter_for(provider))
+        return Target(provider, model or None, "passthrough", adapter, "/" + tail)
+    if provider == "gemini" and (match := _GEMINI_MODEL_METHOD.fullmatch(tail)) is not None:
+        return Target(provider, match["model"], "passthrough")
+    return Target(provider, route="passthrough")
+
+
+def _embeddings(
+    request: ClientRequest, router: Router, upstreams: Mapping[str, Upstream]
+) -> ForwardingPlan | ProxyAnswer:
+    """``POST /v1/embeddings``, routed by model like chat completions: OpenAI-compatible
+    providers get it as is; Gemini, Ollama and Cohere get it converted
+    (:mod:`traceforge_proxy.providers.embeddings`); Anthropic (no embeddings API) a 400."""
+    payload = request.json
+    model = payload.get("model") if isinstance(payload, dict) else None
+    if not isinstance(payload, dict) or not isinstance(model, str):
+        return _forward_as_is(request, upstreams["openai"], "embeddings", Target("openai"))
+    try:
+        choice = router.route(model, request.header(PROVIDER_HEADER))
+    except RoutingError as exc:
+        return ProxyAnswer(
+            400,
+            error_body(str(exc), "unknown_model", type_="invalid_request_error"),
+            failure=Failure("error", "unknown_model", str(exc)),
+        )
+    upstream = upstreams[choice.upstream or choice.provider]  # --upstream: "openai"
+    if choice.provider in EMBEDDING_PROVIDERS:
+        raw = payload.get("input")
+        texts = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+        encoding = "base64" if payload.get("encoding_format") == "base64" else "float"
+        adapter = EmbeddingsAdapter(
+            choice.provider,
+            tuple(text for text in texts if isinstance(text, str)),
+            encoding,
+            chat=adapter_for(choice.provider),
+        )
+        return _convert(request, upstream, adapter, payload, choice.model)
+    if adapter_for(choice.provider) is not None:
+        message = f"{choice.provider} has no embeddings API (model {model!r})"
+        return ProxyAnswer(
+            400,
+            error_body(message, "unsupported_endpoint", type_="invalid_request_error"),
+            failure=Failure("error", "unsupported_endpoint", message),
+            target=Target(choice.provider, choice.model),
+        )
+    changes = {"model": choice.model} if choice.model != model else {}
+    tail, query = "embeddings", request.query
+    if choice.deployment is not None:
+        tail = f"openai/deployments/{choice.deployment}/embeddings"
+        query = f"api-version={upstream.api_version}"
+    return _forward(
+        request,
+        upstream,
+        tail,
+        Target(choice.provider, choice.model),
+        changes=dict(changes),
+        query=query,
+        credentials=None if choice.provider == "openai" else request.bearer_key(),
+    )
+
+
 def _convert(
     request: ClientRequest,
     upstream: Upstream,
     adapter: ProviderAdapter,
     payload: dict[str, Any],
     model: str,
+    *,
+    drop: bool = False,
 ) -> ForwardingPlan | ProxyAnswer:
+    """The converted route. ``drop`` (chat, ``proxy.unsupported_params: drop``): parameters
+    the provider cannot take are removed and listed in the warnings, not answered with 400."""
     target = Target(upstream.provider, model, "converted", adapter)
+    warnings: tuple[str, ...] = ()
+    if drop:
+        payload, dropped = drop_unsupported(payload, upstream.provider)
+        warnings = (dropped_warning(upstream.provider, dropped),) if dropped else ()
     try:
         native = adapter.build_request(payload, model=model)
     except ProviderError as exc:
@@ -365,6 +462,7 @@ def _convert(
         mode="convert",
         stream=native.stream,
         include_usage=isinstance(options, dict) and options.get("include_usage") is True,
+        warnings=warnings,
     )
 
 

@@ -26,6 +26,7 @@ import msgspec
 from traceforge_proxy.exchange import Exchange, decode_json
 from traceforge_proxy.ndjson import NDJSONParser
 from traceforge_proxy.plan import ForwardingPlan, Framing, ProxyAnswer, provider_error, proxy_error
+from traceforge_proxy.providers.responses_stream import ResponsesStreamConverter
 from traceforge_proxy.sse import SSEEvent, SSEParser
 
 _encode = msgspec.json.encode
@@ -37,6 +38,12 @@ DONE = b"data: [DONE]\n\n"
 def sse(payload: Mapping[str, Any]) -> bytes:
     """One SSE event (``data: <json>`` and a blank line) carrying ``payload``."""
     return b"data: " + _encode(payload) + b"\n\n"
+
+
+def named_sse(payload: Mapping[str, Any]) -> bytes:
+    """One SSE event named after the payload's ``type`` (``event: <type>``, ``data:
+    <json>``, a blank line), as the Responses API streams its events."""
+    return b"event: " + str(payload.get("type")).encode() + b"\n" + sse(payload)
 
 
 class Relay:
@@ -111,7 +118,16 @@ class WithholdUsageRelay(Relay):
 
 class ConvertRelay(Relay):
     """Writes OpenAI chunks converted from the provider's events (the exchange's
-    converter), then the usage chunk and ``[DONE]``; stops after a provider error."""
+    converter), then the usage chunk and ``[DONE]``; stops after a provider error. For a
+    Responses call (a :class:`~traceforge_proxy.providers.responses_stream.
+    ResponsesStreamConverter`) the events are named (``event: response.created``) and no
+    ``[DONE]`` follows, as OpenAI streams them."""
+
+    def __init__(self, exchange: Exchange, framing: Framing) -> None:
+        super().__init__(exchange, framing)
+        named = isinstance(exchange.converter, ResponsesStreamConverter)
+        self._frame = named_sse if named else sse
+        self._end = b"" if named else DONE
 
     def feed(self, data: bytes, now_ns: int) -> bytes:
         if self.done:
@@ -128,14 +144,14 @@ class ConvertRelay(Relay):
         if self.done:
             return out
         chunks = self.exchange.close_native_stream()
-        return out + b"".join(sse(c) for c in chunks) + DONE
+        return out + b"".join(self._frame(c) for c in chunks) + self._end
 
     def _converted(self, events: list[SSEEvent], now_ns: int) -> bytes:
         exchange = self.exchange
         converter = exchange.converter
         out: list[bytes] = []
         for ev in events:
-            out.extend(sse(chunk) for chunk in exchange.add_native_event(ev, now_ns))
+            out.extend(self._frame(chunk) for chunk in exchange.add_native_event(ev, now_ns))
             if converter is not None and converter.error is not None:
                 self.done = True  # later events are neither sent nor recorded
                 break

@@ -15,14 +15,24 @@ from collections.abc import Mapping, Sequence
 from aiohttp import web
 
 from traceforge_proxy.app import create_proxy_app
+from traceforge_proxy.budgets import BudgetGuard
+from traceforge_proxy.cassette_session import CassetteSession
+from traceforge_proxy.embedding_trace import EmbeddingVectors
 from traceforge_proxy.hooks import Addons
+from traceforge_proxy.live import LiveCalls
 from traceforge_proxy.mock_upstream import create_mock_app
+from traceforge_proxy.modes import CassetteOptions
+from traceforge_proxy.otlp_export import otlp_export_addon
+from traceforge_proxy.transport import UpstreamSender
 from traceforge_proxy.upstream import MOCK_PREFIXES, Upstream, resolve_upstreams
 from traceforge_proxy.writer import TraceWriter
 from traceforge_shared.config import Config
 from traceforge_shared.cost import CostRecorder
 from traceforge_shared.redact import Redactor
 from traceforge_shared.store import TraceStore
+
+#: Upstream address of a provider that offline replay leaves unset (never connected to).
+OFFLINE_URL = "http://replay.invalid"
 
 
 def _bound_port(runner: web.AppRunner) -> int:
@@ -49,11 +59,20 @@ class ProxyService:
         mock_delay_ms: the mock's pause between SSE events.
         upstream_app: an aiohttp app to start as the OpenAI upstream instead of the mock
             (tests use it for fault-injecting upstreams).
+        cassette: record to or replay from a cassette (:mod:`traceforge_proxy.modes`);
+            offline replay starts no mock upstream and opens no upstream connection.
+        sender: how planned requests reach upstreams when there is no cassette
+            (:class:`~traceforge_proxy.transport.UpstreamSender`; default: the network);
+            ``traceforge test run --replay`` answers from stored traces
+            (:class:`~traceforge_proxy.trace_replay.TraceReplay`). Give it in ``addons``
+            too when it has hooks.
 
     Attributes:
         writer: the :class:`TraceWriter` (an addon itself: ``response``/``error`` queue the
             flow to save).
-        addons: the proxy's flow hooks: ``Addons([*addons, writer])``.
+        addons: the proxy's flow hooks: ``Addons([budgets, *addons, writer])``.
+        budgets: the :class:`~traceforge_proxy.budgets.BudgetGuard` of ``config.budgets``
+            (``None`` without budgets); its ``on_alert`` may be replaced before :meth:`start`.
         url: after :meth:`start`, the proxy's base URL for SDKs
             (``http://127.0.0.1:8787/v1``).
         upstreams: after :meth:`start`, every provider's upstream actually used (mock
@@ -70,19 +89,48 @@ class ProxyService:
         addons: Sequence[object] = (),
         mock_delay_ms: float = 20.0,
         upstream_app: web.Application | None = None,
+        cassette: CassetteOptions | None = None,
+        sender: UpstreamSender | None = None,
     ) -> None:
         self.config = config
+        self.sender = sender
+        #: the cassette recorded to or replayed from (``None``: live, :mod:`.modes`).
+        self.cassette = (
+            None
+            if cassette is None or cassette.mode == "live"
+            else CassetteSession(cassette, store.home, config.redaction)
+        )
+        cassette_addons = () if self.cassette is None else (self.cassette,)
         given = {upstream.provider: upstream} if isinstance(upstream, Upstream) else upstream
         self.upstreams = {**resolve_upstreams(config), **given}
         self.store = store
+        #: the ``budgets:`` of the config, enforced (``None`` when there are none).
+        self.budgets = BudgetGuard(config.budgets, store) if config.budgets else None
+        budget_addons = () if self.budgets is None else (self.budgets,)
+        #: the ``export.otlp`` addon (``saved``: spans exported from the SDK's batch thread).
+        self.otlp_export = otlp_export_addon(config, store.home)
+        export_addons = () if self.otlp_export is None else (self.otlp_export,)
         # Redaction runs first, so no other addon ever sees an unredacted trace; then the
-        # cost in USD is priced from the usage (genai-prices).
+        # cost in USD is priced from the usage (genai-prices); embedding vectors are stored
+        # as their dimensions and first values.
+        redactor = Redactor(config.redaction)
+        #: calls in flight on ``GET /_traceforge/events`` (:mod:`traceforge_proxy.live`).
+        self.live = LiveCalls(redactor)
         self.writer = TraceWriter(
             store,
-            addons=[Redactor(config.redaction), CostRecorder(), *addons],
+            addons=[
+                redactor,
+                *cassette_addons,
+                EmbeddingVectors(config.storage.embedding_values),
+                CostRecorder(),
+                *addons,
+                *budget_addons,
+                *export_addons,
+                self.live,
+            ],
             storage=config.storage,
         )
-        self.addons = Addons([*addons, self.writer])
+        self.addons = Addons([*budget_addons, *addons, self.live, self.writer])
         self.mock_delay_ms = mock_delay_ms
         self.upstream_app = upstream_app
         self._runners: list[web.AppRunner] = []
@@ -94,7 +142,17 @@ class ProxyService:
 
         Raises:
             OSError: the port is taken or the host cannot be bound.
+            traceforge_shared.cassettes.CassetteError: a cassette file cannot be read.
         """
+        offline = self.cassette is not None and self.cassette.options.offline
+        if self.cassette is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.cassette.load)
+        if offline:  # no mock: replayed answers need no upstream, and nothing is reached
+            for provider, upstream in self.upstreams.items():
+                if upstream.mock:
+                    self.upstreams[provider] = dataclasses.replace(
+                        upstream, base_url=OFFLINE_URL + MOCK_PREFIXES[provider], mock=False
+                    )
         if self.upstream_app is not None:
             address = await self._serve_upstream(self.upstream_app)
             self.upstreams["openai"] = dataclasses.replace(
@@ -107,7 +165,13 @@ class ProxyService:
                     self.upstreams[provider] = dataclasses.replace(
                         upstream, base_url=address + MOCK_PREFIXES[provider]
                     )
-        app = create_proxy_app(self.upstreams, self.addons, self.config)
+        app = create_proxy_app(
+            self.upstreams,
+            self.addons,
+            self.config,
+            sender=self.cassette if self.cassette is not None else self.sender,
+            offline=offline,
+        )
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         proxy = self.config.proxy
@@ -134,7 +198,11 @@ class ProxyService:
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
+        if self.cassette is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.cassette.close)
         await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
+        if self.otlp_export is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.otlp_export.close)
 
 
 class BackgroundProxy:

@@ -43,8 +43,10 @@ from traceforge_proxy.bodies import (
 )
 from traceforge_proxy.errors import error_body
 from traceforge_proxy.exchange import Exchange
+from traceforge_proxy.grouping import read_grouping
 from traceforge_proxy.headers import relayed_response_headers
 from traceforge_proxy.hooks import Addons
+from traceforge_proxy.models_list import ModelsLister, is_models_request
 from traceforge_proxy.plan import (
     ClientRequest,
     Failure,
@@ -54,6 +56,7 @@ from traceforge_proxy.plan import (
 )
 from traceforge_proxy.relay import Relay, converted_answer, start_relay
 from traceforge_proxy.routing import Router
+from traceforge_proxy.transport import LiveSender, UpstreamResponse, UpstreamSender
 from traceforge_proxy.upstream import Upstream
 from traceforge_proxy.watch import ClientWatch
 from traceforge_shared.config import ProxyConfig
@@ -72,6 +75,10 @@ SESSION_KEY: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.C
 #: Response header naming the trace a call is recorded as (``traceforge trace show <id>``).
 TRACE_ID_HEADER = "X-TraceForge-Trace-Id"
 TRACE_ID_KEY: web.RequestKey[str] = web.RequestKey("traceforge_trace_id", str)
+#: Response headers the ``admit`` hooks added (``X-TraceForge-Budget``).
+ADDED_HEADERS_KEY: web.RequestKey[tuple[tuple[str, str], ...]] = web.RequestKey(
+    "traceforge_added_headers", tuple
+)
 
 _SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -95,6 +102,7 @@ class ProxyHandler:
         router: model-name routing for the front door.
         addons: the flow hooks (the trace writer among them).
         config: timeouts, pool size, chunk cap.
+        sender: how planned requests reach upstreams (default: the app's session).
     """
 
     def __init__(
@@ -103,11 +111,15 @@ class ProxyHandler:
         router: Router,
         addons: Addons,
         config: ProxyConfig,
+        sender: UpstreamSender | None = None,
     ) -> None:
         self.upstreams = dict(upstreams)
+        #: sends planned requests (:mod:`traceforge_proxy.transport`; a cassette replays).
+        self.sender: UpstreamSender = sender or LiveSender()
         self.router = router
         self.addons = addons
         self.config = config
+        self.models = ModelsLister(self.upstreams, router)
         self.timeout = aiohttp.ClientTimeout(
             total=None,
             connect=config.connect_timeout_s,
@@ -146,10 +158,16 @@ class ProxyHandler:
             request_cut=not complete,
         )
         request[TRACE_ID_KEY] = exchange.trace_id
+        exchange.grouped(read_grouping(client.headers))
         self.addons.request(exchange)
         try:
             try:
-                plan = plan_request(client, self.router, self.upstreams)
+                if is_models_request(client):  # merged from every provider, not forwarded
+                    plan: ForwardingPlan | ProxyAnswer = await self.models.answer(
+                        client, request.app[SESSION_KEY]
+                    )
+                else:
+                    plan = plan_request(client, self.router, self.upstreams)
             except Exception as exc:  # a request no planner case expected: answer, record
                 log.exception("could not plan request %s", exchange.trace_id)
                 message = f"TraceForge could not forward this request: {exc!r}"
@@ -158,9 +176,15 @@ class ProxyHandler:
                     error_body(message, "proxy_error"),
                     failure=Failure("upstream_error", "proxy_error", message),
                 )
+            if isinstance(plan, ForwardingPlan) and self.addons.has("admit"):
+                # Budgets: headers for the client, maybe the proxy's own answer instead.
+                admission = self.addons.admit(exchange, client, plan)
+                request[ADDED_HEADERS_KEY] = admission.headers
+                if admission.answer is not None:
+                    plan = admission.answer
             if isinstance(plan, ProxyAnswer):
                 return self._answer(exchange, plan)
-            return await self._forward(request, plan, exchange)
+            return await self._forward(request, plan, exchange, client)
         except asyncio.CancelledError:
             exchange.client_gone(time.perf_counter_ns())
             raise
@@ -176,7 +200,9 @@ class ProxyHandler:
         exchange.answer(answer)
         self.addons.response_headers(exchange)
         return web.Response(
-            status=answer.status, body=answer.body, headers={"Content-Type": answer.content_type}
+            status=answer.status,
+            body=answer.body,
+            headers={"Content-Type": answer.content_type, **dict(answer.headers)},
         )
 
     def _failed(self, exchange: Exchange) -> web.Response:
@@ -189,7 +215,11 @@ class ProxyHandler:
         )
 
     async def _forward(
-        self, request: web.Request, plan: ForwardingPlan, exchange: Exchange
+        self,
+        request: web.Request,
+        plan: ForwardingPlan,
+        exchange: Exchange,
+        client: ClientRequest,
     ) -> web.StreamResponse:
         """Send the planned request; relay the answer (a stream read by read)."""
         exchange.sending(plan, time.perf_counter_ns())
@@ -197,14 +227,7 @@ class ProxyHandler:
         headers = {**plan.headers, "Accept-Encoding": plan.accept_encoding}
         watch = ClientWatch(request)
         try:
-            upstream_response = await session.request(
-                plan.method,
-                plan.url,
-                data=plan.body or None,
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
+            sent = await self.sender.send(session, client, plan, exchange, headers, self.timeout)
         except _UPSTREAM_FAILED as exc:
             _upstream_failed(exchange, exc)
             return self._failed(exchange)
@@ -215,6 +238,9 @@ class ProxyHandler:
             return web.Response()  # nobody reads it
         finally:
             watch.stop()
+        if isinstance(sent, ProxyAnswer):  # a cassette's replay miss
+            return self._answer(exchange, sent)
+        upstream_response = sent
         status, upstream_headers = upstream_response.status, upstream_response.headers
         created = int(time.time())  # dates the OpenAI objects converted from the answer
         exchange.headers_received(status, upstream_headers.items(), time.perf_counter_ns(), created)
@@ -277,7 +303,7 @@ class ProxyHandler:
     async def _stream(
         self,
         request: web.Request,
-        upstream_response: aiohttp.ClientResponse,
+        upstream_response: UpstreamResponse,
         response: web.StreamResponse,
         relay: Relay,
         exchange: Exchange,

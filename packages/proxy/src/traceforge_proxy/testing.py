@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 from aiohttp.typedefs import Handler
 
 from traceforge_proxy.exchange import Exchange
@@ -58,3 +61,84 @@ def upstream_app(handler: Handler) -> web.Application:
     app = web.Application()
     app.router.add_route("*", "/v1/{tail:.*}", handler)
     return app
+
+
+class RecordingUpstream:
+    """A fake provider on a real socket: answers every POST with one recorded answer, byte for
+    byte, and records what it received. ``async with RecordingUpstream(body, content_type) as
+    url:`` gives its base URL (no trailing ``/``) for ``UpstreamConfig(base_url=url)``.
+
+    Attributes:
+        requests: ``(path, decoded JSON body)`` of each request received, in order.
+        headers: the headers of each request received, in order (names as sent).
+    """
+
+    def __init__(self, answer: bytes, content_type: str, *, status: int = 200) -> None:
+        self.answer = answer
+        self.content_type = content_type
+        self.status = status
+        self.requests: list[tuple[str, Any]] = []
+        self.headers: list[list[tuple[str, str]]] = []
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self._handle)
+        self._server = TestServer(app, host="127.0.0.1")
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.requests.append((request.path_qs, json.loads(await request.read())))
+        self.headers.append(list(request.headers.items()))
+        return web.Response(
+            body=self.answer, status=self.status, headers={"Content-Type": self.content_type}
+        )
+
+    @property
+    def bodies(self) -> list[Any]:
+        """The decoded JSON bodies received, in order."""
+        return [body for _, body in self.requests]
+
+    async def __aenter__(self) -> str:
+        await self._server.start_server()
+        return str(self._server.make_url("")).rstrip("/")
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._server.close()
+
+
+class HeldStream:
+    """A fake OpenAI upstream that streams recorded SSE events byte for byte but holds the
+    stream open after the first ``hold_after`` events until :meth:`release` (a call in
+    flight, for live views; no timer involved). Serve :meth:`app` (``ProxyService(
+    upstream_app=held.app())``).
+
+    Args:
+        events: the raw SSE events to send, in order (e.g. :func:`transcript_chunks`).
+        hold_after: events sent before holding.
+
+    Attributes:
+        holding: set once the first ``hold_after`` events were written.
+    """
+
+    def __init__(self, events: list[bytes], hold_after: int) -> None:
+        self.events = events
+        self.hold_after = hold_after
+        self.holding = asyncio.Event()
+        self._gate = asyncio.Event()
+
+    def app(self) -> web.Application:
+        """The upstream's aiohttp application."""
+        return upstream_app(self._handle)
+
+    def release(self) -> None:
+        """Send the remaining events and end the stream."""
+        self._gate.set()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for i, event in enumerate(self.events):
+            if i == self.hold_after:
+                self.holding.set()
+                await self._gate.wait()
+            await response.write(event)
+        await response.write_eof()
+        return response

@@ -103,7 +103,7 @@ class Analytics(msgspec.Struct, kw_only=True):
          "latency_ms": {"avg": 812.5, "p50": 640.0, "p95": 2210.0, "p99": 4100.0},
          "tokens": {"total": 51234, "prompt": 40100, "completion": 11134,
                     "avg_per_trace": 426.95},
-         "cost_usd_total": 0.0421,
+         "cost_usd_total": 0.0421, "cost_unpriced": 3,
          "models": [{"name": "gpt-4o-mini", "count": 100}, ...],
          "providers": [{"name": "openai", "count": 110}, ...],
          "errors_by_status": {"upstream_error": 4, "error": 2},
@@ -118,6 +118,10 @@ class Analytics(msgspec.Struct, kw_only=True):
         latency_ms: latency mean and percentiles, ms (:class:`LatencyStats`).
         tokens: token sums (:class:`TokenStats`).
         cost_usd_total: sum of the known costs, USD; ``None`` when no trace has a cost.
+            A lower bound when ``cost_unpriced`` > 0 (shown as ``≥ $x (n unpriced)``:
+            :func:`~traceforge_shared.views.units.cost_sum_text`).
+        cost_unpriced: traces with token usage but no known cost (a model or provider
+            genai-prices has no price for), left out of ``cost_usd_total``.
         models: traces per requested model, most used first (ties by name).
         providers: traces per provider, same order.
         errors_by_status: traces per non-``success`` status (``error``, ``upstream_error``,
@@ -138,6 +142,7 @@ class Analytics(msgspec.Struct, kw_only=True):
     latency_ms: LatencyStats
     tokens: TokenStats
     cost_usd_total: float | None
+    cost_unpriced: int = 0
     models: list[NameCount]
     providers: list[NameCount]
     errors_by_status: dict[str, int]
@@ -188,6 +193,10 @@ def compute_analytics(
             where, params, recent_since=_iso(_shift(now, -_WEEK)), recent_until=_iso(now)
         )
         n = totals.rows
+        unpriced_where = "cost_usd IS NULL AND total_tokens > 0"
+        unpriced = index.count(
+            f"({where}) AND {unpriced_where}" if where else unpriced_where, params
+        )
         latency = LatencyStats()
         if n:
             # Nearest rank: the ceil(p/100 * n)-th smallest, as a 0-based offset.
@@ -218,6 +227,7 @@ def compute_analytics(
             avg_per_trace=totals.total_tokens / n if n else None,
         ),
         cost_usd_total=totals.cost_usd,
+        cost_unpriced=unpriced,
         models=models,
         providers=providers,
         errors_by_status=errors,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -35,6 +35,10 @@ HOME_ENV = "TRACEFORGE_HOME"
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+#: An http(s) base URL (checked by :mod:`traceforge_shared.configcheck`).
+HttpUrl = Annotated[str, msgspec.Meta(extra={"check": "url"})]
+#: An ``fnmatch`` glob, e.g. ``gpt-*`` (checked by :mod:`traceforge_shared.configcheck`).
+Glob = Annotated[str, msgspec.Meta(extra={"check": "glob"})]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 
@@ -58,6 +62,10 @@ class ProxyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         default_provider: provider for OpenAI-format requests whose model matches no
             provider's patterns; ``None`` (default): such requests get a 400 that lists the
             patterns, rather than a guess.
+        unsupported_params: converted route (Anthropic, Gemini, Ollama, Cohere), an OpenAI
+            parameter the provider cannot take: ``error`` (default) answers 400
+            ``unsupported_parameter``; ``drop`` sends the request without it and notes it in
+            the trace's warnings.
     """
 
     host: str = "127.0.0.1"
@@ -67,6 +75,7 @@ class ProxyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_connections: PositiveInt = 100
     chunk_cap: PositiveInt = 10_000
     default_provider: str | None = None
+    unsupported_params: Literal["error", "drop"] = "error"
 
     def __post_init__(self) -> None:
         if self.default_provider is not None and self.default_provider not in PROVIDERS:
@@ -100,10 +109,10 @@ class UpstreamConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         api_version: azure only: the ``api-version`` query parameter.
     """
 
-    base_url: str | None = None
+    base_url: HttpUrl | None = None
     api_key_env: str | None = None
     inject_stream_usage: bool | None = None
-    models: list[str] | None = None
+    models: list[Glob] | None = None
     deployments: dict[str, str] = msgspec.field(default_factory=dict)
     api_version: str = "2024-10-21"
 
@@ -121,12 +130,15 @@ class StorageConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         unsaved_queue_mb: while traces cannot be saved (disk full, read-only), the proxy
             holds them in memory, up to this many MiB of encoded trace JSON, and retries;
             beyond it the oldest unsaved traces are dropped (and counted in ``/healthz``).
+        embedding_values: how many values of each embedding vector a trace keeps (with the
+            vector's dimensions); the client always gets whole vectors. ``0``: none.
     """
 
     max_traces: PositiveInt | None = 10_000
     retention_days: PositiveInt | None = 30
     fsync: bool = False
     unsaved_queue_mb: PositiveInt = 64
+    embedding_values: Annotated[int, msgspec.Meta(ge=0)] = 8
 
 
 class CustomPattern(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -205,6 +217,139 @@ class ApiConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             )
 
 
+class BudgetConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One entry of ``budgets:``: a spending limit per period, enforced by the proxy (see
+    docs/configuration.md, "Budgets", and :mod:`traceforge_shared.budgets`).
+
+    Attributes:
+        name: the budget's name (letters, digits, ``_ . -``), shown in alerts, the
+            ``X-TraceForge-Budget`` header and ``traceforge budget status``.
+        limit_usd: limit on the cost in USD of the period's calls (calls of models without a
+            known price count as unknown, not as 0). Exactly one of ``limit_usd`` and
+            ``limit_tokens``.
+        limit_tokens: limit on the total tokens (input + output) of the period's calls.
+        period: ``day`` or ``month``, in UTC.
+        provider: only calls routed to this provider (``openai``, ``anthropic``...).
+        model: only calls whose model matches this glob (``gpt-4o*``).
+        tag: only calls whose ``X-TraceForge-Tags`` request header (comma-separated) has it.
+        session: only calls whose ``X-TraceForge-Session-Id`` request header is this.
+        action: ``warn`` (alerts only) or ``block`` (once spent, calls get a 429
+            ``budget_exceeded`` answered by the proxy, without calling the upstream).
+        alert_at: fractions of the limit at which the console alerts, once per period each.
+    """
+
+    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    limit_usd: PositiveFloat | None = None
+    limit_tokens: PositiveInt | None = None
+    period: Literal["day", "month"] = "day"
+    provider: str | None = None
+    model: Glob | None = None
+    tag: str | None = None
+    session: str | None = None
+    action: Literal["warn", "block"] = "warn"
+    alert_at: list[PositiveFloat] = msgspec.field(default_factory=lambda: [0.8, 1.0])
+
+    def __post_init__(self) -> None:
+        if (self.limit_usd is None) == (self.limit_tokens is None):
+            raise ValueError(f"budget {self.name!r}: set exactly one of limit_usd, limit_tokens")
+        if self.provider is not None and self.provider not in PROVIDERS:
+            raise ValueError(
+                f"budget {self.name!r}: unknown provider {self.provider!r}; "
+                f"known: {', '.join(PROVIDERS)}"
+            )
+
+
+class OtlpExportConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``export.otlp``: every saved trace sent on as an OpenTelemetry GenAI span (docs/otel.md,
+    "Export"; :mod:`traceforge_shared.otel.export_sdk`). Off unless ``endpoint`` or ``file``
+    is set.
+
+    Attributes:
+        endpoint: OTLP/HTTP base URL (``http://collector:4318``); spans go to
+            ``<endpoint>/v1/traces`` and the duration metrics to ``<endpoint>/v1/metrics``
+            (a URL already ending in ``/v1/traces`` is used as is, without metrics).
+        headers: HTTP headers sent with every export (e.g. ``Authorization``); empty: the
+            ``OTEL_EXPORTER_OTLP_HEADERS`` environment variable, if set.
+        file: also (or instead) append OTLP/JSON lines to this file, one
+            ``ExportTraceServiceRequest`` per line (relative paths: to the TraceForge home).
+        file_max_mb: rotate the file past this size (MiB): ``file`` becomes ``file.1``, ...
+        file_backups: rotated files kept (``file.1`` to ``file.N``); older ones are deleted.
+        semconv: attribute and metric names: ``v0.1`` (the 2026 GenAI conventions) or
+            ``legacy`` (``gen_ai.system``, ``gen_ai.usage.cache_creation.input_tokens``,
+            ``gen_ai.client.operation.duration``).
+        capture_content: add the (redacted) messages as ``gen_ai.input.messages`` /
+            ``gen_ai.output.messages``.
+        timeout_s: seconds per export request, retries included (the exporter retries
+            429/502/503/504 with exponential backoff).
+        service_name: the ``service.name`` resource attribute.
+    """
+
+    endpoint: HttpUrl | None = None
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    file: str | None = None
+    file_max_mb: PositiveInt = 64
+    file_backups: Annotated[int, msgspec.Meta(ge=0, le=100)] = 5
+    semconv: Literal["v0.1", "legacy"] = "v0.1"
+    capture_content: bool = False
+    timeout_s: PositiveFloat = 10.0
+    service_name: Annotated[str, msgspec.Meta(min_length=1)] = "traceforge"
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is exported (an endpoint or a file is set)."""
+        return self.endpoint is not None or self.file is not None
+
+
+class ExportConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``export:`` section: sending traces on to other tools (``otlp``: OpenTelemetry)."""
+
+    otlp: OtlpExportConfig = msgspec.field(default_factory=OtlpExportConfig)
+
+
+#: The themes the TUI offers (Textual's own names).
+TUI_THEMES = ("textual-dark", "textual-light")
+
+
+class TuiConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``tui:`` section: the TUI's remembered choices (written by the TUI itself through
+    :func:`traceforge_shared.configfile.update_config` when they change).
+
+    Attributes:
+        theme: one of :data:`TUI_THEMES`.
+        hide_test_traffic: hide the calls made by ``traceforge test run`` (traces whose
+            ``meta["source"]`` is ``test``) in the trace list and the dashboard.
+    """
+
+    theme: str = "textual-dark"
+    hide_test_traffic: bool = False
+
+    def __post_init__(self) -> None:
+        if self.theme not in TUI_THEMES:
+            raise ValueError(
+                f"unknown theme {self.theme!r}; expected one of {', '.join(TUI_THEMES)}"
+            )
+
+
+class ReplayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``replay:`` section: defaults of ``traceforge start --mode record|replay|auto``
+    (docs/replay.md).
+
+    Attributes:
+        ignore_fields: request body fields left out of the request key besides the volatile
+            ones (``temperature``, ``metadata.user_id``, ``messages[*].name``,
+            ``**.cache_control``); ``--ignore-field`` adds more.
+        timing: replay pacing: ``recorded``, ``fast`` or ``scale:X``.
+        on_miss: ``--mode replay``: what a request with no recording does: ``error`` (a 400
+            naming the nearest recording), ``record`` or ``passthrough``.
+    """
+
+    ignore_fields: list[str] = msgspec.field(default_factory=list)
+    timing: Annotated[str, msgspec.Meta(pattern=r"^(recorded|fast|scale:\d+(\.\d+)?)$")] = (
+        "recorded"
+    )
+    on_miss: Literal["error", "record", "passthrough"] = "error"
+
+
 def _default_upstreams() -> dict[str, UpstreamConfig]:
     return {"openai": UpstreamConfig()}
 
@@ -217,8 +362,16 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     redaction: RedactionConfig = msgspec.field(default_factory=RedactionConfig)
     api: ApiConfig = msgspec.field(default_factory=ApiConfig)
+    budgets: list[BudgetConfig] = msgspec.field(default_factory=list)
+    export: ExportConfig = msgspec.field(default_factory=ExportConfig)
+    tui: TuiConfig = msgspec.field(default_factory=TuiConfig)
+    replay: ReplayConfig = msgspec.field(default_factory=ReplayConfig)
 
     def __post_init__(self) -> None:
+        names = [b.name for b in self.budgets]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"budget name(s) used twice: {', '.join(repeated)}")
         unknown = sorted(set(self.upstreams) - set(PROVIDERS))
         if unknown:
             raise ValueError(
@@ -237,6 +390,8 @@ proxy:
   max_connections: 100     # upstream connection pool size
   chunk_cap: 10000         # SSE chunks stored per trace; later chunks are forwarded, not stored
   # default_provider: openai  # for models no pattern matches (default: answer 400)
+  # unsupported_params: drop  # Claude/Gemini/Ollama/Cohere, a parameter they can't take: send
+  #                           # without it, warn in the trace (default error: answer 400)
 upstreams:                 # one entry per provider: openai anthropic gemini ollama xai cohere azure
                            # groq deepseek mistral openrouter together fireworks openai-compatible
   openai: {}               # every key is optional:
@@ -260,6 +415,7 @@ storage:
   retention_days: 30       # traces older than this are deleted
   fsync: false             # true: flush every trace to disk (survives power loss; slower)
   unsaved_queue_mb: 64     # disk full or read-only: hold this much unsaved in memory, retry
+  embedding_values: 8      # values kept per embedding vector in a trace (clients get all)
 redaction:                 # applied to what is stored; the app and upstream see the originals
   enabled: true
   kinds: {}                # every kind is on unless turned off here, e.g. {ipv4: false}
@@ -272,6 +428,28 @@ redaction:                 # applied to what is stored; the app and upstream see
   deterministic: false     # markers carry a keyed hash of the value: [EMAIL_REDACTED:3f2a]
 # api:                     # the REST API of `traceforge start`
 #   allowed_hosts: []      # Host names it answers besides 127.0.0.1, localhost, [::1]
+# budgets:                 # spending limits the proxy enforces (docs/configuration.md)
+#   - name: daily
+#     limit_usd: 5         # or limit_tokens: 1000000
+#     period: day          # day | month (UTC)
+#     model: 'gpt-4o*'     # optional scope: provider, model (glob), tag, session
+#     action: warn         # warn: console alerts; block: 429 budget_exceeded once spent
+#     alert_at: [0.8, 1.0]
+# export:
+#   otlp:                  # every saved trace as an OpenTelemetry GenAI span (docs/otel.md)
+#     endpoint: http://127.0.0.1:4318   # OTLP/HTTP collector; /v1/traces and /v1/metrics
+#     headers: {}          # e.g. {Authorization: 'Bearer ...'}; default $OTEL_EXPORTER_OTLP_HEADERS
+#     file: otlp/traces.jsonl   # OTLP/JSON lines for a Collector's otlpjsonfile receiver
+#     file_max_mb: 64      # rotate past this size, keeping file_backups (5) old files
+#     semconv: v0.1        # v0.1 | legacy (gen_ai.system, gen_ai.client.operation.duration)
+#     capture_content: false  # true: add the redacted messages (gen_ai.input.messages ...)
+# tui:                     # remembered by the TUI when changed there
+#   theme: textual-dark    # textual-dark | textual-light (ctrl+t)
+#   hide_test_traffic: false  # hide `traceforge test run` calls (x)
+# replay:                  # traceforge start --mode record|replay|auto (docs/replay.md)
+#   ignore_fields: []      # body fields not matched, e.g. [temperature, 'messages[*].name']
+#   timing: recorded       # recorded | fast | scale:0.5
+#   on_miss: error         # error (400 naming the nearest recording) | record | passthrough
 """
 
 
@@ -292,6 +470,32 @@ class ConfigError(FileProblem):
         self, path: Path, message: str, *, line: int | None = None, field: str | None = None
     ) -> None:
         super().__init__(path, message, line=line, field=field)
+
+
+class ConfigErrors(ConfigError):
+    """Every problem of a config file (:mod:`traceforge_shared.configcheck`), at least one.
+
+    ``path``, ``line``, ``field`` and ``reason`` are those of the first problem (so code that
+    handles one :class:`ConfigError` still works); ``str()`` is one line per problem,
+    ``path:line: field: reason``.
+
+    Args:
+        problems: the problems, in file order.
+    """
+
+    def __init__(self, problems: list[FileProblem]) -> None:
+        first = problems[0]
+        super().__init__(path_of(first), first.reason, line=first.line, field=first.field)
+        self.problems = problems
+
+    def __str__(self) -> str:
+        """One line per problem."""
+        return "\n".join(FileProblem.__str__(p) for p in self.problems)
+
+
+def path_of(problem: FileProblem) -> Path:
+    """The file of ``problem`` (``config.yaml`` when it names none)."""
+    return problem.path if problem.path is not None else Path("config.yaml")
 
 
 def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
@@ -315,8 +519,11 @@ def load_config(path: Path) -> Config:
     """Read ``path`` into a :class:`Config`; a missing file gives the defaults.
 
     Raises:
-        ConfigError: the file is not valid YAML, not a mapping, or a field has a wrong type,
-            value or name. The message names the file, line and field.
+        ConfigError: the file is not valid YAML or not a mapping (the message names the file
+            and line).
+        ConfigErrors: keys or values are wrong (unknown key, wrong type, out of range, not a
+            URL, ...): every problem, each naming the file, line and key
+            (:mod:`traceforge_shared.configcheck`).
     """
     if not path.exists():
         return Config()
@@ -350,6 +557,11 @@ def load_config(path: Path) -> Config:
         plain = to_plain(doc)
     except YamlProblem as exc:
         raise ConfigError(path, exc.reason) from exc
+    from traceforge_shared.configcheck import check_document
+
+    problems = check_document(Config, plain, path=path, doc=doc, error=ConfigError)
+    if problems:
+        raise ConfigErrors(problems)
     try:
         return msgspec.convert(plain, Config)
     except msgspec.ValidationError as exc:

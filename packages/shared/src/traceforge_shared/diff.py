@@ -14,6 +14,7 @@ import msgspec
 from deepdiff import DeepDiff
 from rapidfuzz import fuzz
 
+from traceforge_shared.chat_view import chat_trace, is_responses_trace
 from traceforge_shared.trace import Trace, TraceSummary, response_text, summarize
 
 __all__ = [
@@ -142,13 +143,19 @@ def diff_traces(a: Trace, b: Trace) -> TraceDiff:
     however different they are. Lists of objects (``messages``, ``choices``) are compared
     index by index, so a message inserted in the middle shows as changes from there on plus
     an addition at the end; lists of plain values are aligned (an inserted value is one
-    addition). A value that changes type (``null`` to an object) is one change.
+    addition). A value that changes type (``null`` to an object) is one change. A Responses
+    API trace diffed against a chat completion trace is compared in its chat completion view
+    (:func:`traceforge_shared.chat_view.chat_trace`: ``request.messages``,
+    ``response.choices[0].message``); two Responses traces are compared as stored.
 
     Never raises on trace content: any JSON data can be compared.
     """
     # DeepDiff spends ~0.1 ms on every node it visits, equal or not: hand it only the parts
     # that differ (equal subtrees and noise taken out, list positions kept).
-    view_a, view_b = _prune(_view(a), _view(b), ())
+    if is_responses_trace(a) != is_responses_trace(b):
+        view_a, view_b = _prune(_view(chat_trace(a)), _view(chat_trace(b)), ())
+    else:
+        view_a, view_b = _prune(_view(a), _view(b), ())
     diff = DeepDiff(
         view_a,
         view_b,
@@ -253,9 +260,8 @@ def _is_noise(path: tuple[str | int, ...]) -> bool:
 
 def _side(trace: Trace) -> DiffSide:
     return DiffSide(
-        **msgspec.structs.asdict(summarize(trace)),
+        **msgspec.structs.asdict(summarize(trace)),  # its route too
         response_model=trace.response_model,
-        route=trace.route,
     )
 
 

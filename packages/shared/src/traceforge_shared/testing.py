@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from traceforge_shared.ids import new_trace_id, utc_timestamp
+from traceforge_shared.spans import Span
 from traceforge_shared.trace import StreamChunk, Trace, TraceMetadata, Usage
 
 
@@ -118,3 +119,51 @@ def transcript_events(text: str, *, ndjson: bool = False) -> list[tuple[str | No
             joined = "\n".join(data)
             events.append((name, joined if joined == "[DONE]" else json.loads(joined)))
     return events
+
+
+def make_span(
+    trace_id: str,
+    span_id: str,
+    *,
+    parent: str | None = None,
+    name: str = "step",
+    kind: str = "custom",
+    start_ms: float = 0.0,
+    duration_ms: float = 10.0,
+    epoch_s: float = 1_767_225_600.0,
+    status: str = "ok",
+    session_id: str | None = None,
+    tags: list[str] | None = None,
+    attributes: dict[str, Any] | None = None,
+    input_tokens: int | None = None,
+    output_tokens: int = 0,
+    cost_usd: float | None = None,
+    source: str = "sdk",
+) -> Span:
+    """Return a span of run ``trace_id`` (32 hex) starting ``start_ms`` after ``epoch_s``
+    (default 2026-01-01T00:00:00Z) and lasting ``duration_ms``; ``input_tokens`` set gives
+    it a usage (``output_tokens`` with it)."""
+    start_ns = int(epoch_s * 1e9) + int(start_ms * 1e6)
+    usage = None
+    if input_tokens is not None:
+        usage = Usage(
+            prompt_tokens=input_tokens,
+            completion_tokens=output_tokens,
+            total_tokens=input_tokens + output_tokens,
+        )
+    return Span(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent,
+        name=name,
+        kind=kind,
+        start_ns=start_ns,
+        end_ns=start_ns + int(duration_ms * 1e6),
+        status=status,
+        session_id=session_id,
+        tags=list(tags or []),
+        attributes=dict(attributes or {}),
+        usage=usage,
+        cost_usd=cost_usd,
+        source=source,
+    )

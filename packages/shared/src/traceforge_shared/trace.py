@@ -27,7 +27,11 @@ SCHEMA_VERSION = 1
 #: - ``client_disconnected``: the client hung up before the answer was complete.
 #: - ``incomplete``: the stream ended cleanly but the answer is not whole (a Responses API
 #:   stream ending in ``response.incomplete``, or without ``response.completed``).
-TraceStatus = Literal["success", "error", "upstream_error", "client_disconnected", "incomplete"]
+#: - ``replay_miss``: the proxy replays a cassette and no recording matched the request; it
+#:   answered a 400 naming the nearest recording (docs/replay.md).
+TraceStatus = Literal[
+    "success", "error", "upstream_error", "client_disconnected", "incomplete", "replay_miss"
+]
 
 TRACE_STATUSES: tuple[str, ...] = (
     "success",
@@ -35,21 +39,50 @@ TRACE_STATUSES: tuple[str, ...] = (
     "upstream_error",
     "client_disconnected",
     "incomplete",
+    "replay_miss",
 )
 
 
 class Usage(msgspec.Struct, kw_only=True, omit_defaults=False):
-    """Token usage of one call, as the provider reported it (OpenAI ``usage`` object).
+    """Token usage of one call, the same meaning for every provider.
+
+    The three OpenAI names stay (trace files already hold them); they are the OpenTelemetry
+    GenAI input and output tokens. Every other count is a *part* of one of them, never added
+    on top, and is 0 when the provider reported none. How each provider's own fields map here
+    is in :mod:`traceforge_shared.usage` (one reader per format) and docs/trace-format.md.
 
     Attributes:
-        prompt_tokens: input tokens (``gen_ai.usage.input_tokens``).
-        completion_tokens: output tokens (``gen_ai.usage.output_tokens``).
-        total_tokens: prompt + completion tokens as reported by the provider.
+        prompt_tokens: input tokens (``gen_ai.usage.input_tokens``), cache reads and writes
+            included (Anthropic's ``input_tokens`` + ``cache_creation_input_tokens`` +
+            ``cache_read_input_tokens``; Gemini's ``promptTokenCount``).
+        completion_tokens: output tokens (``gen_ai.usage.output_tokens``), reasoning
+            included (xAI and Gemini report reasoning apart: it is added here, as it is
+            billed as output).
+        total_tokens: prompt + completion tokens (the provider's total when larger).
+        cache_read_tokens: of ``prompt_tokens``, read from the provider's prompt cache
+            (OpenAI ``prompt_tokens_details.cached_tokens``, Anthropic
+            ``cache_read_input_tokens``, Gemini ``cachedContentTokenCount``).
+        cache_write_tokens: of ``prompt_tokens``, written to the prompt cache (Anthropic
+            ``cache_creation_input_tokens``).
+        reasoning_tokens: of ``completion_tokens``, spent reasoning (OpenAI and xAI
+            ``completion_tokens_details.reasoning_tokens``, Gemini ``thoughtsTokenCount``).
+        audio_tokens: of ``prompt_tokens``, audio input.
+        output_audio_tokens: of ``completion_tokens``, audio output.
+        image_tokens: of ``prompt_tokens``, image input.
+        estimated: the provider reported no usage; the counts were estimated locally
+            (:mod:`traceforge_shared.token_estimate`), shown with a ``~``.
     """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    audio_tokens: int = 0
+    output_audio_tokens: int = 0
+    image_tokens: int = 0
+    estimated: bool = False
 
 
 class StreamChunk(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -101,8 +134,12 @@ class TraceMetadata(msgspec.Struct, kw_only=True, omit_defaults=False):
         latency_ms: ms from the request reaching the proxy to the end of the answer (for
             streams: to the last chunk).
         streaming: whether the answer was an SSE stream.
-        first_chunk_latency_ms: ms from sending the request upstream to the first SSE chunk
-            (time to first token); ``None`` for non-streaming calls.
+        first_chunk_latency_ms: ms from sending the request upstream to the first stream chunk
+            (time to first byte of the stream); ``None`` for non-streaming calls.
+        first_content_latency_ms: ms from sending the request upstream to the first chunk
+            carrying content: a text, refusal, reasoning or tool-call delta (time to first
+            token; role-only and metadata chunks before it do not count); ``None`` for
+            non-streaming calls and streams that carried no content.
         stream_duration_ms: ms from the first to the last chunk; ``None`` if not streaming.
         total_chunks: chunks the client received (withheld chunks not counted).
         chunks_received: chunks that arrived from the upstream.
@@ -123,6 +160,7 @@ class TraceMetadata(msgspec.Struct, kw_only=True, omit_defaults=False):
     latency_ms: float = 0.0
     streaming: bool = False
     first_chunk_latency_ms: float | None = None
+    first_content_latency_ms: float | None = None
     stream_duration_ms: float | None = None
     total_chunks: int = 0
     chunks_received: int = 0
@@ -159,6 +197,26 @@ class NativeCall(msgspec.Struct, kw_only=True, omit_defaults=False):
     response: Any = None
 
 
+class SpanContext(msgspec.Struct, kw_only=True, omit_defaults=False):
+    """Where a recorded call sits in its run (W3C Trace Context,
+    https://www.w3.org/TR/trace-context/): the call is a span of the run.
+
+    Attributes:
+        trace_id: the run id, 32 lower-case hex digits: the ``traceparent`` trace id, or a
+            new one when the request had no (valid) ``traceparent``.
+        span_id: the call's own span id, 16 lower-case hex digits, made by the proxy.
+        parent_span_id: the ``traceparent`` parent id (the app's span around the call);
+            ``None`` when the call started its own run.
+        tracestate: the ``tracestate`` header as received (vendor data, forwarded untouched),
+            when there was one.
+    """
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None = None
+    tracestate: str | None = None
+
+
 class Trace(msgspec.Struct, kw_only=True, omit_defaults=False):
     """One recorded call: request, response, chunks and metadata.
 
@@ -186,6 +244,12 @@ class Trace(msgspec.Struct, kw_only=True, omit_defaults=False):
             (``gen_ai.response.model``), when known.
         native: the provider-format request and answer, for ``converted`` and ``passthrough``
             routes; ``None`` on the ``openai`` route (``request``/``response`` are native).
+        session_id: the ``X-TraceForge-Session-Id`` header: the session (conversation or
+            user) the call belongs to; ``None`` when not sent.
+        tags: the ``X-TraceForge-Tags`` header, split at commas, trimmed, empty ones dropped.
+        meta: the ``X-TraceForge-Meta-<key>`` headers, key lower-cased, values redacted.
+        span: the call's place in its run (:class:`SpanContext`); ``None`` in traces
+            recorded before runs existed.
     """
 
     id: str
@@ -200,6 +264,10 @@ class Trace(msgspec.Struct, kw_only=True, omit_defaults=False):
     route: str = "openai"
     response_model: str | None = None
     native: NativeCall | None = None
+    session_id: str | None = None
+    tags: list[str] = msgspec.field(default_factory=list)
+    meta: dict[str, str] = msgspec.field(default_factory=dict)
+    span: SpanContext | None = None
     schema_version: int = SCHEMA_VERSION
 
 
@@ -207,7 +275,8 @@ class TraceSummary(msgspec.Struct, kw_only=True, frozen=True):
     """The columns of a trace that listing needs, read from the store's index (no file parse).
 
     Attributes mirror :class:`Trace` and :class:`TraceMetadata`; token counts are 0 when the
-    provider reported no usage.
+    provider reported no usage. ``source`` is ``Trace.meta["source"]`` (the
+    ``X-TraceForge-Meta-Source`` header; :data:`TEST_SOURCE` for ``traceforge test run``).
     """
 
     id: str
@@ -224,6 +293,17 @@ class TraceSummary(msgspec.Struct, kw_only=True, frozen=True):
     completion_tokens: int
     total_tokens: int
     cost_usd: float | None
+    route: str = "openai"
+    session_id: str | None = None
+    tags: list[str] = msgspec.field(default_factory=list)
+    source: str | None = None
+
+
+#: The ``meta`` key (``X-TraceForge-Meta-Source`` header) saying what made a call;
+#: ``traceforge test run`` sends :data:`TEST_SOURCE`, so test traffic can be told apart.
+SOURCE_META_KEY = "source"
+#: The :data:`SOURCE_META_KEY` value of calls made by ``traceforge test run``.
+TEST_SOURCE = "test"
 
 
 def summarize(trace: Trace) -> TraceSummary:
@@ -245,17 +325,27 @@ def summarize(trace: Trace) -> TraceSummary:
         completion_tokens=usage.completion_tokens,
         total_tokens=usage.total_tokens,
         cost_usd=meta.cost_usd,
+        route=trace.route,
+        session_id=trace.session_id,
+        tags=list(trace.tags),
+        source=trace.meta.get(SOURCE_META_KEY),
     )
 
 
 def response_text(trace: Trace) -> str:
-    """Return the assistant text of a chat completion trace (``choices[0].message.content``).
+    """Return the assistant text of a chat completion trace (``choices[0].message.content``),
+    or of a Responses API trace (its ``output_text`` parts, see
+    :mod:`traceforge_shared.responses_view`).
 
-    Returns ``""`` when the response is not a chat completion or has no text.
+    Returns ``""`` when the response is neither or has no text.
     """
     response = trace.response
     if not isinstance(response, dict):
         return ""
+    if response.get("object") == "response":
+        from traceforge_shared.responses_view import output_text
+
+        return output_text(response)
     choices = response.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         return ""

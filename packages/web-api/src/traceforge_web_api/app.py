@@ -27,10 +27,13 @@ from traceforge_web_api.routes import (
     analytics,
     config,
     diff,
+    docs,
     events,
     export,
     health,
     openapi,
+    otlp,
+    runs,
     tests,
     traces,
 )
@@ -97,10 +100,12 @@ def create_app(
         max_body_bytes: largest request body (``413`` above), bytes.
         max_query_bytes: largest query string (``414`` above), bytes.
 
-    Routes: ``/api/health``, ``/api/traces`` (+ ``/diff``, ``/{id}``), ``/api/analytics``,
+    Routes: ``/api/health``, ``/api/traces`` (+ ``/diff``, ``/{id}``), ``/api/runs`` (+
+    ``/{id}``), ``/api/sessions`` (+ ``/{id}``), ``/api/analytics``,
     ``/api/config``, ``/api/tests`` (+ ``/run``, ``/{name}``), ``/api/export``,
-    ``/api/events``, ``/openapi.json``; see each module of :mod:`traceforge_web_api.routes`
-    for the shapes and error codes.
+    ``/api/events``, ``/openapi.json``, ``/docs`` (its Redoc page), ``/v1/traces`` (OTLP/HTTP
+    span ingest); see each module of :mod:`traceforge_web_api.routes` for the shapes and
+    error codes.
 
     Raises:
         ValueError: ``token`` is the empty string, a name of ``allowed_hosts`` is not a host
@@ -127,12 +132,15 @@ def create_app(
             *health.routes,
             *diff.routes,  # /api/traces/diff before /api/traces/{id}
             *traces.routes,
+            *runs.routes,
             *analytics.routes,
             *config.routes,
             *tests.routes,
             *export.routes,
             *events.routes,
             *openapi.routes,
+            *docs.routes,
+            *otlp.routes,
         ],
         middleware=middleware,
         exception_handlers={
@@ -145,4 +153,5 @@ def create_app(
     setattr(app.state, RUNNER_STATE_KEY, test_runner)
     setattr(app.state, events.FEED_STATE_KEY, feed if feed is not None else TraceFeed(store))
     setattr(app.state, openapi.SECURED_STATE_KEY, token is not None)
+    setattr(app.state, otlp.LIMIT_STATE_KEY, max_body_bytes)
     return app

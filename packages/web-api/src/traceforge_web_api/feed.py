@@ -13,6 +13,12 @@ trace to every subscriber. It learns of new traces in one of two ways:
   last one leaves. The store writes a trace to a hidden temporary file and renames it into
   place, so a ``<id>.json`` appearing is a complete trace.
 
+Spans and runs are announced too (``span`` and ``run`` events, :class:`FeedEvent`): the
+span of each saved trace that belongs to a run (it had a ``traceparent``) and then its run's
+updated :class:`~traceforge_shared.spans.RunSummary`; spans received in this process (the
+OTLP endpoint) through :meth:`TraceFeed.spans_saved`; when watching, each new span file of
+``spans/`` (its spans, then its run).
+
 Each trace id is announced once (a trace saved twice, or pushed and then seen, is not
 announced again).
 
@@ -27,11 +33,15 @@ import contextlib
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import msgspec
 from watchfiles import Change, awatch
 
 from traceforge_shared.ids import is_valid_id_prefix
+from traceforge_shared.spans import Span, is_trace_id, span_from_trace
 from traceforge_shared.store import StoreError, TraceStore
 from traceforge_shared.trace import Trace, TraceSummary, summarize
 
@@ -39,6 +49,40 @@ logger = logging.getLogger(__name__)
 
 #: Trace ids remembered as announced (a file touched twice is announced once).
 _REMEMBERED = 10_000
+
+
+_span_decoder = msgspec.json.Decoder(Span)
+
+
+class FeedEvent(msgspec.Struct, frozen=True):
+    """An announcement other than a new trace.
+
+    Attributes:
+        event: ``span`` (``data`` is a :class:`~traceforge_shared.spans.Span`) or ``run``
+            (``data`` is the run's :class:`~traceforge_shared.spans.RunSummary` after the
+            change).
+        data: the announced object.
+    """
+
+    event: str
+    data: Any
+
+
+#: What a subscription yields: a new trace's summary, or a span or run event.
+FeedItem = TraceSummary | FeedEvent
+
+
+def run_events(store: TraceStore, spans: Sequence[Span]) -> list[FeedEvent]:
+    """The events announcing ``spans`` (already stored): one ``span`` event each, then one
+    ``run`` event per run they belong to, with the run's summary as the store now has it (a
+    run deleted meanwhile is left out)."""
+    events = [FeedEvent("span", span) for span in spans]
+    for trace_id in dict.fromkeys(span.trace_id for span in spans):
+        try:
+            events.append(FeedEvent("run", store.spans.get_run_summary(trace_id)))
+        except StoreError:
+            continue
+    return events
 
 
 class FeedUnavailable(RuntimeError):
@@ -49,10 +93,10 @@ class Subscription:
     """What one subscriber receives: call :meth:`get` until it returns ``None``."""
 
     def __init__(self, buffer: int) -> None:
-        self._queue: asyncio.Queue[TraceSummary | None] = asyncio.Queue(buffer)
+        self._queue: asyncio.Queue[FeedItem | None] = asyncio.Queue(buffer)
         self._closed = False
 
-    def _offer(self, summary: TraceSummary) -> None:
+    def _offer(self, summary: FeedItem) -> None:
         if self._closed:
             return
         try:
@@ -67,9 +111,9 @@ class Subscription:
             with contextlib.suppress(asyncio.QueueFull):
                 self._queue.put_nowait(None)
 
-    async def get(self) -> TraceSummary | None:
-        """Wait for the next new trace's summary; ``None`` when the feed is over for this
-        subscriber."""
+    async def get(self) -> FeedItem | None:
+        """Wait for the next new trace's summary (or span or run event); ``None`` when the
+        feed is over for this subscriber."""
         if self._closed and self._queue.empty():
             return None
         return await self._queue.get()
@@ -98,6 +142,7 @@ class _Watcher:
             self.stop_event = asyncio.Event()
             try:
                 self.store.traces_dir.mkdir(parents=True, exist_ok=True)
+                self.store.spans.dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise FeedUnavailable(f"cannot create {self.store.traces_dir}: {exc}") from exc
             self.task = asyncio.create_task(self._watch(), name="traceforge-trace-feed")
@@ -120,29 +165,50 @@ class _Watcher:
             with contextlib.suppress(Exception):
                 await task
 
-    def _summary(self, trace_id: str) -> TraceSummary | None:
+    def _summary(self, trace_id: str) -> tuple[TraceSummary | None, list[FeedEvent]]:
         try:
-            return summarize(self.store.get(trace_id))
+            trace = self.store.get(trace_id)
         except StoreError:  # deleted again, or not a trace
-            return None
+            return None, []
+        span = span_from_trace(trace)
+        return summarize(trace), [] if span is None else run_events(self.store, [span])
+
+    def _segment_events(self, path: Path) -> list[FeedEvent]:
+        """The events of a new span file: its spans (a bad line is skipped), then its run."""
+        try:
+            lines = path.read_bytes().splitlines()
+        except OSError:  # pruned or deleted again
+            return []
+        spans: list[Span] = []
+        for line in lines:
+            try:
+                spans.append(_span_decoder.decode(line))
+            except msgspec.MsgspecError:
+                continue
+        return run_events(self.store, spans) if spans else []
 
     async def _watch(self) -> None:
         try:
             async for changes in awatch(
                 self.store.traces_dir,
-                watch_filter=_is_trace_file,
+                self.store.spans.dir,
+                watch_filter=_is_watched_file,
                 stop_event=self.stop_event,
                 debounce=self.debounce_ms,
                 step=self.step_ms,
                 recursive=False,
             ):
-                ids = sorted({Path(path).stem for _, path in changes})
-                for trace_id in ids:
-                    if trace_id in self.announced:
+                paths = sorted({Path(path) for _, path in changes})
+                for path in paths:
+                    if _is_span_file(path.name):
+                        for event in await asyncio.to_thread(self._segment_events, path):
+                            self.announce_event(event)
                         continue
-                    summary = await asyncio.to_thread(self._summary, trace_id)
+                    if path.stem in self.announced:
+                        continue
+                    summary, events = await asyncio.to_thread(self._summary, path.stem)
                     if summary is not None:
-                        self.announce(summary)
+                        self.announce(summary, events)
         except Exception:
             logger.exception("watching %s for new traces failed", self.store.traces_dir)
             raise
@@ -150,9 +216,9 @@ class _Watcher:
             for subscriber in list(self.subscribers):
                 subscriber._close()
 
-    def announce(self, summary: TraceSummary) -> None:
-        """Offer ``summary`` to every subscriber unless its trace was announced already
-        (on this watcher's event loop)."""
+    def announce(self, summary: TraceSummary, events: Sequence[FeedEvent] = ()) -> None:
+        """Offer ``summary``, then ``events`` (its span and run), to every subscriber unless
+        its trace was announced already (on this watcher's event loop)."""
         if summary.id in self.announced:
             return
         self.announced[summary.id] = None
@@ -160,6 +226,24 @@ class _Watcher:
             self.announced.popitem(last=False)
         for subscriber in list(self.subscribers):
             subscriber._offer(summary)
+            for event in events:
+                subscriber._offer(event)
+
+    def announce_event(self, event: FeedEvent) -> None:
+        """Offer a span or run event to every subscriber (on this watcher's event loop)."""
+        for subscriber in list(self.subscribers):
+            subscriber._offer(event)
+
+
+def _is_span_file(name: str) -> bool:
+    """A span file of the store: ``<32 hex run id>-<segment>.jsonl``, not hidden."""
+    return name.endswith(".jsonl") and len(name) > 33 and name[32] == "-" and is_trace_id(name[:32])
+
+
+def _is_watched_file(change: Change, path: str) -> bool:
+    return _is_trace_file(change, path) or (
+        change != Change.deleted and _is_span_file(Path(path).name)
+    )
 
 
 def _is_trace_file(change: Change, path: str) -> bool:
@@ -206,17 +290,38 @@ class TraceFeed:
         self._lock = threading.Lock()
 
     def saved(self, trace: Trace) -> None:
-        """Proxy ``saved`` hook: announce ``trace``, now on disk, to every subscriber.
+        """Proxy ``saved`` hook: announce ``trace``, now on disk, to every subscriber (and,
+        when the call belongs to a run, its span and the run's new summary).
 
         Safe to call from any thread: the summary is handed to each subscriber's event loop
         with ``loop.call_soon_threadsafe``. A loop already closed is skipped.
         """
-        summary = summarize(trace)
         with self._lock:
             watchers = list(self._watchers.items())
+        if not watchers:  # nobody listens: no summary, no run query in the writer thread
+            return
+        summary = summarize(trace)
+        span = span_from_trace(trace)
+        events = [] if span is None else run_events(self.store, [span])
         for loop, watcher in watchers:
             with contextlib.suppress(RuntimeError):  # the loop is closed
-                loop.call_soon_threadsafe(watcher.announce, summary)
+                loop.call_soon_threadsafe(watcher.announce, summary, events)
+
+    def spans_saved(self, spans: Sequence[Span]) -> None:
+        """Announce ``spans``, just stored by this process (the OTLP endpoint calls it after
+        :meth:`~traceforge_shared.store.spans.SpanStore.write`): a ``span`` event each, then
+        a ``run`` event per run. Safe to call from any thread, like :meth:`saved`."""
+        if not spans:
+            return
+        with self._lock:
+            watchers = list(self._watchers.items())
+        if not watchers:
+            return
+        events = run_events(self.store, spans)
+        for loop, watcher in watchers:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                for event in events:
+                    loop.call_soon_threadsafe(watcher.announce_event, event)
 
     async def subscribe(self) -> Subscription:
         """Return a new subscription; every trace saved after this returns reaches it.

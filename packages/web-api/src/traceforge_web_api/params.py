@@ -10,19 +10,21 @@ from datetime import datetime
 
 from starlette.datastructures import QueryParams
 
-from traceforge_shared.store import TraceFilter
+from traceforge_shared.store import MAX_QUERY_CHARS, SearchQueryError, TraceFilter
 from traceforge_shared.trace import TRACE_STATUSES
+from traceforge_shared.views.filters import FilterError
+from traceforge_shared.views.filters import parse_filter as parse_grammar
 from traceforge_shared.views.times import TimeOutOfRangeError, TimeParseError, parse_datetime
 from traceforge_web_api.common import QueryError
 
 #: Largest ``offset`` accepted (SQLite integers are 64-bit; this is JavaScript's safe limit).
 MAX_OFFSET = 2**53 - 1
 
-#: Longest ``q`` accepted, in characters (SQLite refuses LIKE patterns over 50,000 bytes).
-MAX_Q_CHARS = 4096
+#: Longest ``q`` accepted, in characters: the store's limit for a full-text search.
+MAX_Q_CHARS = MAX_QUERY_CHARS
 
 #: Names of the query parameters :func:`parse_filter` reads.
-FILTER_PARAMS = ("model", "provider", "status", "streaming", "since", "until", "q")
+FILTER_PARAMS = ("model", "provider", "status", "streaming", "since", "until", "q", "filter")
 
 
 def int_param(
@@ -93,24 +95,48 @@ def parse_filter(params: QueryParams) -> TraceFilter:
     Recognised: ``model``, ``provider`` (exact match), ``status`` (one of
     :data:`~traceforge_shared.trace.TRACE_STATUSES`), ``streaming`` (``true``/``false``),
     ``since`` (at or after) and ``until`` (before), ISO 8601 with a time without offset
-    taken as UTC, and ``q`` (case-insensitive text of the messages or the answer, at most
-    :data:`MAX_Q_CHARS` characters).
+    taken as UTC, and ``q`` (the store's full-text search, :mod:`traceforge_shared.store.search`:
+    every word, or ``"quoted phrase"``, must occur in the messages, the answer, the error, the
+    model or the endpoint, any case; at most :data:`MAX_Q_CHARS` characters and 64 words),
+    and ``filter``: a filter in the shared grammar (:mod:`traceforge_shared.views.filters`,
+    docs/filters.md: ``model:~gemini status:error latency:>500 since:2h words``), ANDed with
+    the other parameters (which override the same key).
 
     Raises:
-        QueryError: a parameter has a value that cannot be used.
+        QueryError: a parameter has a value that cannot be used (for ``filter``: the
+            grammar's message, e.g. an unknown key with the closest known one).
     """
+    grammar = _grammar_filter(text_param(params, "filter"))
     q = text_param(params, "q")
     if q is not None and len(q) > MAX_Q_CHARS:
         raise QueryError(f"q must be at most {MAX_Q_CHARS} characters, got {len(q)}")
     status = text_param(params, "status")
     if status is not None and status not in TRACE_STATUSES:
         raise QueryError(f"status must be one of {', '.join(TRACE_STATUSES)}, got {status!r}")
-    return TraceFilter(
-        model=text_param(params, "model"),
-        provider=text_param(params, "provider"),
-        status=status,
-        streaming=bool_param(params, "streaming"),
-        since=datetime_param(params, "since"),
-        until=datetime_param(params, "until"),
-        q=q,
-    )
+    try:
+        streaming = bool_param(params, "streaming")
+        conditions = grammar.conditions
+        if status is not None:  # replaces the filter's status (one or a group)
+            conditions = tuple(c for c in conditions if c.column != "status")
+        return TraceFilter(
+            model=text_param(params, "model") or grammar.model,
+            provider=text_param(params, "provider") or grammar.provider,
+            status=status or grammar.status,
+            streaming=grammar.streaming if streaming is None else streaming,
+            since=datetime_param(params, "since") or grammar.since,
+            until=datetime_param(params, "until") or grammar.until,
+            q=" ".join(t for t in (grammar.q, q) if t) or None,
+            conditions=conditions,
+        )
+    except SearchQueryError as exc:  # too many words
+        raise QueryError(f"q: {exc}") from None
+
+
+def _grammar_filter(text: str | None) -> TraceFilter:
+    """The store filter of a ``filter`` parameter (an empty one when absent)."""
+    if text is None:
+        return TraceFilter()
+    try:
+        return parse_grammar(text).to_filter()
+    except (FilterError, SearchQueryError) as exc:
+        raise QueryError(f"filter: {exc}") from None

@@ -61,6 +61,13 @@ DEFAULT_MAX_QUERY_BYTES = 8 * 1024
 #: Media type every write with a body must declare.
 JSON_MEDIA_TYPE = "application/json"
 
+#: Paths that also take other media types, and which: OTLP/HTTP ingest reads binary protobuf
+#: (:mod:`traceforge_web_api.routes.otlp`). A page cannot send it cross-site without a
+#: preflight either, and the Origin check still applies.
+EXTRA_MEDIA_TYPES: dict[str, frozenset[str]] = {
+    "/v1/traces": frozenset({"application/x-protobuf"}),
+}
+
 
 def host_name(value: str) -> str | None:
     """Return the host name of a ``Host`` header value, lowercased, without port or a
@@ -231,8 +238,9 @@ class RequestGuard:
             _header(scope, b"transfer-encoding") is not None
         )
         if method not in SAFE_METHODS and has_body:
-            media_type = (_header(scope, b"content-type") or "").partition(";")[0]
-            if media_type.strip().lower() != JSON_MEDIA_TYPE:
+            media_type = (_header(scope, b"content-type") or "").partition(";")[0].strip().lower()
+            extra = EXTRA_MEDIA_TYPES.get(scope.get("path", ""), frozenset())
+            if media_type != JSON_MEDIA_TYPE and media_type not in extra:
                 return ApiError(
                     415,
                     f"request bodies must be sent as Content-Type: {JSON_MEDIA_TYPE}",

@@ -46,7 +46,9 @@ def demo(port: int, delay_ms: float) -> None:
     Makes calls through the proxy, exactly as your app would: a plain chat completion, a
     streamed one (printed token by token as it arrives), a streamed tool call, then the same
     client asking Claude, Gemini, Llama (Ollama) and Command (Cohere) models, converted by the
-    proxy; then lists the traces recorded. No API key or network is needed: the mock upstream
+    proxy, a Responses API call (OpenAI, then Claude converted) and an embeddings call (a
+    Gemini model, converted); then lists the traces
+    recorded. No API key or network is needed: the mock upstream
     replays real recorded answers of each provider.
     """
     cfg = context.config()
@@ -150,3 +152,21 @@ def _run_calls(client: openai.OpenAI, console: Console) -> None:
         text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
         text = " ".join(text.split())  # one line per model
         console.print(f"[bold]{model}[/]: {text[:100]}{' …' if len(text) > 100 else ''}")
+
+    console.print(
+        "\n[bold]5. Responses API[/] (streamed events; the same call to Claude, converted)"
+    )
+    for model in ("gpt-4.1-nano", "claude-sonnet-4-5"):
+        with client.responses.stream(model=model, input="Say something short.") as events:
+            response = events.get_final_response()
+        text = " ".join(response.output_text.split())
+        console.print(f"[bold]{model}[/]: {text[:100]}{' …' if len(text) > 100 else ''}")
+
+    console.print("\n[bold]6. Embeddings[/] (a Gemini model, converted by the proxy)")
+    embedded = client.embeddings.create(
+        model="gemini-embedding-001", input=["Why is the sky blue?", "Why is the grass green?"]
+    )
+    console.print(
+        f"[bold]gemini-embedding-001[/]: {len(embedded.data)} vectors of "
+        f"{len(embedded.data[0].embedding)} dimensions, {embedded.usage.prompt_tokens} tokens"
+    )

@@ -58,7 +58,8 @@ def init(force: bool) -> None:
     if missing:
         block = (
             "# TraceForge: traces, results and the index hold prompts and answers\n"
-            "# (the traceforge-no-traces pre-commit hook blocks them too)\n"
+            "# (the traceforge-no-traces pre-commit hook blocks them too); cassettes/ are\n"
+            "# redacted recordings meant to be committed (the hook scans them for secrets)\n"
         )
         block += "".join(f"{entry}\n" for entry in missing)
         if existing:

@@ -9,10 +9,10 @@ import click
 import msgspec
 from rich.console import Console
 from rich.progress import track
-from rich.table import Table
 
 from traceforge_cli import context
 from traceforge_cli.context import home_option
+from traceforge_cli.output import Column, format_option, print_rows, resolve_format
 from traceforge_shared.redact import KINDS, Redactor
 from traceforge_shared.redact.scan import Leak, iter_files, scan_file
 
@@ -39,8 +39,10 @@ def redact() -> None:
     is_flag=True,
     help="Only credentials (API keys, bearer tokens, JWTs, private keys), not PII.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print findings as a JSON array.")
-def check(paths: tuple[Path, ...], secrets_only: bool, as_json: bool) -> None:
+@format_option(json_help="Print findings as a JSON array; same as --format json.")
+def check(
+    paths: tuple[Path, ...], secrets_only: bool, output_format: str | None, as_json: bool
+) -> None:
     """Scan PATHS (default: the trace store) for unredacted secrets and PII.
 
     Trace files are checked the way the proxy redacts (so a secret split across stream chunks
@@ -48,6 +50,7 @@ def check(paths: tuple[Path, ...], secrets_only: bool, as_json: bool) -> None:
     CI or a hook. Findings give file, place and kind, never the value. Uses the redaction
     settings (kinds, allowlist, custom patterns) of config.yaml.
     """
+    fmt = resolve_format(output_format, as_json)
     config = context.config()
     redactor = Redactor(config.redaction, only_secrets=secrets_only)
     targets = list(paths) or [context.store().traces_dir]
@@ -68,7 +71,7 @@ def check(paths: tuple[Path, ...], secrets_only: bool, as_json: bool) -> None:
             unreadable.append(f"{path}: {exc.strerror}")
     for message in unreadable:
         err.print(f"[yellow]skipped[/] {message}")
-    if as_json:
+    if fmt == "json":
         sys.stdout.write(
             msgspec.json.encode(
                 [{"file": x.file, "where": x.where, "kind": x.kind} for x in leaks]
@@ -76,13 +79,13 @@ def check(paths: tuple[Path, ...], secrets_only: bool, as_json: bool) -> None:
             + "\n"
         )
     elif leaks:
-        table = Table(box=None, header_style="bold underline", pad_edge=False)
-        for column in ("File", "Where", "Kind"):
-            table.add_column(column, overflow="fold")
-        for leak in leaks:
-            table.add_row(_shown(leak.file), leak.where, leak.kind)
-        console = Console()
-        console.print(table)
+        columns = (
+            Column("File", "file", priority=0, min_width=12),
+            Column("Where", "where", priority=1, min_width=8),
+            Column("Kind", "kind", priority=2, min_width=6),
+        )
+        print_rows(fmt, columns, [[_shown(x.file), x.where, x.kind] for x in leaks])
+        console = Console(stderr=fmt == "tsv")  # in a pipe, stdout holds only the rows
         console.print(
             f"[red]{len(leaks)} unredacted value(s)[/] in "
             f"{len({x.file for x in leaks})} of {len(files)} file(s)"

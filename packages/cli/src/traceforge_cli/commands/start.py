@@ -17,12 +17,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from traceforge_cli import context
+from traceforge_cli.cassette_end import CassetteRunEnd
 from traceforge_cli.context import home_option, mock_delay_option, port_option
-from traceforge_cli.logs import configure_logging
+from traceforge_cli.logs import AccessLog, configure_logging
 from traceforge_cli.testrun import Mode, RunOptions, run_tests
+from traceforge_proxy.modes import ON_MISS, PROXY_MODES, cassette_options
 from traceforge_proxy.runner import ProxyService
 from traceforge_proxy.upstream import resolve_upstreams
 from traceforge_proxy.writer import StorageHealth
+from traceforge_shared.cassettes import CassetteError
 from traceforge_shared.evals import TestCase, TestRun
 from traceforge_shared.redact.urls import safe_url
 from traceforge_web_api.embedded import bind, embedded_server, live_feed
@@ -90,6 +93,68 @@ def _api_token(api_host: str) -> str | None:
     "a secret every request must then send as 'Authorization: Bearer <token>'.",
 )
 @click.option("--no-api", is_flag=True, help="Run the proxy only, without the REST API.")
+@click.option(
+    "--ui",
+    "serve_ui",
+    is_flag=True,
+    help="Also serve the UI to a browser (as `traceforge ui --web`) on 127.0.0.1:--ui-port.",
+)
+@port_option("--ui-port", default=8000, help="Port of --ui.")
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="No access line per call (budget alerts and problems are still printed).",
+)
+@click.option(
+    "--json",
+    "json_lines",
+    is_flag=True,
+    help="Access lines as JSON objects, one a line (timestamp, provider, model, status, "
+    "status_code, error_type, latency_ms, ttft_ms, input_tokens, output_tokens, cost_usd, "
+    "trace_id).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(PROXY_MODES),
+    default="live",
+    show_default=True,
+    help="Cassette mode (docs/replay.md): record every call to --cassette, replay from it "
+    "with no network, or auto (replay on a hit, record on a miss).",
+)
+@click.option(
+    "--cassette",
+    metavar="NAME",
+    default=None,
+    help="Cassette to record to or replay from: .ai-tests/cassettes/NAME/.",
+)
+@click.option(
+    "--timing",
+    metavar="recorded|fast|scale:X",
+    default=None,
+    help="Replay pacing [default: config replay.timing, else recorded].",
+)
+@click.option(
+    "--on-miss",
+    type=click.Choice(ON_MISS),
+    default=None,
+    help="--mode replay: what a request with no recording does [default: config "
+    "replay.on_miss, else error: a 400 naming the nearest recording].",
+)
+@click.option(
+    "--ignore-field",
+    "ignore_fields",
+    metavar="PATH",
+    multiple=True,
+    help="Request body field not matched on replay (repeatable), e.g. temperature or "
+    "'messages[*].name'; added to config replay.ignore_fields.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="--mode replay/auto: exit 1 at shutdown when recordings were not replayed (they are "
+    "listed either way; traceforge cassette prune removes them).",
+)
 @mock_delay_option("--mock-delay-ms", default=20.0)
 def start(
     upstream: str | None,
@@ -98,12 +163,24 @@ def start(
     api_port: int,
     api_host: str,
     no_api: bool,
+    quiet: bool,
+    json_lines: bool,
     mock_delay_ms: float,
+    mode: str = "live",
+    cassette: str | None = None,
+    timing: str | None = None,
+    on_miss: str | None = None,
+    ignore_fields: tuple[str, ...] = (),
+    strict: bool = False,
+    serve_ui: bool = False,
+    ui_port: int = 8000,
 ) -> None:
     """Run the capture proxy until Ctrl-C.
 
     Apps point their SDK at it, e.g. OpenAI(base_url="http://127.0.0.1:8787/v1"); each call
-    is forwarded to the upstream, streamed back untouched, and recorded as a trace.
+    is forwarded to the upstream, streamed back untouched, and recorded as a trace. One
+    line per call is printed as its trace is saved: time (UTC), provider, model, status,
+    latency, time to first token, tokens in/out, cost, trace id.
     """
     cfg = context.config()
     configure_logging(cfg.redaction)  # one redacted line per problem, no traceback
@@ -116,11 +193,30 @@ def start(
         cfg.proxy.default_provider = "openai"  # an explicit upstream takes every other model
     chosen = resolve_upstreams(cfg, override_url=upstream)
     store = context.store()
+    try:
+        recording = cassette_options(
+            cfg, mode, cassette, timing=timing, on_miss=on_miss, ignore_fields=ignore_fields
+        )
+    except (ValueError, CassetteError) as exc:
+        raise click.UsageError(str(exc)) from exc
     # The API's live feed hears of each trace from the proxy's writer (a ``saved`` addon).
     feed = None if no_api else live_feed(store)
-    addons = () if feed is None else (feed,)
-    service = ProxyService(cfg, chosen, store, addons=addons, mock_delay_ms=mock_delay_ms)
     console = Console()
+    addons: list[object] = [] if feed is None else [feed]
+    if not quiet:  # one line per call, printed from the writer's thread as it saves
+        addons.append(AccessLog(lambda line: _print_plain(console, line), as_json=json_lines))
+    ending = CassetteRunEnd(recording, store.home, strict)  # unused recordings, drift
+    addons += ending.addons
+    try:
+        service = ProxyService(
+            cfg, chosen, store, addons=addons, mock_delay_ms=mock_delay_ms, cassette=recording
+        )
+    except CassetteError as exc:  # an invalid cassette name
+        raise click.UsageError(str(exc)) from exc
+    if service.budgets is not None:
+        service.budgets.on_alert = lambda line: console.print(
+            f"[bold yellow]{escape(line)}[/]", soft_wrap=True
+        )
     api_socket = None
     api_token = None
     if not no_api:
@@ -134,9 +230,13 @@ def start(
                 "pass --api-host, --api-port or --no-api"
             ) from exc
     try:
-        asyncio.run(_serve(service, console, api_socket, api_token, feed))
+        asyncio.run(
+            _serve(service, console, api_socket, api_token, feed, ui_port if serve_ui else None)
+        )
     except KeyboardInterrupt:
         pass
+    except CassetteError as exc:  # a cassette file that cannot be read
+        raise click.ClickException(f"cannot replay: {exc}") from exc
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise click.ClickException(
@@ -148,6 +248,12 @@ def start(
         if api_socket is not None:
             api_socket.close()
     console.print("[dim]stopped; traces saved in[/] " + str(service.store.traces_dir))
+    ending.finish(console, service)
+
+
+def _print_plain(console: Console, line: str) -> None:
+    """Print ``line`` as is: no markup, no highlighting, never wrapped."""
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def storage_warning(health: StorageHealth) -> str:
@@ -187,6 +293,7 @@ async def _serve(
     api_socket: socket.socket | None,
     api_token: str | None,
     feed: TraceFeed | None = None,
+    ui_port: int | None = None,
 ) -> None:
     await service.start()
     loop = asyncio.get_running_loop()
@@ -201,6 +308,14 @@ async def _serve(
         label = "  [dim](built-in mock: no key set)[/]" if upstream.mock else ""
         console.print(f"  {provider + ':':<10} {escape(safe_url(upstream.base_url))}{label}")
     console.print(f"  traces:   {service.store.traces_dir}")
+    if service.cassette is not None:
+        options = service.cassette.options
+        loaded = "" if service.cassette.index is None else f", {len(service.cassette.index)} loaded"
+        console.print(
+            f"  cassette: {escape(str(service.cassette.cassette.path))} "
+            f"[dim]({options.mode}{loaded}, timing {options.timing}, "
+            f"on miss {options.miss_action})[/]"
+        )
     api = None
     api_task: asyncio.Task[None] | None = None
     if api_socket is not None:
@@ -221,6 +336,9 @@ async def _serve(
         shown_host = f"[{api_host}]" if ":" in api_host else api_host
         secured = "  [dim](bearer token required)[/]" if api_token else ""
         console.print(f"  REST API: http://{shown_host}:{api_port}/api/traces{secured}")
+    stop_ui = None
+    if ui_port is not None:  # the browser UI beside the proxy (traceforge_cli.webui)
+        stop_ui = await _serve_ui(service, console, ui_port)
     base = service.url.removesuffix("/v1")
     console.print(
         f'  use it:   OpenAI(base_url="{service.url}")  (any model: gpt-*, claude-*, ...)'
@@ -237,5 +355,30 @@ async def _serve(
             api.should_exit = True
             with contextlib.suppress(Exception):
                 await api_task
+        if stop_ui is not None:
+            with contextlib.suppress(Exception):
+                await stop_ui()
         with contextlib.suppress(Exception):
             await service.stop()
+
+
+async def _serve_ui(
+    service: ProxyService, console: Console, port: int
+) -> Callable[[], Awaitable[None]] | None:
+    """Serve the browser UI of the proxy's home on 127.0.0.1:``port``; the function that
+    stops it, or ``None`` (with a console line) when the port cannot be bound."""
+    from textual_serve.server import Server
+
+    from traceforge_cli.webui import WEB_HOST, guarded_server, serve_beside
+
+    server = guarded_server(
+        Server, service.store.home.resolve(), port, list(service.config.api.allowed_hosts)
+    )
+    try:
+        stop = await serve_beside(server, port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        console.print(f"[bold yellow]warning:[/] no browser UI on port {port}: {escape(reason)}")
+        return None
+    console.print(f"  web UI:   http://{WEB_HOST}:{port}/  [dim](/?trace=ID links a trace)[/]")
+    return stop

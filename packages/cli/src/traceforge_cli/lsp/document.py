@@ -13,6 +13,7 @@ from typing import Any, get_args
 
 from lsprotocol import types
 
+from traceforge_shared.evals.aliases import canonical_type as shared_canonical_type
 from traceforge_shared.evals.schema import test_file_schema
 from traceforge_shared.evals.testcase import TYPE_ALIASES, Assertion, TestCase
 from traceforge_shared.yamlfile import YamlProblem, parse_yaml
@@ -39,9 +40,10 @@ def parse(text: str) -> Any:
 
 
 def canonical_type(name: str) -> str | None:
-    """The canonical assertion type of ``name`` (an alias or a type), or ``None``."""
-    kind = TYPE_ALIASES.get(name, name)
-    return kind if kind in ASSERTION_TYPES else None
+    """The canonical assertion type of ``name`` (an alias, a type, or ``not-`` and either),
+    or ``None``."""
+    found = shared_canonical_type(name)
+    return found[0] if found is not None else None
 
 
 def fields_of(kind: str) -> list[str]:

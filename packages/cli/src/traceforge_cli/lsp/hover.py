@@ -16,6 +16,7 @@ from traceforge_cli.lsp.document import (
 )
 from traceforge_cli.lsp.server import TraceforgeServer, is_test_file
 from traceforge_shared.store import TraceStore
+from traceforge_shared.trace import response_text
 
 _KEY = re.compile(r"^(?P<lead>\s*(?:-\s+)?\{?\s*)(?P<key>\w+):")
 
@@ -28,13 +29,8 @@ def trace_summary(store: TraceStore, trace_id: str) -> str | None:
     except Exception:
         return None
     meta = trace.metadata
-    answer = ""
-    response = trace.response if isinstance(trace.response, dict) else {}
-    choices = response.get("choices") or []
-    if choices and isinstance(choices[0], dict):
-        content = (choices[0].get("message") or {}).get("content")
-        if isinstance(content, str):
-            answer = content[:300] + ("…" if len(content) > 300 else "")
+    content = response_text(trace)  # chat completions and Responses API answers alike
+    answer = content[:300] + ("…" if len(content) > 300 else "")
     rows = [
         f"**trace `{trace.id}`**",
         "",

@@ -21,7 +21,9 @@ import msgspec
 from rapidfuzz import fuzz
 
 from traceforge_shared.cost import cost_usd
-from traceforge_shared.evals.fields import FieldNotFoundError, json_type, resolve_data
+from traceforge_shared.evals.fields import FieldNotFoundError, json_type, resolve_trace_data
+from traceforge_shared.evals.graded import ModelAccess
+from traceforge_shared.evals.promptfoo_types import MORE_CHECKS, Outcome
 from traceforge_shared.evals.testcase import (
     Assertion,
     AssertionResult,
@@ -56,13 +58,17 @@ class _Outcome(msgspec.Struct):
     passed: bool
     message: str
     score: float | None = None
+    #: the check could not run (bad pattern, no usage): a failure even when negated
+    error: bool = False
+    skipped: bool = False
 
 
 class _Context:
     """The trace of a run, converted to plain data once for all its assertions."""
 
-    def __init__(self, trace: Trace) -> None:
+    def __init__(self, trace: Trace, access: ModelAccess | None = None) -> None:
         self.trace = trace
+        self.access = access
         self._data: Any = None
         self._converted = False
 
@@ -71,33 +77,45 @@ class _Context:
         if not self._converted:
             self._data = msgspec.to_builtins(self.trace)
             self._converted = True
-        return resolve_data(self._data, path)
+        return resolve_trace_data(self.trace, self._data, path)
 
 
-def evaluate(assertion: Assertion, trace: Trace) -> AssertionResult:
+def evaluate(
+    assertion: Assertion, trace: Trace, access: ModelAccess | None = None
+) -> AssertionResult:
     """Check one assertion against the trace of a run.
 
     Args:
         assertion: any member of :data:`~traceforge_shared.evals.testcase.Assertion`.
         trace: the run's trace; chat calls carry an OpenAI ``chat.completion`` in
-            ``response`` (streams: rebuilt from the chunks).
+            ``response`` (streams: rebuilt from the chunks); fields a Responses API trace
+            does not have are read from its chat completion view
+            (:func:`~traceforge_shared.evals.fields.resolve_trace_data`).
 
     Returns:
         The result: canonical ``type``, ``passed``, a ``message`` with what was expected and
         the actual value (long values cut to :data:`PREVIEW_CHARS` characters), the
-        assertion's ``description``, and ``score`` (0-1) for ``fuzzy``.
+        assertion's ``description``, and ``score`` (0-1) for ``fuzzy``, ``similar`` and
+        ``llm_rubric``. ``negate`` inverts ``passed`` of a check that ran; run-based types
+        are ``skipped`` (passed, with a message saying why).
+        access: where ``llm_rubric`` and ``similar`` send model calls (the capture proxy);
+            ``None`` (replay, direct runs): ``llm_rubric`` fails saying it needs the proxy,
+            ``similar`` uses rapidfuzz.
 
     Never raises for any trace content or assertion values: problems (missing field, invalid
-    field path, bad regex or schema, non-JSON text, unknown cost) are failed results.
+    field path, bad regex or schema, non-JSON text, unknown cost, a failed model call) are
+    failed results.
     """
-    return _evaluate(assertion, _Context(trace))
+    return _evaluate(assertion, _Context(trace, access))
 
 
-def evaluate_all(assertions: Sequence[Assertion], trace: Trace) -> list[AssertionResult]:
+def evaluate_all(
+    assertions: Sequence[Assertion], trace: Trace, access: ModelAccess | None = None
+) -> list[AssertionResult]:
     """Check each assertion against ``trace``, in order (all of them: no stop at the first
-    failure). Returns one :class:`AssertionResult` per assertion; never raises for trace
-    content."""
-    context = _Context(trace)
+    failure), as :func:`evaluate`. Returns one :class:`AssertionResult` per assertion; never
+    raises for trace content."""
+    context = _Context(trace, access)
     return [_evaluate(assertion, context) for assertion in assertions]
 
 
@@ -113,15 +131,22 @@ def _evaluate(assertion: Assertion, context: _Context) -> AssertionResult:
         else:
             outcome = check(assertion, context)
     except (FieldNotFoundError, ValueError) as error:
-        outcome = _Outcome(False, str(error))
+        outcome = _Outcome(False, str(error), error=True)
     except Exception as error:  # never let a trace or a test file crash the run
-        outcome = _Outcome(False, f"could not check {kind}: {type(error).__name__}: {error}")
+        message = f"could not check {kind}: {type(error).__name__}: {error}"
+        outcome = _Outcome(False, message, error=True)
+    if getattr(assertion, "negate", False) and not (outcome.error or outcome.skipped):
+        kind = f"not-{kind}"
+        verdict = "held" if outcome.passed else "did not hold"
+        message = f"negated: the check {verdict}: {outcome.message}"
+        outcome = _Outcome(not outcome.passed, message, outcome.score)
     return AssertionResult(
         type=kind,
         passed=outcome.passed,
         message=outcome.message,
         description=description if isinstance(description, str) else None,
         score=outcome.score,
+        skipped=outcome.skipped,
     )
 
 
@@ -307,7 +332,9 @@ def _check_regex(a: Regex, context: _Context) -> _Outcome:
         re.compile(a.pattern)  # the syntax and messages of Python's `re`, as documented
         pattern = regex.compile(a.pattern)
     except (re.error, regex.error, RecursionError, OverflowError) as error:
-        return _Outcome(False, f"invalid regular expression {_preview(a.pattern)}: {error}")
+        return _Outcome(
+            False, f"invalid regular expression {_preview(a.pattern)}: {error}", error=True
+        )
     text = _text(a, context)
     try:
         # concurrent: the GIL is released while it searches, so other threads (the proxy's
@@ -319,6 +346,7 @@ def _check_regex(a: Regex, context: _Context) -> _Outcome:
             f"regex timed out after {REGEX_TIMEOUT_S:g} s: /{a.pattern}/ on the "
             f"{len(text):,} characters of {a.field} (catastrophic backtracking? simplify "
             "nested quantifiers like (a+)+)",
+            error=True,
         )
     if match:
         return _Outcome(True, f"matches /{a.pattern}/ at {_preview(match.group())}")
@@ -411,7 +439,7 @@ def _check_json_schema(a: JsonSchema, context: _Context) -> _Outcome:
     try:
         validator_class.check_schema(a.schema)
     except jsonschema.SchemaError as error:
-        return _Outcome(False, f"invalid JSON schema: {error.message}")
+        return _Outcome(False, f"invalid JSON schema: {error.message}", error=True)
     data, failure = _field_json(a.field, context, " for json_schema")
     if failure is not None:
         return _Outcome(False, failure)
@@ -506,7 +534,7 @@ def _check_json_path(a: JsonPath, context: _Context) -> _Outcome:
         hint = ""
         if not a.path.lstrip().startswith("$"):
             hint = " (a JSONPath starts with '$', e.g. '$.name')"
-        return _Outcome(False, f"invalid JSONPath {a.path!r}: {detail}{hint}")
+        return _Outcome(False, f"invalid JSONPath {a.path!r}: {detail}{hint}", error=True)
     data, failure = _field_json(a.field, context, " for json_path")
     if failure is not None:
         return _Outcome(False, failure)
@@ -547,7 +575,9 @@ def _check_token_count(a: TokenCount, context: _Context) -> _Outcome:
     usage = context.trace.metadata.usage
     what = f"{a.count} tokens"
     if usage is None:
-        return _Outcome(False, f"cannot check {what}: no token usage recorded in the trace")
+        return _Outcome(
+            False, f"cannot check {what}: no token usage recorded in the trace", error=True
+        )
     count = {
         "completion": usage.completion_tokens,
         "prompt": usage.prompt_tokens,
@@ -583,10 +613,14 @@ def _check_cost(a: Cost, context: _Context) -> _Outcome:
         model = trace.response_model or trace.model or "(no model)"
         if trace.metadata.usage is None:
             return _Outcome(
-                False, f"cost unknown for {trace.provider}/{model} (no token usage recorded)"
+                False,
+                f"cost unknown for {trace.provider}/{model} (no token usage recorded)",
+                error=True,
             )
         return _Outcome(
-            False, f"cost unknown for {trace.provider}/{model} (no price in genai-prices)"
+            False,
+            f"cost unknown for {trace.provider}/{model} (no price in genai-prices)",
+            error=True,
         )
     if cost <= a.max_usd:
         return _Outcome(True, f"cost {_usd(cost)} <= {_usd(a.max_usd)}")
@@ -669,4 +703,15 @@ _CHECKS: dict[type[Any], Callable[[Any, _Context], _Outcome]] = {
     ToolCall: _check_tool_call,
 }
 
-__all__ = ["PREVIEW_CHARS", "evaluate", "evaluate_all"]
+
+def _adapted(check: Callable[[Any, Any], Outcome]) -> Callable[[Any, _Context], _Outcome]:
+    def run(assertion: Any, context: _Context) -> _Outcome:
+        o = check(assertion, context)
+        return _Outcome(o.passed, o.message, o.score, error=o.error, skipped=o.skipped)
+
+    return run
+
+
+_CHECKS.update({cls: _adapted(check) for cls, check in MORE_CHECKS.items()})
+
+__all__ = ["PREVIEW_CHARS", "ModelAccess", "evaluate", "evaluate_all"]

@@ -18,6 +18,7 @@ import io
 import json
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -25,6 +26,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
+from traceforge_shared.chat_view import chat_request, chat_response
 from traceforge_shared.evals.testcase import (
     Assertion,
     Contains,
@@ -34,6 +36,7 @@ from traceforge_shared.evals.testcase import (
     TokenCount,
     ToolCall,
 )
+from traceforge_shared.evals.variables import replace_markers
 from traceforge_shared.trace import Trace, response_text
 
 #: Key terms of the answer checked with ``contains``.
@@ -73,7 +76,7 @@ _STOP_WORDS = frozenset(
 
 
 def _first_choice(trace: Trace) -> dict[str, Any]:
-    response = trace.response
+    response = chat_response(trace)
     choices = response.get("choices") if isinstance(response, dict) else None
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         return choices[0]
@@ -207,7 +210,8 @@ def _message_text(content: Any) -> str:
 def default_test_name(trace: Trace) -> str:
     """The first user message on one line, cut at a word to at most 60 characters; else
     ``Trace <first 8 digits of the id>``."""
-    messages = trace.request.get("messages") if isinstance(trace.request, dict) else None
+    request = chat_request(trace)
+    messages = request.get("messages") if isinstance(request, dict) else None
     for message in messages if isinstance(messages, list) else []:
         if isinstance(message, dict) and message.get("role") == "user":
             text = " ".join(_message_text(message.get("content")).split())
@@ -284,22 +288,57 @@ def _assertion_node(assertion: Assertion) -> CommentedMap:
     return node
 
 
-def test_from_trace(trace: Trace, *, name: str | None = None) -> str:  # noqa: PT028
+def source_problem(trace: Trace) -> str | None:
+    """Why ``trace`` would make a test that lies, or ``None`` when it is a good source.
+
+    A test's assertions are drawn from the recorded answer, so the call must have answered
+    in full: status ``success`` with an HTTP status below 400, not cut short by the client
+    (``client_disconnected``) or the upstream (``incomplete``, ``upstream_error``), and a
+    streamed answer must have ended with a finish reason.
+    """
+    meta = trace.metadata
+    code = f"HTTP {meta.status_code}" if meta.status_code else "no HTTP status"
+    if meta.status == "client_disconnected":
+        return f"the client hung up before the answer was complete ({code}): the answer is partial"
+    if meta.status == "incomplete":
+        return "the answer is incomplete (the stream ended before the provider finished)"
+    if meta.status != "success" or meta.status_code >= 400:
+        detail = f": {meta.error.message}" if meta.error is not None else ""
+        return f"the call failed ({meta.status}, {code}{detail})"
+    response = chat_response(trace)
+    choices = response.get("choices") if isinstance(response, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    if meta.streaming and isinstance(first, dict) and first.get("finish_reason") is None:
+        return "the stream ended without a finish reason: the answer may be partial"
+    return None
+
+
+def test_from_trace(
+    trace: Trace,
+    *,
+    name: str | None = None,  # noqa: PT028
+    marker_values: Mapping[str, str] | None = None,  # noqa: PT028
+) -> str:
     """Return the YAML text of a test made from ``trace``.
+
+    Redaction markers in the request (``[EMAIL_REDACTED:3f2a]``) are replaced by
+    ``marker_values[marker]`` when given, else by a ``${TRACEFORGE_<KIND>_<n>}`` variable
+    filled from the environment at run time (:mod:`traceforge_shared.evals.variables`).
 
     The test has ``name`` (default: the first user message, at most 60 characters, or
     ``Trace <id8>``), a ``description`` saying where it came from (provider, model, time),
     empty ``tags``, the trace's ``request`` (the OpenAI view, ``stream_options`` dropped,
-    ``stream`` as recorded), the :func:`default_assertions`, each under a comment explaining
-    it, and ``source_trace`` (the trace id, for replays). Multi-line strings are literal
-    blocks (``|-``). :func:`traceforge_shared.evals.loader.load_test_file` reads it back
-    into the same test.
+    ``stream`` as recorded; a Responses API trace's chat completion view,
+    :func:`traceforge_shared.chat_view.chat_request`, so the test runs as a chat call), the
+    :func:`default_assertions`, each under a comment explaining it, and ``source_trace``
+    (the trace id, for replays). Multi-line strings are literal blocks (``|-``).
+    :func:`traceforge_shared.evals.loader.load_test_file` reads it back into the same test.
 
     Raises:
         ValueError: the trace has no chat completion request (a mapping with a ``model``
-            string and a ``messages`` list).
+            string and a ``messages`` list, in its chat completion view).
     """
-    request = trace.request
+    request = chat_request(trace)
     if (
         not isinstance(request, dict)
         or not isinstance(request.get("model"), str)
@@ -315,7 +354,10 @@ def test_from_trace(trace: Trace, *, name: str | None = None) -> str:  # noqa: P
         f"Made from trace {trace.id} ({trace.provider} {trace.model}, recorded {trace.timestamp})."
     )
     doc["tags"] = CommentedSeq()
-    doc["request"] = _node({k: v for k, v in request.items() if k != "stream_options"})
+    sent, _ = replace_markers(
+        {k: v for k, v in request.items() if k != "stream_options"}, marker_values
+    )
+    doc["request"] = _node(sent)
     assertions = CommentedSeq()
     for index, (assertion, why) in enumerate(_explained_defaults(trace)):
         assertions.append(_assertion_node(assertion))

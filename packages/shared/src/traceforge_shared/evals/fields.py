@@ -190,7 +190,11 @@ def resolve_field(trace: Trace, path: str) -> Any:
     The trace is read as ``msgspec.to_builtins(trace)``: top-level names are the
     :class:`~traceforge_shared.trace.Trace` attributes (``request``, ``response``,
     ``metadata``, ``chunks``, ``model``, ...). Streamed traces carry the rebuilt
-    ``chat.completion`` in ``response``, so the same paths work for them.
+    ``chat.completion`` in ``response``, so the same paths work for them. A path the stored
+    trace does not have is read from its chat completion view
+    (:func:`traceforge_shared.chat_view.chat_trace`), so ``response.choices[0].message.content``
+    and ``request.messages[0].content`` work on Responses API traces too, while their own
+    paths (``response.output[0]...``, ``request.input``) still read what was stored.
 
     Raises:
         ValueError: ``path`` is not valid field syntax.
@@ -198,4 +202,26 @@ def resolve_field(trace: Trace, path: str) -> Any:
             the first missing part, e.g. ``response.choices[0].message.content: 'choices'
             not found in response (keys: error)``.
     """
-    return resolve_data(msgspec.to_builtins(trace), path)
+    return resolve_trace_data(trace, msgspec.to_builtins(trace), path)
+
+
+def resolve_trace_data(trace: Trace, data: Any, path: str) -> Any:
+    """Read ``path`` from ``data`` (``msgspec.to_builtins(trace)``), else, when ``trace``
+    has a chat completion view that differs from it (a Responses API trace), from that view.
+
+    Raises:
+        ValueError: ``path`` is not valid field syntax.
+        FieldNotFoundError: neither has ``path``; the message is the stored trace's.
+    """
+    try:
+        return resolve_data(data, path)
+    except FieldNotFoundError as missing:
+        from traceforge_shared.chat_view import chat_trace
+
+        view = chat_trace(trace)
+        if view is trace:
+            raise
+        try:
+            return resolve_data(msgspec.to_builtins(view), path)
+        except FieldNotFoundError:
+            raise missing from None

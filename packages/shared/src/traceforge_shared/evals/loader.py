@@ -20,7 +20,9 @@ from typing import Any, TypeVar, get_args
 import msgspec
 
 from traceforge_shared.errors import FileProblem
-from traceforge_shared.evals.testcase import TYPE_ALIASES, Assertion, Regex, TestCase
+from traceforge_shared.evals.aliases import canonicalize
+from traceforge_shared.evals.fixtures import resolve_fixtures
+from traceforge_shared.evals.testcase import Assertion, Regex, TestCase
 from traceforge_shared.yamlfile import (
     YamlProblem,
     line_of,
@@ -63,16 +65,14 @@ class TestFileError(FileProblem):
         super().__init__(path, reason, line=line, field=field)
 
 
-def _known_types() -> str:
-    aliases = ", ".join(f"{alias} ({canonical})" for alias, canonical in TYPE_ALIASES.items())
-    return f"known types: {', '.join(_ASSERTION_TYPES)}; aliases: {aliases}"
-
-
 def load_test_file(path: Path) -> TestCase:
     """Read one test file (UTF-8 YAML) into a :class:`TestCase`.
 
-    Assertion ``type`` aliases (:data:`TYPE_ALIASES`, e.g. ``fuzzy_match``) become their
-    canonical type; YAML-specific values become plain Python (timestamps: ISO 8601 text).
+    The other spellings of :mod:`traceforge_shared.evals.aliases` (``id``, ``type: jsonpath``,
+    ``not-<type>``, ``expected``, ``response_time: {max: ...}``, ``field: response.content``)
+    become the canonical ones, ``{{ fixtures.<name> }}`` references their values
+    (:mod:`traceforge_shared.evals.fixtures`); YAML-specific values become plain Python
+    (timestamps: ISO 8601 text).
 
     Raises:
         TestFileError: for any problem with the file or its content: it cannot be read, is not
@@ -123,7 +123,8 @@ def _case_of(doc: Any) -> TestCase:
             line=line_of(doc, []) if doc is not None else None,
         )
     plain = to_plain(doc)
-    _canonicalize_types(doc, plain)
+    canonicalize(plain, doc)
+    resolve_fixtures(plain, doc)
     try:
         case = msgspec.convert(plain, TestCase)
     except msgspec.ValidationError as exc:
@@ -135,28 +136,6 @@ def _case_of(doc: Any) -> TestCase:
         raise YamlProblem("the document is nested too deeply") from exc
     _check_patterns(doc, case)
     return case
-
-
-def _canonicalize_types(doc: Any, plain: dict[str, Any]) -> None:
-    """Replace alias types in ``plain["assertions"]`` by canonical ones; refuse unknown ones.
-
-    Items that are not mappings or have no string ``type`` are left to msgspec's messages.
-    """
-    assertions = plain.get("assertions")
-    if not isinstance(assertions, list):
-        return
-    for index, item in enumerate(assertions):
-        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-            continue
-        kind = TYPE_ALIASES.get(item["type"], item["type"])
-        if kind not in _ASSERTION_TYPES:
-            parts: list[str | int] = ["assertions", index, "type"]
-            raise YamlProblem(
-                f"unknown assertion type {item['type']!r}; {_known_types()}",
-                line=line_of(doc, parts),
-                field=f"assertions[{index}].type",
-            )
-        item["type"] = kind
 
 
 def _known_fields(plain: dict[str, Any], field: str) -> str:

@@ -18,7 +18,7 @@ text; streaming runs use the rebuilt response); see :func:`traceforge_shared.eva
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 
@@ -39,10 +39,13 @@ class _Base(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field=
     Attributes:
         field: path into the run's trace the assertion reads (default: the answer text).
         description: why the assertion exists, shown with its result.
+        negate: passes when the check fails (written ``type: not-<type>`` too). A check that
+            cannot run (missing usage, invalid pattern) fails either way.
     """
 
     field: str = DEFAULT_FIELD
     description: str | None = None
+    negate: bool = False
 
 
 class Exact(_Base, tag="exact"):
@@ -158,6 +161,65 @@ class ToolCall(_Base, tag="tool_call"):
     arguments: dict[str, Any] | None = None
 
 
+class Python(_Base, tag="python"):
+    """The Python expression ``value`` is true for the answer. It sees ``output`` (the answer
+    text), ``response`` (the chat completion), ``request``, ``usage`` and the modules ``json``,
+    ``re`` and ``math``; it may return a bool, a number (passes when >= ``threshold``) or a
+    mapping ``{pass, score, reason}``. Runs in a separate Python process with a few builtins
+    and a ``timeout_s`` limit: a guard against mistakes, not a security boundary."""
+
+    value: str
+    threshold: Probability = 0.5
+    timeout_s: Annotated[float, msgspec.Meta(gt=0.0, le=60.0)] = 5.0
+
+
+class LlmRubric(_Base, tag="llm_rubric"):
+    """A grader model judges the answer against the rubric ``value``, through the capture
+    proxy (its call is a trace too). ``model``: the grader (default ``gpt-4o-mini``);
+    ``prompt``: its system prompt (default: :data:`traceforge_shared.evals.graded.RUBRIC_PROMPT`);
+    passes when the grader says pass and its score (0-1) >= ``threshold``."""
+
+    value: str
+    model: str | None = None
+    prompt: str | None = None
+    threshold: Probability = 0.5
+
+
+class Similar(_Base, tag="similar"):
+    """The field means the same as ``value``: cosine similarity of their embeddings (the
+    proxy's ``/v1/embeddings``, ``model`` default ``text-embedding-3-small``) >= ``threshold``;
+    offline or without an embeddings key, rapidfuzz ``fuzz.ratio`` / 100 instead (the result
+    says which)."""
+
+    value: str
+    threshold: Probability = 0.75
+    model: str | None = None
+
+
+class ValidToolsCall(_Base, tag="is_valid_openai_tools_call"):
+    """Every tool call of the answer names a tool of the request's ``tools`` and its
+    arguments are JSON valid against that tool's ``parameters`` schema (``jsonschema``)."""
+
+
+class _RunBased(_Base, forbid_unknown_fields=False):
+    """Checks a run (several spans of an agent), not one call: runs are not recorded yet, so
+    the assertion is reported as skipped."""
+
+    value: Any = None
+
+
+class ToolSequence(_RunBased, tag="tool_sequence"):
+    """The tools of a run were called in the order ``value`` (skipped: needs runs)."""
+
+
+class SpanCount(_RunBased, tag="span_count"):
+    """A run has a number of spans within bounds (skipped: needs runs)."""
+
+
+class MaxCost(_RunBased, tag="max_cost"):
+    """A whole run cost at most ``value`` USD (skipped: needs runs)."""
+
+
 Assertion = (
     Exact
     | Contains
@@ -176,7 +238,17 @@ Assertion = (
     | Cost
     | FinishReason
     | ToolCall
+    | Python
+    | LlmRubric
+    | Similar
+    | ValidToolsCall
+    | ToolSequence
+    | SpanCount
+    | MaxCost
 )
+
+#: Assertion types that check a run (several spans), reported as skipped until runs exist.
+RUN_BASED_TYPES = frozenset({"tool_sequence", "span_count", "max_cost"})
 
 #: Other names accepted for ``type`` → the canonical one.
 TYPE_ALIASES = {
@@ -185,7 +257,12 @@ TYPE_ALIASES = {
     "response_time": "latency",
     "equals": "exact",
     "not-contains": "not_contains",
+    "jsonpath": "json_path",
 }
+for _cls in get_args(Assertion):  # promptfoo's spelling of every type: llm-rubric, ...
+    _tag: str = _cls.__struct_config__.tag
+    if "_" in _tag:
+        TYPE_ALIASES.setdefault(_tag.replace("_", "-"), _tag)
 
 
 class TestCase(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -200,6 +277,12 @@ class TestCase(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         tags: for ``test run --tag``.
         source_trace: id of the trace the test was made from (``create-from-trace``); replay
             serves that recording first.
+        fixtures: named values the test reuses: a string ``{{ fixtures.<name> }}`` anywhere
+            in ``request`` or ``assertions`` is replaced by the value when the file is loaded
+            (a whole-string reference by the value itself, so a message or a list of messages
+            can be shared; a list referenced as a list item is spliced in).
+        models: run the test once per model (``request.model`` replaced), with a comparison
+            table of pass/fail, latency, tokens and cost per model.
     """
 
     __test__ = False  # not a pytest test class
@@ -210,6 +293,8 @@ class TestCase(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     description: str | None = None
     tags: list[str] = msgspec.field(default_factory=list)
     source_trace: str | None = None
+    fixtures: dict[str, Any] = msgspec.field(default_factory=dict)
+    models: list[str] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not isinstance(self.request.get("model"), str):
@@ -226,7 +311,9 @@ class AssertionResult(msgspec.Struct, kw_only=True, omit_defaults=True):
         passed: whether it held.
         message: a sentence a person can act on (expected, actual, score).
         description: the assertion's own description, if any.
-        score: similarity for ``fuzzy`` (0-1), when computed.
+        score: similarity for ``fuzzy`` and ``similar``, the grade of ``llm_rubric`` (0-1),
+            when computed.
+        skipped: the assertion was not checked (run-based types); ``passed`` is then true.
     """
 
     type: str
@@ -234,6 +321,7 @@ class AssertionResult(msgspec.Struct, kw_only=True, omit_defaults=True):
     message: str
     description: str | None = None
     score: float | None = None
+    skipped: bool = False
 
 
 #: Outcomes of a test: every assertion passed, one failed, or the test could not run (the
@@ -253,6 +341,10 @@ class TestResult(msgspec.Struct, kw_only=True, omit_defaults=True):
         error: why the test could not run (``status == "error"``).
         trace_id: the trace of the run (proxied runs; the recording for replays).
         tags: the test's tags.
+        model: the model asked for (``request.model``; one result per model of ``models``).
+        latency_ms: the call's latency, ms, when it answered.
+        total_tokens: prompt + completion tokens, when reported.
+        cost_usd: the call's cost, US dollars, when known.
     """
 
     __test__ = False
@@ -265,6 +357,10 @@ class TestResult(msgspec.Struct, kw_only=True, omit_defaults=True):
     error: str | None = None
     trace_id: str | None = None
     tags: list[str] = msgspec.field(default_factory=list)
+    model: str | None = None
+    latency_ms: float | None = None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
 
 
 class TestRun(msgspec.Struct, kw_only=True):

@@ -318,8 +318,8 @@ class Redactor:
         """Redact ``trace`` in place; return what was found where (never the values).
 
         Covers the request, response, native request/response, request and response headers,
-        the upstream URL, warnings, the error message and every chunk (see
-        :mod:`traceforge_shared.redact.chunks`)."""
+        the upstream URL, warnings, the error message, every chunk (see
+        :mod:`traceforge_shared.redact.chunks`), the session id, tags and meta values."""
         report = Redaction()
         if not self.config.enabled:
             return report
@@ -348,6 +348,13 @@ class Redactor:
                 meta.error.message, "metadata.error.message", report
             )
         redact_chunks(self, trace, report)
+        # Grouping headers (X-TraceForge-Session-Id, -Tags, -Meta-*) are app text too.
+        if trace.session_id:
+            trace.session_id = self.redact_value(trace.session_id, "session_id", report)
+        if trace.tags:
+            trace.tags = self.redact_value(trace.tags, "tags", report)
+        if trace.meta:
+            trace.meta = self.redact_value(trace.meta, "meta", report)
         return report
 
     def sensitive(self, key: str) -> bool:

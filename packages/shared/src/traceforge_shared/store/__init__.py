@@ -3,6 +3,7 @@
 Layout under the TraceForge home (``$TRACEFORGE_HOME`` or ``./.ai-tests``)::
 
     traces/<id>.json     one trace per file, compact JSON (see traceforge_shared.trace)
+    spans/<run>-<n>.jsonl  spans of one run, one file per write (traceforge_shared.store.spans)
     index.sqlite         derived index of trace summaries, rebuilt from the files when needed
     config.yaml          optional configuration (traceforge_shared.config)
 
@@ -19,7 +20,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,9 +30,13 @@ import msgspec
 
 from traceforge_shared.config import resolve_home
 from traceforge_shared.ids import is_valid_id_prefix
+from traceforge_shared.store.conditions import Condition, condition_sql
 from traceforge_shared.store.errors import (
+    AmbiguousRunIdError,
     AmbiguousTraceIdError,
     InvalidTraceIdError,
+    RunNotFoundError,
+    SessionNotFoundError,
     StoreError,
     TraceNotFoundError,
     TraceSchemaError,
@@ -43,12 +48,30 @@ from traceforge_shared.store.files import (
     write_atomic,
     write_temp,
 )
-from traceforge_shared.store.index import IndexEntry, TraceIndex, like_substring, search_text
+from traceforge_shared.store.index import IndexEntry, SearchHit, TraceIndex
+from traceforge_shared.store.search import (
+    MAX_QUERY_CHARS,
+    SearchQuery,
+    SearchQueryError,
+    parse_query,
+    search_fields,
+)
+from traceforge_shared.store.spans import RunFilter, SpanStore
 from traceforge_shared.trace import TRACE_STATUSES, Trace, TraceSummary, summarize
 
 __all__ = [
+    "MAX_QUERY_CHARS",
+    "AmbiguousRunIdError",
     "AmbiguousTraceIdError",
+    "Condition",
     "InvalidTraceIdError",
+    "ProgressCallback",
+    "RunFilter",
+    "RunNotFoundError",
+    "SearchHit",
+    "SearchQueryError",
+    "SessionNotFoundError",
+    "SpanStore",
     "StoreError",
     "StoreProblem",
     "TraceFilter",
@@ -70,6 +93,13 @@ _PROBLEMS_KEY = "stray_entries"
 _BATCH_ROWS = 2000
 #: From this many rows to add (and at least as many as there are), the index is bulk loaded.
 _BULK_ROWS = 2000
+#: Trace files read between two calls of the progress callback.
+_PROGRESS_STEP = 250
+
+#: Called while the index catches up with many trace files (a first listing of a copied
+#: store, a rebuild, a new index layout): ``(done, total)`` files read, from ``(0, total)``
+#: to ``(total, total)``. It runs in the thread doing the work and must not raise.
+ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass(kw_only=True, eq=False)
@@ -83,9 +113,17 @@ class TraceFilter:
         streaming: only streamed (``True``) or only non-streamed (``False``) calls.
         since: only traces at or after this time (aware datetime, or naive UTC).
         until: only traces before this time.
-        q: case-insensitive substring of the request's message texts or the answer text
-            (searched in the index, see :func:`traceforge_shared.store.index.search_text`;
-            ``%``, ``_`` and ``\\`` are literal). ``None`` or ``""``: no text filter.
+        q: text search (:mod:`traceforge_shared.store.search`): every word (or
+            ``"quoted phrase"``) must occur, in any case, inside the request's messages, the
+            answer, the error message, the model or the endpoint (full-text index; ``%``,
+            ``_``, ``*``, ``-`` and ``\\`` are literal). ``None`` or ``""``: no text filter.
+        conditions: more conditions on index columns
+            (:class:`~traceforge_shared.store.conditions.Condition`: substrings, id prefixes,
+            latency/cost/token comparisons, status sets, tags, session, route, source).
+
+    Raises:
+        ValueError: an unknown status.
+        SearchQueryError: ``q`` is longer than :data:`MAX_QUERY_CHARS` or has too many words.
     """
 
     model: str | None = None
@@ -95,12 +133,21 @@ class TraceFilter:
     since: datetime | None = None
     until: datetime | None = None
     q: str | None = None
+    conditions: tuple[Condition, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status is not None and self.status not in TRACE_STATUSES:
             raise ValueError(
                 f"unknown status {self.status!r}; expected one of {', '.join(TRACE_STATUSES)}"
             )
+        for condition in self.conditions:
+            condition_sql(condition)  # an unknown column or operator: say so now
+        if self.q:
+            parse_query(self.q)  # too long: say so now, not in the middle of a listing
+
+    def query(self) -> SearchQuery:
+        """The parsed text search (no terms when ``q`` is empty)."""
+        return parse_query(self.q) if self.q else SearchQuery(())
 
     def sql(self) -> tuple[str, list[object]]:
         """Return the SQL ``WHERE`` clause and parameters for the index."""
@@ -123,9 +170,14 @@ class TraceFilter:
         if self.until is not None:
             clauses.append("timestamp < ?")
             params.append(_iso(self.until))
-        if self.q:
-            clauses.append("search_text LIKE ? ESCAPE '\\'")
-            params.append(like_substring(self.q))
+        for condition in self.conditions:
+            clause, values = condition_sql(condition)
+            clauses.append(clause)
+            params += values
+        text_where, text_params = self.query().sql()
+        if text_where:
+            clauses.append(text_where)
+            params += text_params
         return " AND ".join(clauses), params
 
     def scans_rows(self) -> bool:
@@ -146,6 +198,15 @@ class StoreProblem(NamedTuple):
     reason: str
 
 
+def _index_entry(trace: Trace) -> IndexEntry:
+    """The index row of ``trace``: summary, searchable text, request key (see
+    :func:`~traceforge_shared.cassettes.from_trace.trace_request_key`)."""
+    # Imported here: the cassettes package imports store modules itself.
+    from traceforge_shared.cassettes.from_trace import trace_request_key
+
+    return (summarize(trace), search_fields(trace), trace_request_key(trace))
+
+
 def _iso(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
@@ -161,15 +222,26 @@ class TraceStore:
         home: the TraceForge home; default ``$TRACEFORGE_HOME`` or ``./.ai-tests``.
         fsync: flush each trace file to disk before renaming it into place (crash-safe against
             power loss, slower); process crashes never leave a partial file either way.
+        progress: told how far the index is while it reads many trace files
+            (:data:`ProgressCallback`); the store itself never prints.
     """
 
-    def __init__(self, home: str | os.PathLike[str] | None = None, *, fsync: bool = True) -> None:
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        *,
+        fsync: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> None:
         self.home = resolve_home(home)
+        self.progress = progress
         self.traces_dir = self.home / "traces"
         self.fsync = fsync
         self.index = TraceIndex(self.home / "index.sqlite")
         self._lock = threading.Lock()
         self._warned: set[tuple[str, str]] = set()
+        #: Spans, runs and sessions (:class:`~traceforge_shared.store.spans.SpanStore`).
+        self.spans = SpanStore(self)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -232,7 +304,11 @@ class TraceStore:
                 written.append(trace)
         finally:
             if written:
-                self.index.put([(summarize(trace), search_text(trace)) for trace in written])
+                # A proxied call is a span of its run: indexed in the same transaction.
+                self.index.put(
+                    [_index_entry(trace) for trace in written],
+                    also=self.spans.derived_writer(written),
+                )
             if marked:
                 # In sync again: record the new mtime so the next read need not rescan.
                 self.index.set_meta(
@@ -251,6 +327,33 @@ class TraceStore:
             self.path_for(trace_id).unlink()
         self.index.remove([trace_id])
         return trace_id
+
+    def delete_many(self, ids: Iterable[str]) -> int:
+        """Delete the traces with these full ids: their files, then their index rows (and
+        full-text entries) in one transaction; returns how many files were deleted (an id
+        whose file is already gone is only dropped from the index).
+
+        Raises:
+            InvalidTraceIdError: an id is not a valid id (nothing is deleted).
+            OSError: a file could not be deleted; the traces deleted before it are removed
+                from the index.
+        """
+        unique = sorted(set(ids))
+        paths = [self.path_for(trace_id) for trace_id in unique]
+        deleted: list[str] = []
+        removed = 0
+        try:
+            for trace_id, path in zip(unique, paths, strict=True):
+                try:
+                    path.unlink()
+                    removed += 1
+                except FileNotFoundError:
+                    pass
+                deleted.append(trace_id)
+        finally:
+            if deleted:
+                self.index.remove(deleted)
+        return removed
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -316,9 +419,62 @@ class TraceStore:
         where, params = filters.sql()
         return self.index.count(where, params, scan=filters.scans_rows())
 
+    def iter_summaries(
+        self, filters: TraceFilter | None = None, *, page_size: int = 500
+    ) -> Iterator[TraceSummary]:
+        """Yield every summary matching ``filters``, newest first, reading the index
+        ``page_size`` rows at a time (keyset paging on ``(timestamp, id)``: memory stays
+        bounded and traces saved meanwhile do not shift the pages)."""
+        self.refresh()
+        filters = filters or TraceFilter()
+        where, params = filters.sql()
+        last: TraceSummary | None = None
+        while True:
+            if last is None:
+                page_where, page_params = where, list(params)
+            else:
+                after = "(timestamp < ? OR (timestamp = ? AND id < ?))"
+                page_where = f"{where} AND {after}" if where else after
+                page_params = [*params, last.timestamp, last.timestamp, last.id]
+            rows = self.index.query(
+                page_where, page_params, limit=page_size, scan=filters.scans_rows()
+            )
+            yield from rows
+            if len(rows) < page_size:
+                return
+            last = rows[-1]
+
+    def search(
+        self,
+        text: str,
+        filters: TraceFilter | None = None,
+        *,
+        limit: int = 20,
+        markers: tuple[str, str] = ("[", "]"),
+    ) -> builtins.list[SearchHit]:
+        """Full-text search: the traces containing every word of ``text`` (syntax:
+        :mod:`traceforge_shared.store.search`), best match first (``bm25``; newest first when more
+        than :data:`~traceforge_shared.store.index.RANKED_MATCHES_MAX` traces match), each with a
+        snippet of its text where the words match, between ``markers``.
+
+        Args:
+            text: the query; no words: no hits.
+            filters: further filters (its ``q`` is ANDed with ``text``).
+            limit: at most this many hits.
+            markers: put around each match in the snippets.
+
+        Raises:
+            SearchQueryError: ``text`` is too long or has too many words.
+        """
+        query = parse_query(text)
+        self.refresh()
+        where, params = (filters or TraceFilter()).sql()
+        return self.index.search(query, where, params, limit=limit, markers=markers)
+
     def iter_traces(self, filters: TraceFilter | None = None) -> Iterator[Trace]:
-        """Yield whole traces matching ``filters``, newest first (parses each file)."""
-        for summary in self.list(filters, limit=None):
+        """Yield whole traces matching ``filters``, newest first (parses each file; the
+        summaries are read a page at a time, see :meth:`iter_summaries`)."""
+        for summary in self.iter_summaries(filters):
             path = self.path_for(summary.id)
             try:
                 yield read_trace_file(path)
@@ -458,9 +614,16 @@ class TraceStore:
         missing = on_disk - indexed
         # Many new rows (a new index, a big copy): build the secondary indexes once at the end.
         bulk = len(missing) >= _BULK_ROWS and len(missing) >= len(indexed) - len(gone)
+        progress = self.progress if missing else None
+        total = len(missing)
+        if progress is not None:
+            progress(0, total)
         with self.index.bulk_load() if bulk else contextlib.nullcontext():
             entries: list[IndexEntry] = []
-            for trace_id in missing:
+            in_runs: list[Trace] = []  # traces with a span context: their spans are indexed
+            for done, trace_id in enumerate(missing, start=1):
+                if progress is not None and done % _PROGRESS_STEP == 0 and done < total:
+                    progress(done, total)
                 path = self.path_for(trace_id)
                 try:
                     trace = read_trace_file(path)
@@ -472,12 +635,16 @@ class TraceStore:
                 except OSError as exc:  # permissions, I/O error: skip it, never fail a list
                     stray[path.name] = f"unreadable: {exc.strerror or exc}"
                     continue
-                entries.append((summarize(trace), search_text(trace)))
+                entries.append(_index_entry(trace))
+                if trace.span is not None:
+                    in_runs.append(trace)
                 if len(entries) >= _BATCH_ROWS:
-                    self.index.put(entries)
-                    entries = []
+                    self.index.put(entries, also=self.spans.derived_writer(in_runs))
+                    entries, in_runs = [], []
             if entries:
-                self.index.put(entries)
+                self.index.put(entries, also=self.spans.derived_writer(in_runs))
+        if progress is not None:
+            progress(total, total)
         self._note_problems(stray)
         self.index.set_meta(_MTIME_KEY, str(mtime))
         return len(on_disk)
@@ -486,7 +653,9 @@ class TraceStore:
         self, *, max_traces: int | None, retention_days: int | None, now: datetime | None = None
     ) -> int:
         """Delete traces beyond ``max_traces`` (oldest first) and older than
-        ``retention_days``; returns how many were deleted."""
+        ``retention_days``; returns how many were deleted. Runs follow the same rules
+        (:meth:`SpanStore.prune`: ``max_traces`` runs kept, span files of runs that ended
+        before the cutoff deleted; a proxied call's span goes with its trace)."""
         self.refresh()
         doomed: list[str] = []
         if retention_days is not None:
@@ -494,10 +663,6 @@ class TraceStore:
             doomed += [s.id for s in self.index.query("timestamp < ?", [_iso(cutoff)], limit=None)]
         if max_traces is not None:
             doomed += [s.id for s in self.index.query("", [], limit=-1, offset=max_traces)]
-        unique = sorted(set(doomed))
-        for trace_id in unique:
-            with contextlib.suppress(FileNotFoundError):
-                self.path_for(trace_id).unlink()
-        if unique:
-            self.index.remove(unique)
-        return len(unique)
+        deleted = self.delete_many(doomed)
+        self.spans.prune(retention_days=retention_days, max_runs=max_traces, now=now)
+        return deleted

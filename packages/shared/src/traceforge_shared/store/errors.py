@@ -32,3 +32,26 @@ class AmbiguousTraceIdError(StoreError, LookupError):
 
 class TraceSchemaError(StoreError):
     """A trace file has a schema_version this code cannot read, or is not a trace at all."""
+
+
+class RunNotFoundError(StoreError, LookupError):
+    """No run (W3C trace id) has this id or id prefix, or the text cannot be a run id."""
+
+
+class AmbiguousRunIdError(RunNotFoundError):
+    """More than one run starts with this prefix.
+
+    Attributes:
+        matches: some of the matching run ids (at most 10).
+    """
+
+    def __init__(self, prefix: str, matches: list[str]) -> None:
+        self.matches = matches
+        super().__init__(
+            f"run id prefix {prefix!r} is ambiguous: it matches {', '.join(matches)}"
+            + (" and more" if len(matches) >= 10 else "")
+        )
+
+
+class SessionNotFoundError(StoreError, LookupError):
+    """No run belongs to this session id."""

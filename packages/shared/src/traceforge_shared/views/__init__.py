@@ -1,9 +1,11 @@
 """What the CLI, the TUI and the web API show of traces, as plain data each UI styles itself.
 
 One module per concept: :mod:`.status` (status labels and levels), :mod:`.metadata`
-(metadata rows of a trace), :mod:`.stream` (stream statistics, the slow-chunk rule),
-:mod:`.filters` (the filter grammar), :mod:`.times` (ages and ISO dates, always UTC),
-:mod:`.units` (ms, USD and token texts). Nothing here imports rich or textual.
+(metadata rows of a trace), :mod:`.reasoning` (the answer's reasoning), :mod:`.stream`
+(stream statistics, the slow-chunk rule), :mod:`.filters` (the filter grammar),
+:mod:`.times` (ages and ISO dates, always UTC), :mod:`.units` (ms, USD and token texts),
+:mod:`.columns` (which table columns fit a terminal's width).
+Nothing here imports rich or textual.
 
 The names below are imported on first use, so importing one view module (``trace list``
 needs only a few) does not load the others.
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from traceforge_shared.views.filters import FilterError, FilterQuery, parse_filter
     from traceforge_shared.views.metadata import MetadataRow, metadata_rows
+    from traceforge_shared.views.reasoning import reasoning_text
     from traceforge_shared.views.status import Level, StatusView, status_label, status_view
     from traceforge_shared.views.stream import StreamStats, is_slow_gap, stream_stats
     from traceforge_shared.views.times import (
@@ -42,6 +45,7 @@ __all__ = [
     "parse_datetime",
     "parse_filter",
     "parse_since",
+    "reasoning_text",
     "status_label",
     "status_view",
     "stream_stats",
@@ -63,6 +67,7 @@ _MODULES: dict[str, str] = {
     "parse_datetime": "times",
     "parse_filter": "filters",
     "parse_since": "times",
+    "reasoning_text": "reasoning",
     "status_label": "status",
     "status_view": "status",
     "stream_stats": "stream",

@@ -5,7 +5,8 @@ Three groups, shown in this order (the TUI puts the first two side by side):
 - identity: ID, Time (local), Provider, Model (and the model that answered, when another),
   Route, Endpoint, Upstream;
 - measures: Status, Latency, then for streams First chunk, Stream duration, Chunks, Chunk
-  gaps (else Type: not streamed), Tokens, Cost;
+  gaps (else Type: not streamed), Embeddings (vectors of dimensions, embeddings answers only),
+  Tokens, Cost;
 - notes: Error, Redacted, one Warning per warning (empty when there is nothing to say).
 """
 
@@ -17,7 +18,7 @@ from traceforge_shared.trace import Trace
 from traceforge_shared.views.status import Level, status_view
 from traceforge_shared.views.stream import stream_stats
 from traceforge_shared.views.times import local_time
-from traceforge_shared.views.units import MISSING, ms_text, usage_text, usd_text
+from traceforge_shared.views.units import MISSING, cost_text, ms_text, usage_text
 
 #: What each route means, after its name.
 ROUTE_LABELS: dict[str, str] = {
@@ -87,6 +88,21 @@ def gaps_text(trace: Trace) -> str:
     return text
 
 
+def embeddings_text(trace: Trace) -> str | None:
+    """An embeddings answer's shape, ``2 vectors of 1536 dimensions`` (from the
+    ``response.embeddings`` summary the proxy stores, see docs/trace-format.md), or ``None``
+    for other traces."""
+    response = trace.response
+    summary = response.get("embeddings") if isinstance(response, dict) else None
+    if not isinstance(summary, dict) or not isinstance(summary.get("count"), int):
+        return None
+    count, dimensions = summary["count"], summary.get("dimensions")
+    text = f"{count} vector{'' if count == 1 else 's'}"
+    if isinstance(dimensions, int):
+        text += f" of {dimensions} dimensions"
+    return text
+
+
 def measure_rows(trace: Trace) -> list[MetadataRow]:
     """How it went: Status, Latency, stream timing (or Type), Tokens, Cost."""
     meta = trace.metadata
@@ -98,15 +114,19 @@ def measure_rows(trace: Trace) -> list[MetadataRow]:
     if meta.streaming:
         rows += [
             MetadataRow("First chunk", ms_text(meta.first_chunk_latency_ms)),
+            MetadataRow("First content", ms_text(meta.first_content_latency_ms)),
             MetadataRow("Stream duration", ms_text(meta.stream_duration_ms)),
             MetadataRow("Chunks", chunks_text(trace)),
             MetadataRow("Chunk gaps", gaps_text(trace)),
         ]
     else:
         rows.append(MetadataRow("Type", "not streamed"))
+    embeddings = embeddings_text(trace)
+    if embeddings is not None:
+        rows.append(MetadataRow("Embeddings", embeddings))
     rows += [
         MetadataRow("Tokens", usage_text(meta.usage)),
-        MetadataRow("Cost", usd_text(meta.cost_usd)),
+        MetadataRow("Cost", cost_text(meta.cost_usd, meta.usage)),
     ]
     return rows
 

@@ -3,7 +3,8 @@
 A success reads ``success``; any other status carries the HTTP code when there is one
 (``error 429``, ``upstream_error 502``, ``client_disconnected``). The level is what each UI
 maps to its own colours: ``ok`` (success), ``warn`` (the client hung up, or a status this
-version does not know) and ``error`` (the upstream answered an error or failed).
+version does not know) and ``error`` (the upstream answered an error or failed, or a replayed
+cassette had no recording for the request: ``replay_miss``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ STATUS_LEVELS: dict[str, Level] = {
     "upstream_error": "error",
     "client_disconnected": "warn",
     "incomplete": "warn",
+    "replay_miss": "error",
 }
 
 

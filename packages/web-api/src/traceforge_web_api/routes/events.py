@@ -8,7 +8,13 @@ The answer is a ``text/event-stream`` that stays open::
     event: trace
     data: {"id": "...", "timestamp": "...", ...}    <- a TraceSummary as JSON, one line
 
-    : keep-alive                     <- every 15 s without a trace
+    event: span
+    data: {"trace_id": "...", "span_id": "...", ...}  <- a Span: a call of a run, or OTLP
+
+    event: run
+    data: {"trace_id": "...", "span_count": 4, ...}   <- the run's RunSummary after it
+
+    : keep-alive                     <- every 15 s without an event
 
 It ends when the client disconnects (the watcher stops with its last client) or, with no
 ``event``, when the client fell too far behind: reconnect and reload ``GET /api/traces``.
@@ -26,7 +32,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from traceforge_web_api.common import ApiError
-from traceforge_web_api.feed import FeedUnavailable, Subscription, TraceFeed
+from traceforge_web_api.feed import FeedEvent, FeedUnavailable, Subscription, TraceFeed
 
 #: ``app.state`` attribute holding the application's :class:`TraceFeed`.
 FEED_STATE_KEY = "trace_feed"
@@ -84,7 +90,11 @@ class EventStreamResponse(Response):
                 continue
             if summary is None:
                 break
-            await self._send(send, b"event: trace\ndata: " + _encoder.encode(summary) + b"\n\n")
+            if isinstance(summary, FeedEvent):
+                name, data = summary.event.encode(), _encoder.encode(summary.data)
+            else:
+                name, data = b"trace", _encoder.encode(summary)
+            await self._send(send, b"event: " + name + b"\ndata: " + data + b"\n\n")
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     @staticmethod

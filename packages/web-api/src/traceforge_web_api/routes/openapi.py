@@ -16,10 +16,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from traceforge_shared.analytics import Analytics
+from traceforge_shared.analytics_period import RANGES, PeriodAnalytics
 from traceforge_shared.diff import TraceDiff
 from traceforge_shared.evals import TestRun
 from traceforge_shared.trace import TRACE_STATUSES, Trace
-from traceforge_web_api.params import MAX_OFFSET
+from traceforge_web_api.params import MAX_OFFSET, MAX_Q_CHARS
 from traceforge_web_api.routes.analytics import BUCKETS
 from traceforge_web_api.routes.config import ConfigMerge, ConfigRefused, ConfigText, ConfigView
 from traceforge_web_api.routes.export import FORMATS
@@ -44,6 +45,7 @@ _STRUCTS: tuple[type[Any], ...] = (
     TracePage,
     TraceDiff,
     Analytics,
+    PeriodAnalytics,
     ConfigView,
     ConfigText,
     ConfigMerge,
@@ -122,7 +124,18 @@ _FILTERS = [
     _param("streaming", {"enum": ["true", "false"]}, "Only streamed or only non-streamed calls."),
     _param("since", _DATETIME, "Only traces at or after this time (no offset: UTC)."),
     _param("until", _DATETIME, "Only traces before this time (no offset: UTC)."),
-    _param("q", {"type": "string"}, "Case-insensitive text of the messages or the answer."),
+    _param(
+        "q",
+        {"type": "string", "maxLength": MAX_Q_CHARS},
+        "Full-text search: every word (or double-quoted phrase) must occur, any case, in the"
+        " messages, the answer, the error message, the model or the endpoint.",
+    ),
+    _param(
+        "filter",
+        {"type": "string"},
+        "A filter in the shared grammar (docs/filters.md), ANDed with the other parameters:"
+        " model:~gemini status:error latency:>500 cost:>0.01 session:s tag:t since:2h words.",
+    ),
 ]
 
 _TRACE_ID = _param(
@@ -236,6 +249,20 @@ def _paths() -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _json(_ref("Analytics"), "The numbers."),
+                    "400": _error("A bad query parameter."),
+                },
+            }
+        },
+        "/api/analytics/period": {
+            "get": {
+                "operationId": "analyticsPeriod",
+                "summary": "The dashboard's numbers over a range up to now, and the range before.",
+                "parameters": [
+                    _param("range", {"enum": list(RANGES)}, "The range (default 24h)."),
+                    *_FILTERS,
+                ],
+                "responses": {
+                    "200": _json(_ref("PeriodAnalytics"), "The numbers."),
                     "400": _error("A bad query parameter."),
                 },
             }
@@ -354,11 +381,58 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
+        "/v1/traces": {
+            "post": {
+                "operationId": "otlpExportTraces",
+                "summary": "OTLP/HTTP span ingest (ExportTraceServiceRequest, protobuf or JSON).",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"type": "object"}},
+                        "application/x-protobuf": {
+                            "schema": {"type": "string", "format": "binary"}
+                        },
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {"type": "object"},
+                        "ExportTraceServiceResponse; partialSuccess when spans were rejected.",
+                    ),
+                    "400": _error("The body is not an OTLP trace export request."),
+                    "415": _error("The body is neither application/x-protobuf nor JSON."),
+                },
+            }
+        },
         "/openapi.json": {
             "get": {
                 "operationId": "openapi",
                 "summary": "This document.",
                 "responses": {"200": _json({"type": "object"}, "The OpenAPI document.")},
+            }
+        },
+        "/docs": {
+            "get": {
+                "operationId": "docs",
+                "summary": "This document as a reference page (Redoc, served locally).",
+                "responses": {
+                    "200": {
+                        "description": "The HTML page.",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/docs/redoc.standalone.js": {
+            "get": {
+                "operationId": "docsScript",
+                "summary": "The vendored Redoc bundle the docs page runs.",
+                "responses": {
+                    "200": {
+                        "description": "JavaScript.",
+                        "content": {"text/javascript": {"schema": {"type": "string"}}},
+                    }
+                },
             }
         },
     }
@@ -380,11 +454,14 @@ def build_openapi(*, secured: bool = False) -> dict[str, Any]:
     ``secured``: the API requires ``Authorization: Bearer <token>``; every operation then
     also answers ``401``.
     """
+    from traceforge_web_api.routes.runs_openapi import RUN_SCHEMAS, RUN_STRUCTS, run_paths
+
     _, components = msgspec.json.schema_components(
-        _STRUCTS, ref_template="#/components/schemas/{name}"
+        (*_STRUCTS, *RUN_STRUCTS), ref_template="#/components/schemas/{name}"
     )
     components["Error"] = _ERROR
-    paths = _paths()
+    components.update(RUN_SCHEMAS)
+    paths = {**_paths(), **run_paths()}
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
