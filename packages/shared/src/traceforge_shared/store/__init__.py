@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
@@ -56,8 +57,20 @@ from traceforge_shared.store.search import (
     parse_query,
     search_fields,
 )
-from traceforge_shared.store.spans import RunFilter, SpanStore
 from traceforge_shared.trace import TRACE_STATUSES, Trace, TraceSummary, summarize
+
+if TYPE_CHECKING:
+    from traceforge_shared.store.spans import RunFilter, SpanStore
+
+
+def __getattr__(name: str) -> object:
+    """``RunFilter`` and ``SpanStore``, imported on first use (see :attr:`TraceStore.spans`)."""
+    if name in ("RunFilter", "SpanStore"):
+        from traceforge_shared.store import spans
+
+        return getattr(spans, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "MAX_QUERY_CHARS",
@@ -240,8 +253,14 @@ class TraceStore:
         self.index = TraceIndex(self.home / "index.sqlite")
         self._lock = threading.Lock()
         self._warned: set[tuple[str, str]] = set()
-        #: Spans, runs and sessions (:class:`~traceforge_shared.store.spans.SpanStore`).
-        self.spans = SpanStore(self)
+
+    @functools.cached_property
+    def spans(self) -> SpanStore:
+        """Spans, runs and sessions (:class:`~traceforge_shared.store.spans.SpanStore`),
+        made on first use: ``trace list`` never loads the span code (~10 ms at start)."""
+        from traceforge_shared.store.spans import SpanStore
+
+        return SpanStore(self)
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from traceforge_shared.redact import Redaction, Redactor
 from traceforge_shared.spans import (
     SPAN_KINDS,
     SPAN_STATUSES,
@@ -57,6 +56,9 @@ from traceforge_shared.store.files import write_atomic
 from traceforge_shared.store.spans_index import SpanIndex, tag_pattern
 
 if TYPE_CHECKING:
+    # Imported when first used: the detectors' regexes cost ~25 ms at import, and
+    # `trace list` (which opens the store) never redacts.
+    from traceforge_shared.redact import Redaction, Redactor
     from traceforge_shared.store import TraceStore
     from traceforge_shared.trace import Trace
 
@@ -152,6 +154,7 @@ class RunFilter:
 
 def _redactor_for(home: Path) -> Redactor:
     from traceforge_shared.config import ConfigError, config_path, load_config
+    from traceforge_shared.redact import Redactor
 
     try:
         return Redactor(load_config(config_path(home)).redaction)
@@ -163,6 +166,8 @@ def redact_span(redactor: Redactor, span: Span) -> Redaction:
     """Redact ``span`` in place (name, status message, attributes, event attributes, tags)
     like a trace's text (:meth:`traceforge_shared.redact.Redactor.redact_value`); returns
     what was found where (never the values)."""
+    from traceforge_shared.redact import Redaction
+
     report = Redaction()
     if not redactor.config.enabled:
         return report
