@@ -44,13 +44,16 @@ def test_demo_runs_the_sdk_through_the_proxy(home: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Recorded 10 traces" in out
+    assert "Recorded 11 traces" in out
+    # xAI's recorded usage: 12 prompt, 1 completion, 290 reasoning tokens (data/xai/README.md).
+    assert "grok-3-mini: 12 input tokens, 291 output tokens (290 of them reasoning)" in out
     assert "gemini-embedding-001: 2 vectors of 10 dimensions, 11 tokens" in out
     assert "get_weather" in out and "San Francisco" in out
     assert "I'm unable to provide real-time weather updates" in out
     assert "gpt-4.1-nano: Dummy PDF file" in out  # the Responses API call
     summaries = TraceStore(home).list()
     assert [(s.provider, s.streaming, s.status) for s in summaries] == [
+        ("xai", True, "success"),  # a reasoning model
         ("gemini", False, "success"),  # embeddings, converted
         ("anthropic", True, "success"),  # Responses API, converted
         ("openai", True, "success"),  # Responses API

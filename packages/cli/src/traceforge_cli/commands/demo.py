@@ -46,8 +46,9 @@ def demo(port: int, delay_ms: float) -> None:
     Makes calls through the proxy, exactly as your app would: a plain chat completion, a
     streamed one (printed token by token as it arrives), a streamed tool call, then the same
     client asking Claude, Gemini, Llama (Ollama) and Command (Cohere) models, converted by the
-    proxy, a Responses API call (OpenAI, then Claude converted) and an embeddings call (a
-    Gemini model, converted); then lists the traces
+    proxy, a Responses API call (OpenAI, then Claude converted), an embeddings call (a
+    Gemini model, converted) and a reasoning model's streamed call (xAI grok-3-mini, its
+    reasoning tokens counted as output); then lists the traces
     recorded. No API key or network is needed: the mock upstream
     replays real recorded answers of each provider.
     """
@@ -170,3 +171,21 @@ def _run_calls(client: openai.OpenAI, console: Console) -> None:
         f"[bold]gemini-embedding-001[/]: {len(embedded.data)} vectors of "
         f"{len(embedded.data[0].embedding)} dimensions, {embedded.usage.prompt_tokens} tokens"
     )
+
+    console.print("\n[bold]7. A reasoning model[/] (xAI grok-3-mini, streamed)")
+    usage = None
+    for chunk in client.chat.completions.create(
+        model="grok-3-mini",
+        messages=[{"role": "user", "content": "What is 101 * 3?"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    ):
+        usage = chunk.usage or usage
+    details = usage.completion_tokens_details if usage is not None else None
+    reasoning = (details.reasoning_tokens or 0) if details is not None else 0
+    if usage is not None:
+        # xAI's completion_tokens leaves the reasoning out; the trace counts it as output.
+        console.print(
+            f"[bold]grok-3-mini[/]: {usage.prompt_tokens} input tokens, "
+            f"{usage.completion_tokens + reasoning} output tokens ({reasoning} of them reasoning)"
+        )
