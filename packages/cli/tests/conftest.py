@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,3 +28,22 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def store(home: Path) -> TraceStore:
     return TraceStore(home, fsync=False)
+
+
+@pytest.fixture(autouse=True)
+def _restore_loggers() -> Iterator[None]:
+    """Commands run in-process (CliRunner) install the CLI's redacting handlers and stop
+    propagation (``traceforge_cli.logs.configure_logging``), as a real process should; undo
+    it after each test so later tests (and other packages' ``caplog``) see records again."""
+    from traceforge_cli.logs import LIBRARY_LOGGER_NAMES, LOGGER_NAMES
+
+    saved = {}
+    for name in (*LOGGER_NAMES, *LIBRARY_LOGGER_NAMES):
+        logger = logging.getLogger(name)
+        saved[name] = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate

@@ -252,7 +252,8 @@ def test_os_errors_are_sentences(tmp_path: Path) -> None:
     blocked = tmp_path / "file"
     blocked.write_text("")
     junit = _invoke("test", "run", str(tmp_path / "ok.yaml"), "--junit", str(blocked / "j.xml"))
-    assert junit.exit_code == 2 and "[Errno" not in junit.output
+    # A problem of the machine, not of the tests: the guard's one line and exit status 1.
+    assert junit.exit_code == 1 and "[Errno" not in junit.output
     said = " ".join(junit.output.split())
     assert "cannot save the results: a file is where a directory is needed" in said
     assert str(blocked) in said

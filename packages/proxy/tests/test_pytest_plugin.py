@@ -37,10 +37,12 @@ def example(pytester: pytest.Pytester) -> Path:
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    """Run pytest in-process in ``pytester.path``, without the plugins the example does not
-    use (textual-snapshot's session hooks keep global state that a nested run breaks)."""
+    """Run pytest in a subprocess in ``pytester.path`` (the nested run's proxy, sockets and
+    global state stay out of this process), without the plugins the example does not use."""
     off = ("cacheprovider", "asyncio", "textual-snapshot", "syrupy", "schemathesis")
-    return pytester.runpytest(*(a for name in off for a in ("-p", f"no:{name}")), *args)
+    return pytester.runpytest_subprocess(
+        *(a for name in off for a in ("-p", f"no:{name}")), *args, timeout=120
+    )
 
 
 def test_the_example_suite_replays_offline(pytester: pytest.Pytester, example: Path) -> None:

@@ -110,7 +110,13 @@ async def test_a_call_in_flight_shows_at_once_then_becomes_its_trace(
         held.release()
         await asyncio.wait_for(consumer, 10)
         await wait_until(pilot, lambda: screen.call.saved, what="the saved event")
-        assert static_text(app, "#live-tail") == "".join(received)  # the whole answer
+        # The last chunk event is throttled (one per 50 ms, then a trailing flush): it may
+        # land after the saved event.
+        await wait_until(
+            pilot,
+            lambda: static_text(app, "#live-tail") == "".join(received),
+            what="the whole answer in the tail",
+        )
         await pilot.press("enter")  # open the saved trace
         assert isinstance(app.screen, TraceDetailScreen)
         await wait_until(pilot, lambda: app.screen.trace is not None, what="the trace")

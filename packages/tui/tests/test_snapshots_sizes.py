@@ -184,11 +184,11 @@ def test_call_in_flight(
     "pressed",
     [
         ("space", "down", "down", "space", "d"),  # diff the two marked
-        ("t",),  # tests
-        ("c",),  # config
         ("question_mark",),  # help
     ],
-    ids=["diff", "tests", "config", "help"],
+    # Not the tests and config screens: they print the home's path, a new temporary
+    # directory on every run (their pilot tests check their content instead).
+    ids=["diff", "help"],
 )
 def test_other_screens(
     snap_compare: Snap,

@@ -442,7 +442,7 @@ class DashboardScreen(Screen[None]):
 
     def action_refresh(self) -> None:
         """Recompute the numbers (in a worker)."""
-        self.run_worker(self._load(), group="dashboard", exclusive=True)
+        self.run_worker(self._load, group="dashboard", exclusive=True)
 
     def _base(self) -> TraceFilter:
         return without_test_traffic(TraceFilter(), self.hide_test_traffic)

@@ -293,7 +293,7 @@ class DiffScreen(Screen[None]):
         self.query_one("#diff-answer-a-pane").border_title = "A"
         self.query_one("#diff-answer-b-pane").border_title = "B"
         self.query_one("#diff-structure-pane").border_title = "Request and response differences"
-        self.run_worker(self._load(), group="diff", exclusive=True)
+        self.run_worker(self._load, group="diff", exclusive=True)
 
     def _compute(self) -> TraceDiff:
         return diff_traces(self.store.get(self.id1), self.store.get(self.id2))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from functools import partial
 from typing import ClassVar
 
 from rich.text import Text
@@ -166,7 +167,7 @@ class RunsScreen(Screen[None]):
 
     def action_reload(self) -> None:
         """Read the runs again (in a worker)."""
-        self.run_worker(self._load_runs(), group="runs-list", exclusive=True)
+        self.run_worker(self._load_runs, group="runs-list", exclusive=True)
 
     def action_switch_pane(self) -> None:
         """Move the focus between the run list and the spans."""
@@ -231,7 +232,7 @@ class RunsScreen(Screen[None]):
             self.waterfall.show(None)
             return
         if run_id != self.shown_run:
-            self.run_worker(self._read_tree(run_id), group="runs-tree", exclusive=True)
+            self.run_worker(partial(self._read_tree, run_id), group="runs-tree", exclusive=True)
 
     async def _read_tree(self, run_id: str) -> None:
         try:

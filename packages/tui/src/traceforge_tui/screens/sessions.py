@@ -111,7 +111,7 @@ class SessionsScreen(Screen[None]):
 
     def action_reload(self) -> None:
         """Read the sessions again (in a worker)."""
-        self.run_worker(self._load(), group="sessions", exclusive=True)
+        self.run_worker(self._load, group="sessions", exclusive=True)
 
     async def _load(self) -> None:
         try:

@@ -186,7 +186,7 @@ class TestsScreen(Screen[None]):
         if self.running:
             self.notify("A run is in progress.", severity="warning")
             return
-        self.run_worker(self._load(), group="tests-load", exclusive=True)
+        self.run_worker(self._load, group="tests-load", exclusive=True)
 
     async def _load(self) -> None:
         try:
