@@ -41,6 +41,7 @@ from traceforge_shared.views.units import ms_number
 from traceforge_tui import formatting as fmt
 from traceforge_tui.preferences import without_test_traffic
 from traceforge_tui.widgets.charts import TimelineChart, hbar_text
+from traceforge_tui.workers import deferred
 
 #: The metric cards: ``(id suffix, label)``, in order.
 CARDS: tuple[tuple[str, str], ...] = (
@@ -442,7 +443,7 @@ class DashboardScreen(Screen[None]):
 
     def action_refresh(self) -> None:
         """Recompute the numbers (in a worker)."""
-        self.run_worker(self._load, group="dashboard", exclusive=True)
+        self.run_worker(deferred(self._load), group="dashboard", exclusive=True)
 
     def _base(self) -> TraceFilter:
         return without_test_traffic(TraceFilter(), self.hide_test_traffic)

@@ -28,6 +28,7 @@ from traceforge_shared.diff import DiffSide, TraceDiff, diff_traces
 from traceforge_shared.store import StoreError, TraceStore
 from traceforge_shared.views.units import ms_number
 from traceforge_tui import formatting as fmt
+from traceforge_tui.workers import deferred
 
 #: Style of words only the first answer has (deleted going from A to B).
 DELETED_STYLE = "bold white on dark_red"
@@ -293,7 +294,7 @@ class DiffScreen(Screen[None]):
         self.query_one("#diff-answer-a-pane").border_title = "A"
         self.query_one("#diff-answer-b-pane").border_title = "B"
         self.query_one("#diff-structure-pane").border_title = "Request and response differences"
-        self.run_worker(self._load, group="diff", exclusive=True)
+        self.run_worker(deferred(self._load), group="diff", exclusive=True)
 
     def _compute(self) -> TraceDiff:
         return diff_traces(self.store.get(self.id1), self.store.get(self.id2))

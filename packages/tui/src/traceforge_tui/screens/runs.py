@@ -28,6 +28,7 @@ from traceforge_shared.views.runs import RunTree, build_tree
 from traceforge_shared.views.times import local_time
 from traceforge_shared.views.units import ms_text
 from traceforge_tui.widgets.waterfall import Waterfall, cut
+from traceforge_tui.workers import deferred
 
 #: Runs listed at most.
 RUN_LIMIT = 500
@@ -167,7 +168,7 @@ class RunsScreen(Screen[None]):
 
     def action_reload(self) -> None:
         """Read the runs again (in a worker)."""
-        self.run_worker(self._load_runs, group="runs-list", exclusive=True)
+        self.run_worker(deferred(self._load_runs), group="runs-list", exclusive=True)
 
     def action_switch_pane(self) -> None:
         """Move the focus between the run list and the spans."""
@@ -232,7 +233,9 @@ class RunsScreen(Screen[None]):
             self.waterfall.show(None)
             return
         if run_id != self.shown_run:
-            self.run_worker(partial(self._read_tree, run_id), group="runs-tree", exclusive=True)
+            self.run_worker(
+                deferred(partial(self._read_tree, run_id)), group="runs-tree", exclusive=True
+            )
 
     async def _read_tree(self, run_id: str) -> None:
         try:

@@ -24,6 +24,7 @@ from traceforge_shared.views.run_view import cost_cell, tokens_text
 from traceforge_shared.views.times import local_time
 from traceforge_tui.screens.runs import RunsScreen
 from traceforge_tui.widgets.waterfall import cut
+from traceforge_tui.workers import deferred
 
 #: Sessions listed at most.
 SESSION_LIMIT = 500
@@ -111,7 +112,7 @@ class SessionsScreen(Screen[None]):
 
     def action_reload(self) -> None:
         """Read the sessions again (in a worker)."""
-        self.run_worker(self._load, group="sessions", exclusive=True)
+        self.run_worker(deferred(self._load), group="sessions", exclusive=True)
 
     async def _load(self) -> None:
         try:

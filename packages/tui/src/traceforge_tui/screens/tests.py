@@ -29,6 +29,7 @@ from traceforge_shared.evals.replay import load_error_result, replay_tests
 from traceforge_shared.evals.results import ResultStore
 from traceforge_shared.evals.testcase import TestCase, TestResult, TestRun
 from traceforge_shared.store import StoreError, TraceStore
+from traceforge_tui.workers import deferred
 
 #: Column labels of the test table, in order.
 COLUMNS: tuple[str, ...] = ("Test", "File", "Tags", "File status", "Result")
@@ -186,7 +187,7 @@ class TestsScreen(Screen[None]):
         if self.running:
             self.notify("A run is in progress.", severity="warning")
             return
-        self.run_worker(self._load, group="tests-load", exclusive=True)
+        self.run_worker(deferred(self._load), group="tests-load", exclusive=True)
 
     async def _load(self) -> None:
         try:
