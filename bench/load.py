@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from harness import peers
 from harness.loadgen import Job
@@ -421,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     name = args.name or ("load-quick" if args.quick else f"load-{time.strftime('%Y-%m-%d')}")
     path = write(name, data, markdown(data, facts_markdown(facts)), args.out)
     print(path.read_text())
-    for row in data["export_ratios"]:
+    export_rows = cast("list[dict[str, Any]]", data["export_ratios"])
+    for row in export_rows:
         ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
         print(
             f"export on/off, {row['profile']} c={row['concurrency']}: added total p50 "

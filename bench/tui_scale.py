@@ -77,7 +77,11 @@ async def detail_ms(store: TraceStore, trace_id: str, rounds: int) -> list[float
             screen = TraceDetailScreen(store, trace_id)
             start = time.perf_counter()
             await app.push_screen(screen)
-            await _until(lambda s=screen: bool(s.query("#detail-tabs")))
+
+            def tabs_shown(opened: TraceDetailScreen = screen) -> bool:
+                return bool(opened.query("#detail-tabs"))
+
+            await _until(tabs_shown)
             await pilot.pause()  # the tabs laid out and drawn
             samples.append((time.perf_counter() - start) * 1000)
             await app.pop_screen()
