@@ -23,7 +23,6 @@ changed), :meth:`SpanIndex.ensure` returns ``True`` so the store re-derives the 
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,7 +31,7 @@ from typing import Any
 import msgspec
 
 from traceforge_shared.spans import RunSummary, SessionSummary, Span, iso_from_ns
-from traceforge_shared.store.index import TraceIndex
+from traceforge_shared.store.index import TraceIndex, _transaction
 
 #: Layout version of the span tables. Bump when they change: they are dropped and refilled.
 SPANS_LAYOUT = "1"
@@ -568,28 +567,6 @@ class SpanIndex:
                 )
             ]
         return sorted(set(doomed))
-
-
-class _transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error); nested use is a no-op."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self.outer = False
-
-    def __enter__(self) -> None:
-        if not self.conn.in_transaction:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.outer = True
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        if not self.outer:
-            return
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-            return
-        with contextlib.suppress(sqlite3.Error):
-            self.conn.execute("ROLLBACK")
 
 
 __all__ = ["SPANS_LAYOUT", "SpanIndex", "encode_tags", "span_row", "tag_pattern"]
