@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
+from traceforge_proxy.plan import ClientRequest, ForwardingPlan, plan_request
 from traceforge_proxy.routing import RouteChoice, Router
 from traceforge_proxy.testing import RecordingUpstream, saved_traces
 from traceforge_proxy.upstream import resolve_upstreams
@@ -166,3 +168,22 @@ async def test_first_content_on_converted_streams(make_proxy, sdk, model: str) -
     assert meta.first_content_latency_ms >= meta.first_chunk_latency_ms
     offsets = [c.offset_ms for c in trace.chunks]
     assert meta.first_content_latency_ms in offsets
+
+
+@pytest.mark.parametrize("endpoint", ["chat/completions", "embeddings", "responses"])
+def test_every_openai_endpoint_sends_upstream_models_to_the_upstream_address(
+    endpoint: str,
+) -> None:
+    # Before the three endpoints shared one routing step, /v1/responses sent a model routed
+    # to --upstream to the provider it is recorded as (groq: the mock), not the address.
+    config = Config()
+    upstreams = resolve_upstreams(config, override_url="http://127.0.0.1:9/v1", env={})
+    router = Router(config, upstreams=upstreams)
+    body = {"model": "llama-3.3-70b-versatile", "input": "hi", "messages": USER}
+    raw = msgspec.json.encode(body)
+    request = ClientRequest("POST", f"/v1/{endpoint}", "", [], raw, body, None, endpoint)
+    plan = plan_request(request, router, upstreams)
+    assert isinstance(plan, ForwardingPlan)
+    assert plan.url == f"http://127.0.0.1:9/v1/{endpoint}"
+    assert plan.target.provider == "groq"
+    assert msgspec.json.decode(plan.body)["model"] == "llama-3.3-70b-versatile"

@@ -10,8 +10,11 @@ from __future__ import annotations
 import msgspec
 
 
-def error_body(message: str, code: str, *, type_: str = "traceforge_proxy_error") -> bytes:
-    """Return the JSON bytes of an OpenAI-shaped error."""
+def error_body(
+    message: str, code: str, *, type_: str = "traceforge_proxy_error", param: str | None = None
+) -> bytes:
+    """Return the JSON bytes of an OpenAI-shaped error (``error.param``: the request field
+    at fault, if one is)."""
     return msgspec.json.encode(
-        {"error": {"message": message, "type": type_, "param": None, "code": code}}
+        {"error": {"message": message, "type": type_, "param": param, "code": code}}
     )

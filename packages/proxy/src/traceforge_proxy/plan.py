@@ -31,7 +31,7 @@ from traceforge_proxy.providers.embeddings import (
     native_embedding,
 )
 from traceforge_proxy.providers.params import drop_unsupported, dropped_warning
-from traceforge_proxy.routing import PROVIDER_HEADER, Router, RoutingError
+from traceforge_proxy.routing import PROVIDER_HEADER, RouteChoice, Router, RoutingError
 from traceforge_proxy.upstream import CREDENTIAL_HEADERS, OPENAI_COMPATIBLE, Upstream
 from traceforge_shared.config import PROVIDERS
 
@@ -300,23 +300,92 @@ def _forward_as_is(
     return _forward(request, upstream, tail, target, changes=changes)
 
 
-def _chat_completions(
-    request: ClientRequest, router: Router, upstreams: Mapping[str, Upstream]
-) -> ForwardingPlan | ProxyAnswer:
+class Routed(NamedTuple):
+    """A request routed by its model (:func:`route_by_model`).
+
+    Attributes:
+        payload: the decoded request body (a JSON object).
+        model: the ``model`` the client sent (routing prefix included).
+        choice: where it goes (provider, bare model, Azure deployment).
+        upstream: the upstream to send it to (the ``--upstream`` one for a model routed there).
+    """
+
+    payload: dict[str, Any]
+    model: str
+    choice: RouteChoice
+    upstream: Upstream
+
+
+def route_by_model(
+    request: ClientRequest,
+    router: Router,
+    upstreams: Mapping[str, Upstream],
+    endpoint: str,
+    *,
+    param: str | None = None,
+) -> Routed | ForwardingPlan | ProxyAnswer:
+    """Route an OpenAI-format call (chat completions, embeddings, Responses) by its ``model``
+    and the ``X-TraceForge-Provider`` header.
+
+    Args:
+        endpoint: the OpenAI endpoint (``chat/completions``): a body that is not a JSON object
+            with a string ``model`` cannot be routed and goes to the OpenAI upstream there as
+            is (it answers as it would have).
+        param: ``error.param`` of the unknown-model answer (the Responses API names it).
+
+    Returns:
+        the routed request, the plan forwarding an unroutable one as is, or the proxy's 400
+        ``unknown_model`` answer in OpenAI's error shape.
+    """
     payload = request.json
     model = payload.get("model") if isinstance(payload, dict) else None
     if not isinstance(payload, dict) or not isinstance(model, str):
-        # Not a request we can route: the OpenAI upstream answers it, as it would have.
-        return _forward_as_is(request, upstreams["openai"], "chat/completions", Target("openai"))
+        return _forward_as_is(request, upstreams["openai"], endpoint, Target("openai"))
     try:
         choice = router.route(model, request.header(PROVIDER_HEADER))
     except RoutingError as exc:
-        return ProxyAnswer(
-            400,
-            error_body(str(exc), "unknown_model", type_="invalid_request_error"),
-            failure=Failure("error", "unknown_model", str(exc)),
-        )
+        body = error_body(str(exc), "unknown_model", type_="invalid_request_error", param=param)
+        return ProxyAnswer(400, body, failure=Failure("error", "unknown_model", str(exc)))
     upstream = upstreams[choice.upstream or choice.provider]  # --upstream: "openai"
+    return Routed(payload, model, choice, upstream)
+
+
+def forward_compatible(
+    request: ClientRequest, routed: Routed, endpoint: str
+) -> ForwardingPlan | ProxyAnswer:
+    """Forward an OpenAI-format call to an OpenAI-compatible provider (OpenAI, xAI, Azure, an
+    ``--upstream`` address) at ``endpoint`` (``chat/completions``, ``embeddings``,
+    ``responses``): the bare model name replaces a routing prefix; for Azure the deployment's
+    path and ``api-version`` (its Responses API takes the deployment as ``model`` at
+    ``/openai/responses``: https://learn.microsoft.com/azure/ai-foundry/openai/how-to/responses);
+    credentials replaced for providers other than OpenAI (see :func:`_forward`)."""
+    choice, upstream = routed.choice, routed.upstream
+    changes: dict[str, Any] = {"model": choice.model} if choice.model != routed.model else {}
+    tail, query = endpoint, request.query
+    if choice.deployment is not None:
+        query = f"api-version={upstream.api_version}"
+        if endpoint == "responses":
+            tail, changes = "openai/responses", {"model": choice.deployment}
+        else:
+            tail = f"openai/deployments/{choice.deployment}/{endpoint}"
+    return _forward(
+        request,
+        upstream,
+        tail,
+        Target(choice.provider, choice.model),
+        changes=changes,
+        query=query,
+        credentials=None if choice.provider == "openai" else request.bearer_key(),
+    )
+
+
+def _chat_completions(
+    request: ClientRequest, router: Router, upstreams: Mapping[str, Upstream]
+) -> ForwardingPlan | ProxyAnswer:
+    routed = route_by_model(request, router, upstreams, "chat/completions")
+    if not isinstance(routed, Routed):
+        return routed
+    payload, choice, upstream = routed.payload, routed.choice, routed.upstream
     adapter = adapter_for(choice.provider)
     if adapter is not None:
         if not request.json_complete:
@@ -332,22 +401,7 @@ def _chat_completions(
             )
         drop = router.unsupported_params == "drop"
         return _convert(request, upstream, adapter, payload, choice.model, drop=drop)
-    changes: dict[str, Any] = {}
-    if choice.model != model:  # a routing prefix or header: the provider gets the bare name
-        changes["model"] = choice.model
-    tail, query = "chat/completions", request.query
-    if choice.deployment is not None:
-        tail = f"openai/deployments/{choice.deployment}/chat/completions"
-        query = f"api-version={upstream.api_version}"
-    return _forward(
-        request,
-        upstream,
-        tail,
-        Target(choice.provider, choice.model),
-        changes=changes,
-        query=query,
-        credentials=None if choice.provider == "openai" else request.bearer_key(),
-    )
+    return forward_compatible(request, routed, "chat/completions")
 
 
 #: Gemini methods other than chat whose path names the model (``models/{model}:countTokens``).
@@ -374,19 +428,10 @@ def _embeddings(
     """``POST /v1/embeddings``, routed by model like chat completions: OpenAI-compatible
     providers get it as is; Gemini, Ollama and Cohere get it converted
     (:mod:`traceforge_proxy.providers.embeddings`); Anthropic (no embeddings API) a 400."""
-    payload = request.json
-    model = payload.get("model") if isinstance(payload, dict) else None
-    if not isinstance(payload, dict) or not isinstance(model, str):
-        return _forward_as_is(request, upstreams["openai"], "embeddings", Target("openai"))
-    try:
-        choice = router.route(model, request.header(PROVIDER_HEADER))
-    except RoutingError as exc:
-        return ProxyAnswer(
-            400,
-            error_body(str(exc), "unknown_model", type_="invalid_request_error"),
-            failure=Failure("error", "unknown_model", str(exc)),
-        )
-    upstream = upstreams[choice.upstream or choice.provider]  # --upstream: "openai"
+    routed = route_by_model(request, router, upstreams, "embeddings")
+    if not isinstance(routed, Routed):
+        return routed
+    payload, model, choice, upstream = routed
     if choice.provider in EMBEDDING_PROVIDERS:
         raw = payload.get("input")
         texts = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
@@ -406,20 +451,7 @@ def _embeddings(
             failure=Failure("error", "unsupported_endpoint", message),
             target=Target(choice.provider, choice.model),
         )
-    changes = {"model": choice.model} if choice.model != model else {}
-    tail, query = "embeddings", request.query
-    if choice.deployment is not None:
-        tail = f"openai/deployments/{choice.deployment}/embeddings"
-        query = f"api-version={upstream.api_version}"
-    return _forward(
-        request,
-        upstream,
-        tail,
-        Target(choice.provider, choice.model),
-        changes=dict(changes),
-        query=query,
-        credentials=None if choice.provider == "openai" else request.bearer_key(),
-    )
+    return forward_compatible(request, routed, "embeddings")
 
 
 def _convert(

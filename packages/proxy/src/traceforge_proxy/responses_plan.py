@@ -27,16 +27,18 @@ from traceforge_proxy.plan import (
     Failure,
     ForwardingPlan,
     ProxyAnswer,
+    Routed,
     Target,
     _convert,
     _forward,
-    _forward_as_is,
+    forward_compatible,
+    route_by_model,
 )
 from traceforge_proxy.providers import adapter_for
 from traceforge_proxy.providers.params import dropped_warning
 from traceforge_proxy.providers.responses import ResponsesAdapter
 from traceforge_proxy.providers.responses_answer import CONVERTED_ID_PREFIX
-from traceforge_proxy.routing import PROVIDER_HEADER, Router, RoutingError
+from traceforge_proxy.routing import PROVIDER_HEADER, Router
 from traceforge_proxy.upstream import Upstream
 
 __all__ = ["plan_responses"]
@@ -69,16 +71,10 @@ def plan_responses(
 def _create(
     request: ClientRequest, router: Router, upstreams: Mapping[str, Upstream]
 ) -> ForwardingPlan | ProxyAnswer:
-    payload = request.json
-    model = payload.get("model") if isinstance(payload, dict) else None
-    if not isinstance(payload, dict) or not isinstance(model, str):
-        # Not a request we can route: OpenAI answers it, as it would have.
-        return _forward_as_is(request, upstreams["openai"], "responses", Target("openai"))
-    try:
-        choice = router.route(model, request.header(PROVIDER_HEADER))
-    except RoutingError as exc:
-        return _answer(400, "unknown_model", str(exc), "model")
-    upstream = upstreams[choice.provider]
+    routed = route_by_model(request, router, upstreams, "responses", param="model")
+    if not isinstance(routed, Routed):
+        return routed
+    payload, choice, upstream = routed.payload, routed.choice, routed.upstream
     chat = adapter_for(choice.provider)
     if chat is not None:
         adapter = ResponsesAdapter(chat, payload, drop=router.unsupported_params == "drop")
@@ -99,20 +95,7 @@ def _create(
             warning = dropped_warning(choice.provider, adapter.dropped)
             plan = dataclasses.replace(plan, warnings=(*plan.warnings, warning))
         return plan
-    changes = {"model": choice.model} if choice.model != model else {}
-    tail, query = "responses", request.query
-    if choice.deployment is not None:  # Azure: /openai/responses, model = the deployment
-        tail, query = "openai/responses", f"api-version={upstream.api_version}"
-        changes = {"model": choice.deployment}
-    return _forward(
-        request,
-        upstream,
-        tail,
-        Target(choice.provider, choice.model),
-        changes=dict(changes),
-        query=query,
-        credentials=None if choice.provider == "openai" else request.bearer_key(),
-    )
+    return forward_compatible(request, routed, "responses")
 
 
 def _by_id(
