@@ -97,7 +97,7 @@ def test_export_streams_in_pieces(client: TestClient, store: TraceStore) -> None
         store.save(make_trace(epoch_s=BASE_EPOCH + i, text=f"answer {i}"))
     with client.stream("GET", "/api/export", params={"format": "csv"}) as response:
         pieces = list(response.iter_raw())
-    assert len(pieces) >= 3  # rows are sent a hundred at a time, not as one body
+    assert len(pieces) >= 2  # rows are sent 200 at a time, not as one body
     rows = list(csv.DictReader(io.StringIO(b"".join(pieces).decode())))
     assert len(rows) == 250
     with client.stream("GET", "/api/export", params={"format": "jsonl"}) as response:

@@ -14,19 +14,14 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import msgspec
 
 from traceforge_shared.ids import is_valid_id_prefix
-from traceforge_shared.store import StoreError, TraceFilter, TraceStore
-from traceforge_shared.trace import Trace, TraceSummary
+from traceforge_shared.store import TraceFilter, TraceStore
+from traceforge_shared.trace import TraceSummary
 from traceforge_web_api.common import QueryError
-
-#: Traces per store query when iterating a whole list (export).
-PAGE_SIZE = 500
-
 
 class Cursor(msgspec.Struct, array_like=True, frozen=True):
     """The position after one trace: its ``timestamp`` (as stored) and ``id``."""
@@ -112,26 +107,3 @@ def page(
         rest = store.list(_bounded(filters, None, moment), limit=limit + 1 - len(ties))
     rows = ties + rest
     return rows[:limit], len(rows) > limit
-
-
-def iter_summaries(
-    store: TraceStore, filters: TraceFilter, page_size: int = PAGE_SIZE
-) -> Iterator[TraceSummary]:
-    """Yield every summary matching ``filters``, newest first, ``page_size`` at a time."""
-    after: str | None = None
-    while True:
-        rows, more = page(store, filters, limit=page_size, after=after)
-        yield from rows
-        if not more or not rows:
-            return
-        after = encode_cursor(rows[-1])
-
-
-def iter_traces(store: TraceStore, filters: TraceFilter) -> Iterator[Trace]:
-    """Yield every whole trace matching ``filters``, newest first; a trace deleted meanwhile
-    or whose file cannot be read is skipped (a stream cannot turn into an error midway)."""
-    for summary in iter_summaries(store, filters):
-        try:
-            yield store.get(summary.id)
-        except StoreError:
-            continue

@@ -58,17 +58,27 @@ class Export:
         store: the store to read.
         fmt: one of :data:`EXPORT_FORMATS`.
         filters: which traces (default: all).
+        columns: the CSV columns, :class:`~traceforge_shared.trace.TraceSummary` field names
+            (default :data:`CSV_COLUMNS`; the REST API exports every summary field).
 
     Raises:
         ValueError: ``fmt`` is not one of :data:`EXPORT_FORMATS`.
     """
 
-    def __init__(self, store: TraceStore, fmt: str, filters: TraceFilter | None = None) -> None:
+    def __init__(
+        self,
+        store: TraceStore,
+        fmt: str,
+        filters: TraceFilter | None = None,
+        *,
+        columns: tuple[str, ...] = CSV_COLUMNS,
+    ) -> None:
         if fmt not in EXPORT_FORMATS:
             raise ValueError(f"unknown export format {fmt!r}; use {', '.join(EXPORT_FORMATS)}")
         self.store = store
         self.fmt = fmt
         self.filters = filters
+        self.columns = columns
         self.count = 0
 
     def __iter__(self) -> Iterator[bytes]:
@@ -99,9 +109,9 @@ class Export:
     def _csv_rows(self) -> Iterator[bytes]:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(self.columns)
         for summary in self.store.iter_summaries(self.filters):
-            writer.writerow([_cell(getattr(summary, column)) for column in CSV_COLUMNS])
+            writer.writerow([_cell(getattr(summary, column)) for column in self.columns])
             self.count += 1
             if self.count % _CSV_ROWS == 0:
                 yield buffer.getvalue().encode()

@@ -19,11 +19,11 @@ from traceforge_shared.analytics import Analytics
 from traceforge_shared.analytics_period import RANGES, PeriodAnalytics
 from traceforge_shared.diff import TraceDiff
 from traceforge_shared.evals import TestRun
+from traceforge_shared.store.export import EXPORT_FORMATS
 from traceforge_shared.trace import TRACE_STATUSES, Trace
 from traceforge_web_api.params import MAX_OFFSET, MAX_Q_CHARS
 from traceforge_web_api.routes.analytics import BUCKETS
 from traceforge_web_api.routes.config import ConfigMerge, ConfigRefused, ConfigText, ConfigView
-from traceforge_web_api.routes.export import FORMATS
 from traceforge_web_api.routes.tests import (
     TestDetail,
     TestFromTrace,
@@ -348,7 +348,7 @@ def _paths() -> dict[str, Any]:
                 "parameters": [
                     _param(
                         "format",
-                        {"enum": list(FORMATS), "default": "jsonl"},
+                        {"enum": list(EXPORT_FORMATS), "default": "jsonl"},
                         "json: an array of traces; jsonl: a trace per line; csv: summaries.",
                     ),
                     *_FILTERS,
