@@ -62,7 +62,7 @@ async def _call(make_proxy: Any, sdk: Any, config: Config) -> tuple[ProxyService
             "gen_ai.provider.name",
             "gen_ai.client.inference.duration",
             "gen_ai.client.inference.time_to_first_chunk",
-            "https://opentelemetry.io/schemas/gen-ai/0.1.0",
+            "https://opentelemetry.io/schemas/gen-ai-dev/1.42.0-dev",
         ),
         (
             "legacy",

@@ -436,6 +436,40 @@ def test_a_client_span_of_a_proxied_call_links_to_its_trace(
     assert [t.id for t in store.list(limit=None)] == [proxied.id]  # no second trace
     summary = store.spans.get_run_summary(trace_id)
     assert (summary.input_tokens, summary.output_tokens) == (12, 5)
+    # One call, seen twice (the proxy's span and the app's client span): counted once, as
+    # the runs are kept up to date span by span and as they are rebuilt from the files.
+    assert summary.llm_calls == 1
+    assert store.spans.list_runs()[0].llm_calls == 1
+    store.spans.rebuild()
+    assert store.spans.get_run_summary(trace_id).llm_calls == 1
+    for name in ("index.sqlite", "index.sqlite-wal", "index.sqlite-shm"):
+        (store.home / name).unlink(missing_ok=True)
+    reopened = TraceStore(store.home, fsync=False)  # a new index, filled from the files
+    assert reopened.spans.get_run_summary(trace_id).llm_calls == 1
+
+
+def test_a_linked_call_counts_once_in_its_session(live_api: str, store: TraceStore) -> None:
+    provider = _provider(live_api)
+    tracer = provider.get_tracer("test")
+    _, llm_attrs, _ = _semconv_events()
+    llm_attrs = {**llm_attrs, "gen_ai.conversation.id": "user-42"}
+    with tracer.start_as_current_span("chat gpt-4o-mini", attributes=llm_attrs) as llm:
+        context = llm.get_span_context()
+        proxied = make_trace(prompt_tokens=12, completion_tokens=5)
+        proxied.session_id = "user-42"
+        proxied.span = SpanContext(
+            trace_id=format(context.trace_id, "032x"),
+            span_id="b7ad6b7169203331",
+            parent_span_id=format(context.span_id, "016x"),
+        )
+        store.save(proxied)
+    # A second, unproxied LLM span of the same run: a call of its own.
+    with tracer.start_as_current_span("chat gpt-4o", attributes=llm_attrs):
+        pass
+    provider.shutdown()
+    (session,) = store.spans.list_sessions()
+    assert session.session_id == "user-42"
+    assert session.calls == 2
 
 
 def test_a_retried_export_keeps_one_trace(live_api: str, store: TraceStore) -> None:

@@ -260,9 +260,9 @@ class BudgetConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class OtlpExportConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """``export.otlp``: every saved trace sent on as an OpenTelemetry GenAI span (docs/otel.md,
-    "Export"; :mod:`traceforge_shared.otel.export_sdk`). Off unless ``endpoint`` or ``file``
-    is set.
+    """``export.otlp``: every saved trace sent on as an OpenTelemetry GenAI span, and every span
+    ingested by the web API as it is stored (docs/otel.md, "Export";
+    :mod:`traceforge_shared.otel.export_sdk`). Off unless ``endpoint`` or ``file`` is set.
 
     Attributes:
         endpoint: OTLP/HTTP base URL (``http://collector:4318``); spans go to

@@ -298,7 +298,9 @@ class RunSummary(msgspec.Struct, kw_only=True, frozen=True):
         start_ns: the same, Unix epoch nanoseconds.
         duration_ms: from the earliest start to the latest end, ms.
         span_count: spans in the run.
-        llm_calls: spans of kind ``llm`` (and ``embedding``).
+        llm_calls: LLM and embedding calls: spans of kind ``llm`` / ``embedding``, a call
+            seen both through the proxy and as an ingested client span (same
+            ``trace_ref``) counted once.
         input_tokens: sum of the LLM spans' input (prompt) tokens.
         output_tokens: sum of their output (completion) tokens.
         cost_usd: sum of the known costs; ``None`` when no span has one.

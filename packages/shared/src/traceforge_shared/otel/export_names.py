@@ -3,13 +3,26 @@
 ``export.otlp.semconv`` picks the set:
 
 - ``v0.1`` (the default): the GenAI conventions' own repository,
-  https://github.com/open-telemetry/semantic-conventions-genai (``model/gen-ai/registry.yaml``,
-  ``spans.yaml``, ``metrics.yaml``): provider ``gen_ai.provider.name``, cache tokens
+  https://github.com/open-telemetry/semantic-conventions-genai, which has published no
+  release or tag: ``v0.1`` is TraceForge's name for its ``main`` branch as read at commit
+  ``024a4f944a1291fcb627c9c47da69e79868dd15e`` (``docs/gen-ai/client-inference.md``: span
+  ``gen_ai.client.inference``, provider ``gen_ai.provider.name``, cache tokens
   ``gen_ai.usage.cache_read.input_tokens`` / ``gen_ai.usage.cache_write.input_tokens``,
-  reasoning ``gen_ai.usage.reasoning.output_tokens``; inference metrics under
-  ``gen_ai.client.inference.*`` (genai PR #521: ``gen_ai.client.inference.duration`` takes
-  the inference case over from ``gen_ai.client.operation.duration``, the streaming histogram
-  is ``gen_ai.client.inference.time_to_first_chunk``).
+  reasoning ``gen_ai.usage.reasoning.output_tokens``, metrics
+  ``gen_ai.client.inference.duration`` and ``gen_ai.client.inference.time_to_first_chunk``)
+  and commit ``32c328e85013588c6fe32ebc30934ab5b1752b6a``
+  (``docs/gen-ai/non-normative/migration.md``: ``cache_creation`` → ``cache_write`` in genai
+  PR #440; ``gen_ai.client.operation.duration`` → ``gen_ai.client.inference.duration`` for
+  inference and ``gen_ai.client.operation.time_to_first_chunk`` →
+  ``gen_ai.client.inference.time_to_first_chunk`` in genai PR #521). Its schema URL is the
+  one ``model/manifest.yaml`` declares, a development one,
+  ``https://opentelemetry.io/schemas/gen-ai-dev/1.42.0-dev`` (stability ``development``, on
+  core semantic conventions 1.44.0); the README's "Schema URL" says ``TODO`` since genai
+  PR #241, which withdrew ``https://opentelemetry.io/schemas/gen-ai/1.42.0``. Read in
+  ``lmolkova/semantic-conventions-genai`` ``model/manifest.yaml`` at commit
+  ``50b7ed5883be6bda4405dff00895a26a59278f76`` (the manifest of the upstream itself was not
+  in the searchable index; instrumentations pinning upstream commits such as
+  ``e07f4ebacb08f56db8c4c882d117720333fbca04`` quote the same URL).
 - ``legacy``: the names instrumentations emitted before the 2026 split (core semantic
   conventions up to v1.36, https://github.com/open-telemetry/semantic-conventions/blob/v1.36.0/docs/gen-ai/):
   ``gen_ai.system``, ``gen_ai.usage.cache_creation.input_tokens``, metrics
@@ -30,6 +43,7 @@ from typing import Literal
 
 __all__ = [
     "DURATION_BUCKETS_S",
+    "EXPORTED_MARK",
     "LEGACY",
     "SEMCONV_SETS",
     "SEMCONV_VERSIONS",
@@ -88,10 +102,12 @@ class SemconvNames:
     first_chunk_metric: str
 
 
-#: The 2026 GenAI conventions, v0.1 (semantic-conventions-genai).
+#: The 2026 GenAI conventions (semantic-conventions-genai, unreleased: see the module
+#: docstring for the commits read). The schema URL is the development one its
+#: ``model/manifest.yaml`` declares; no ``gen-ai/0.1.0`` schema was ever published.
 V0_1 = SemconvNames(
     version="v0.1",
-    schema_url="https://opentelemetry.io/schemas/gen-ai/0.1.0",
+    schema_url="https://opentelemetry.io/schemas/gen-ai-dev/1.42.0-dev",
     provider="gen_ai.provider.name",
     cache_read_tokens="gen_ai.usage.cache_read.input_tokens",
     cache_write_tokens="gen_ai.usage.cache_write.input_tokens",
@@ -128,6 +144,12 @@ CONVERSATION_ID = "gen_ai.conversation.id"
 SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
 ERROR_TYPE = "error.type"
+
+#: Resource attribute (``true``) on everything a TraceForge exports. An OTLP ingest that
+#: receives a span under it stores the span but does not export it again, so two TraceForges
+#: exporting to each other (directly or through a Collector) never bounce a span back and
+#: forth (docs/otel.md, "Export").
+EXPORTED_MARK = "traceforge.exported"
 
 
 def names_for(version: str) -> SemconvNames:

@@ -4,10 +4,11 @@ to a file, and the GenAI duration histograms.
 :class:`OtlpExport` is built from ``export.otlp``
 (:class:`~traceforge_shared.config.OtlpExportConfig`). Two ways in:
 
-- :meth:`OtlpExport.submit` (the proxy's ``saved`` hook, the web API after ingest): the span
-  goes to the SDK's ``BatchSpanProcessor``, which queues it (bounded: 2,048 spans, the
-  excess dropped, never waited for) and exports batches of up to 512 from its own thread,
-  so the caller never blocks on the network;
+- :meth:`OtlpExport.submit` (called from the thread of
+  :class:`~traceforge_shared.otel.export_queue.ExportQueue`, which the proxy's ``saved`` hook
+  and the web API's ingest feed): the span goes to the SDK's ``BatchSpanProcessor``, which
+  queues it (bounded: 2,048 spans, the excess dropped, never waited for) and exports batches
+  of up to 512 from its own thread, so the caller never blocks on the network;
 - :meth:`OtlpExport.send` (``traceforge export otlp``): exports synchronously and says how
   many spans every destination accepted.
 
@@ -42,7 +43,7 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 from traceforge_shared.config import OtlpExportConfig
 from traceforge_shared.otel.export_json import otlp_json_line
 from traceforge_shared.otel.export_map import ExportSpan, span_of_stored, span_of_trace
-from traceforge_shared.otel.export_names import DURATION_BUCKETS_S, names_for
+from traceforge_shared.otel.export_names import DURATION_BUCKETS_S, EXPORTED_MARK, names_for
 from traceforge_shared.spans import Span
 from traceforge_shared.trace import Trace
 
@@ -150,7 +151,11 @@ class OtlpExport:
         if self.endpoint is None and self.file is None:
             raise ValueError("export.otlp: set an endpoint or a file")
         self.resource = Resource(
-            {"service.name": settings.service_name, "telemetry.sdk.language": "python"},
+            {
+                "service.name": settings.service_name,
+                "telemetry.sdk.language": "python",
+                EXPORTED_MARK: True,
+            },
             schema_url=self.names.schema_url,
         )
         self.scope = InstrumentationScope(SCOPE_NAME, _VERSION, self.names.schema_url)

@@ -15,6 +15,11 @@
 3. traces are redacted (the home's redaction config, the redactor span writes use) and saved,
    then the spans are written (:meth:`~traceforge_shared.store.spans.SpanStore.write`, which
    redacts them too): nothing unredacted reaches the disk.
+
+The spans to export on (``export.otlp``) are :attr:`IngestResult.to_export`: every stored span
+except those a TraceForge exported itself (resource attribute
+:data:`~traceforge_shared.otel.export_names.EXPORTED_MARK`), so spans never loop between two
+TraceForges exporting to each other.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from traceforge_shared.otel.export_names import EXPORTED_MARK
 from traceforge_shared.otel.ingest_map import TRACE_KINDS, DecodedSpan, to_span, to_trace
 from traceforge_shared.spans import Span, SpanProblem, check_span
 from traceforge_shared.store import TraceStore
@@ -47,6 +53,7 @@ class IngestResult:
         rejected: spans refused (bad ids, end before start, ...).
         reasons: why, for the first :data:`MAX_REASONS` refused spans.
         saved_traces, saved_spans: what was written (redacted), for live announcements.
+        to_export: the saved spans to export on: those not exported by a TraceForge.
     """
 
     spans: int = 0
@@ -56,6 +63,7 @@ class IngestResult:
     reasons: list[str] = field(default_factory=list)
     saved_traces: list[Trace] = field(default_factory=list, repr=False)
     saved_spans: list[Span] = field(default_factory=list, repr=False)
+    to_export: list[Span] = field(default_factory=list, repr=False)
 
     def reject(self, reason: str) -> None:
         """Count one refused span and keep its reason (the first few)."""
@@ -138,4 +146,7 @@ def ingest(store: TraceStore, decoded: Sequence[DecodedSpan]) -> IngestResult:
         result.saved_traces = traces
     result.spans = store.spans.write([span for _, span in accepted])
     result.saved_spans = [span for _, span in accepted]
+    result.to_export = [
+        span for raw, span in accepted if raw.resource.get(EXPORTED_MARK) is not True
+    ]
     return result

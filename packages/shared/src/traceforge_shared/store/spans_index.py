@@ -34,7 +34,9 @@ from traceforge_shared.spans import RunSummary, SessionSummary, Span, iso_from_n
 from traceforge_shared.store.index import TraceIndex, _transaction
 
 #: Layout version of the span tables. Bump when they change: they are dropped and refilled.
-SPANS_LAYOUT = "1"
+#: 2: ``runs.llm_calls`` counts a call once when it is both a proxied span and an ingested
+#: client span pointing at the same trace (:func:`llm_call_key`).
+SPANS_LAYOUT = "2"
 _LAYOUT_KEY = "spans_layout"
 
 _SPAN_COLUMNS: tuple[str, ...] = (
@@ -135,7 +137,8 @@ INSERT INTO runs (trace_id, name, kind, start_ns, end_ns, span_count, llm_calls,
 SELECT s.trace_id,
     COALESCE(root.name, ''), COALESCE(root.kind, 'custom'),
     MIN(s.start_ns), MAX(s.end_ns), COUNT(*),
-    SUM(s.kind IN ('llm', 'embedding')),
+    COUNT(DISTINCT CASE WHEN s.kind IN ('llm', 'embedding')
+        THEN COALESCE(s.trace_ref, '#' || s.span_id) END),
     SUM(s.input_tokens), SUM(s.output_tokens), SUM(s.cost_usd),
     CASE WHEN SUM(s.status = 'error') > 0 THEN 'error'
          WHEN SUM(s.status = 'ok') > 0 THEN 'ok' ELSE 'unset' END,
@@ -212,6 +215,15 @@ def span_row(span: Span, segment: str) -> tuple[Any, ...]:
     )
 
 
+def llm_call_key(span: Span) -> str:
+    """What identifies the call an LLM or embedding span stands for, so ``runs.llm_calls``
+    counts each call once: its trace (``trace_ref``) when it has one, as the proxied span and
+    an ingested client span of the same call share it (docs/otel.md, "The same call through
+    the proxy"), else the span itself (``#<span id>``; the SQL of :data:`_RECOMPUTE` uses the
+    same key)."""
+    return span.trace_ref if span.trace_ref is not None else "#" + span.span_id
+
+
 def _new_run_row(spans: Sequence[Span]) -> tuple[Any, ...]:
     """The ``runs`` row of a run whose spans are all in ``spans`` (the run is new): what
     :data:`_RECOMPUTE` would make, without reading them back."""
@@ -231,7 +243,7 @@ def _new_run_row(spans: Sequence[Span]) -> tuple[Any, ...]:
         ordered[0].start_ns,
         max(s.end_ns for s in ordered),
         len(ordered),
-        sum(1 for s in ordered if s.kind in ("llm", "embedding")),
+        len({llm_call_key(s) for s in ordered if s.kind in ("llm", "embedding")}),
         sum(s.usage.prompt_tokens for s in ordered if s.usage is not None),
         sum(s.usage.completion_tokens for s in ordered if s.usage is not None),
         sum(costs) if costs else None,
@@ -569,4 +581,11 @@ class SpanIndex:
         return sorted(set(doomed))
 
 
-__all__ = ["SPANS_LAYOUT", "SpanIndex", "encode_tags", "span_row", "tag_pattern"]
+__all__ = [
+    "SPANS_LAYOUT",
+    "SpanIndex",
+    "encode_tags",
+    "llm_call_key",
+    "span_row",
+    "tag_pattern",
+]

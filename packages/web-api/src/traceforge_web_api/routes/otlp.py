@@ -16,7 +16,9 @@ every span was stored, else ``partial_success`` with ``rejected_spans`` and an
 ``error_message`` naming the first problems (bad ids, end before start): the good spans of the
 request are stored all the same. What is stored:
 :func:`traceforge_shared.otel.ingest_store.ingest` (spans as runs, LLM calls as traces
-unless the proxy already recorded the call, everything redacted first).
+unless the proxy already recorded the call, everything redacted first). With ``export.otlp``
+set, the stored spans are then queued for export (:mod:`traceforge_web_api.otlp_forward`): the
+answer does not wait for it.
 
 Writes need no ``Origin`` (exporters send none); a page of another site is refused by the
 Origin check as for every write (:mod:`traceforge_web_api.security`).
@@ -30,6 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceResponse,
 )
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,6 +40,7 @@ from starlette.routing import BaseRoute
 
 from traceforge_shared.otel.ingest_map import DecodedSpan
 from traceforge_shared.otel.ingest_store import IngestResult, ingest
+from traceforge_shared.store import TraceStore
 from traceforge_web_api.common import ApiError, error_response, get_store, read_body, route
 from traceforge_web_api.feed import TraceFeed
 from traceforge_web_api.otlp_decode import (
@@ -45,6 +49,7 @@ from traceforge_web_api.otlp_decode import (
     decode_protobuf,
     decompress,
 )
+from traceforge_web_api.otlp_forward import forwarder
 from traceforge_web_api.routes.events import FEED_STATE_KEY
 from traceforge_web_api.security import DEFAULT_MAX_BODY_BYTES
 
@@ -103,6 +108,16 @@ def _answer(result: IngestResult, protobuf: bool) -> Response:
     return Response(msgspec.json.encode(MessageToDict(message)), media_type=JSON_MEDIA_TYPE)
 
 
+def _store(app: Starlette, store: TraceStore, spans: list[DecodedSpan]) -> IngestResult:
+    """Store ``spans`` and queue what is to be exported (a worker thread: file and SQLite
+    writes; the queue only appends)."""
+    result = ingest(store, spans)
+    queue = forwarder(app, store)
+    if queue is not None and result.to_export:
+        queue.put_spans(result.to_export)
+    return result
+
+
 async def export_traces(request: Request) -> Response:
     """``POST /v1/traces``: decode, store, answer (see the module)."""
     media_type = _media_type(request)
@@ -129,7 +144,7 @@ async def export_traces(request: Request) -> Response:
             spans, problems = decode_json(body)
     except OtlpDecodeError as exc:
         return _bad_request(str(exc), protobuf)
-    result = await run_in_threadpool(ingest, get_store(request), spans)
+    result = await run_in_threadpool(_store, request.app, get_store(request), spans)
     feed = getattr(request.app.state, FEED_STATE_KEY, None)
     if isinstance(feed, TraceFeed) and not feed.watch:
         # In the proxy's process the feed is pushed, not watching files: announce here.
