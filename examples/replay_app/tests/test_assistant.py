@@ -3,7 +3,6 @@ the network blocked (the default mode). Cassettes: ``tests/cassettes/test_assist
 
 from __future__ import annotations
 
-import statistics
 import time
 
 import assistant
@@ -52,11 +51,13 @@ def test_replayed_stream_is_the_recording(traceforge_proxy) -> None:  # type: ig
     assert b"".join(data for data, _ in reads) == b"".join(r.data for r in expected)
     assert [data for data, _ in reads] == [r.data for r in expected]
     # Times from the second read on (the client is waiting for each by then; the first may
-    # wait in the socket while the SDK sets up): the median read is within 5 ms of the
-    # recorded spacing (the median, so one late wake-up on a busy machine is not a failure).
+    # wait in the socket while the SDK sets up), against the recorded spacing: at least 3 in
+    # 4 within 5 ms and none 50 ms off, so a late wake-up on a loaded machine is not a
+    # failure (every read within 5 ms is measured, not asserted: bench/replay_timing.py).
     anchor_got, anchor_expected = reads[1][1], expected[1].offset_ms
     deviations = [
         abs((got_ms - anchor_got) - (read.offset_ms - anchor_expected))
         for (_, got_ms), read in zip(reads[1:], expected[1:], strict=True)
     ]
-    assert statistics.median(deviations) < 5.0, deviations
+    assert sum(d <= 5.0 for d in deviations) >= 0.75 * len(deviations), deviations
+    assert max(deviations) < 50.0, deviations

@@ -1,6 +1,7 @@
 """Matching replayed requests to recordings: misses answered in each provider's error shape
-naming the nearest recording and what differs, recorded order for identical requests, ignore
-fields, auto and passthrough modes, redaction of what a cassette stores."""
+naming the nearest recording and what differs, recorded order for identical requests, a
+re-recording superseding the earlier run's, ignore fields, auto and passthrough modes,
+redaction of what a cassette stores."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import anthropic
 import openai
 import pytest
 
+from traceforge_proxy.cassette_usage import ReplayTracker
 from traceforge_proxy.modes import REPLAY_MISS_HEADER, REPLAYED_FROM_HEADER
 from traceforge_proxy.runner import ProxyService
 from traceforge_proxy.testing import saved_traces
@@ -126,6 +128,49 @@ async def test_identical_requests_replay_in_recorded_order_once_each(start: Star
     assert second[REPLAYED_FROM_HEADER].startswith("c/0002-")
     with pytest.raises(openai.BadRequestError, match="were all replayed already"):
         await _chat(player, "Hello")
+
+
+async def test_re_recording_supersedes_the_earlier_run(start: Start, store: TraceStore) -> None:
+    """`--mode record` run twice over one cassette (it appends): the newer run's recording
+    of a request is the one replayed; the older one is reported unused."""
+    for _ in range(2):
+        recorder = await start("record")
+        await _chat(recorder, "Hello")
+        await recorder.stop()
+    first, second = Cassette("c", store.home).files()
+    assert (first.name[:5], second.name[:5]) == ("0001-", "0002-")
+    player = await start("replay")
+    headers, _ = await _chat(player, "Hello")
+    assert headers[REPLAYED_FROM_HEADER] == f"c/{second.name}"
+    with pytest.raises(openai.BadRequestError, match="1 recording"):
+        await _chat(player, "Hello")  # the superseded one is not served after it
+    assert player.cassette is not None and player.cassette.index is not None
+    assert [r.ref for r in player.cassette.index.superseded] == [f"c/{first.name}"]
+    tracker = ReplayTracker()
+    for trace in await saved_traces(player, expected=4):
+        tracker.before_save(trace)
+    assert tracker.report(player.cassette).unused == [f"c/{first.name}"]
+
+
+async def test_a_miss_recorded_in_auto_mode_adds_to_the_recorded_run(
+    start: Start, store: TraceStore
+) -> None:
+    """Misses recorded while replaying do not supersede: they come after what was there."""
+    recorder = await start("record")
+    await _chat(recorder, "Hello")
+    await recorder.stop()
+    auto = await start("auto")
+    await _chat(auto, "Hello")  # replayed
+    await _chat(auto, "Hello")  # a miss: recorded
+    await auto.stop()
+    assert len(Cassette("c", store.home).files()) == 2
+    player = await start("replay")
+    first, _ = await _chat(player, "Hello")
+    second, _ = await _chat(player, "Hello")
+    assert [first[REPLAYED_FROM_HEADER][:7], second[REPLAYED_FROM_HEADER][:7]] == [
+        "c/0001-",
+        "c/0002-",
+    ]
 
 
 async def test_volatile_and_ignored_fields_do_not_change_the_key(start: Start) -> None:

@@ -21,12 +21,13 @@ import httpx
 import ollama
 import openai
 import pytest
+from aiohttp import web
 from google import genai
 from google.genai import types as genai_types
 
 from traceforge_proxy.modes import CassetteOptions, ReplayTiming
 from traceforge_proxy.runner import ProxyService
-from traceforge_proxy.testing import saved_traces
+from traceforge_proxy.testing import saved_traces, transcript_chunks, upstream_app
 from traceforge_proxy.testing_cassettes import socket_guard, unreachable_upstreams
 from traceforge_shared.cassettes import Cassette
 from traceforge_shared.config import Config
@@ -49,8 +50,9 @@ Start = Callable[..., Awaitable[ProxyService]]
 @pytest.fixture
 async def start(store: TraceStore) -> AsyncIterator[Start]:
     """``await start(mode, name="c", timing="fast", on_miss="error", mock_delay_ms=0,
-    ignore=())``: a proxy in that cassette mode. Record/auto/passthrough modes use the mock
-    upstream; ``replay`` points every upstream at a closed port."""
+    ignore=(), upstream_app=None)``: a proxy in that cassette mode. Record/auto/passthrough
+    modes use the mock upstream (OpenAI calls go to ``upstream_app`` when given: a fake
+    upstream); ``replay`` points every upstream at a closed port."""
     services: list[ProxyService] = []
 
     async def make(
@@ -61,6 +63,7 @@ async def start(store: TraceStore) -> AsyncIterator[Start]:
         on_miss: str = "error",
         mock_delay_ms: float = 0.0,
         ignore: tuple[str, ...] = (),
+        upstream_app: web.Application | None = None,
     ) -> ProxyService:
         config = Config()
         config.proxy.port = 0
@@ -74,7 +77,12 @@ async def start(store: TraceStore) -> AsyncIterator[Start]:
         offline = mode == "replay" and on_miss == "error"
         upstreams = unreachable_upstreams(config) if offline else {}
         service = ProxyService(
-            config, upstreams, store, mock_delay_ms=mock_delay_ms, cassette=options
+            config,
+            upstreams,
+            store,
+            mock_delay_ms=mock_delay_ms,
+            cassette=options,
+            upstream_app=upstream_app,
         )
         await service.start()
         services.append(service)
@@ -368,6 +376,38 @@ async def test_recorded_timing_keeps_chunk_offsets(start: Start) -> None:
     assert len(late) <= len(pairs) // 4, late
     assert all(b.offset_ms < a.offset_ms + 50 for a, b in pairs), late
     assert recorded.chunks[-1].offset_ms > 150  # the pauses were really replayed
+
+
+async def test_recorded_timing_does_not_drift_over_a_long_stream(start: Start) -> None:
+    """100 reads 3 ms apart: each is scheduled at its absolute recorded offset, so pauses do
+    not add up (sleeping the recorded gap after each read would be ~100 ms late at the end).
+    Exact numbers: ``bench/replay_timing.py``."""
+    events = transcript_chunks()
+    body = [events[1]] * 100 + [events[-1]]
+
+    async def paced(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for event in body:
+            await response.write(event)
+            await asyncio.sleep(0.003)
+        return response
+
+    recorder = await start("record", upstream_app=upstream_app(paced))
+    call = {"model": "gpt-4o-mini", "messages": ASK, "stream": True}
+    await _raw_reads(root(recorder), "/v1/chat/completions", call)
+    (recorded,) = await saved_traces(recorder)
+    await stop(recorder)
+    player = await start("replay", timing="recorded")
+    await _raw_reads(root(player), "/v1/chat/completions", call)
+    replayed = (await saved_traces(player, expected=2))[-1]
+    pairs = list(zip(recorded.chunks, replayed.chunks, strict=True))
+    assert len(pairs) >= 50  # reads the upstream wrote close together may have merged
+    late = [b.offset_ms - a.offset_ms for a, b in pairs]
+    assert sum(x <= 5 for x in late) >= 0.75 * len(late), late
+    assert max(late) < 50 and min(late) > -1, late
+    assert late[-1] < 20, late  # no drift: the end is as close as the start
 
 
 async def test_scaled_and_fast_timing_shrink_the_pauses(start: Start, store: TraceStore) -> None:

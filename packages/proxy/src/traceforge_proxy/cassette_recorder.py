@@ -7,17 +7,19 @@ has been read to its end the recording is handed on, redacted:
 - the request: the app's JSON body through :meth:`Redactor.redact_value` (its text when not
   JSON), the query without credentials;
 - the response: headers kept by :func:`~traceforge_shared.cassettes.kept_header`, their
-  values redacted; the body bytes decoded as UTF-8 across reads and redacted as one text
-  (:meth:`Redactor.redact_stream`), so each read keeps its boundary; a body that is not UTF-8
-  is stored base64-encoded, unredacted (no detector reads binary data).
+  values redacted; the body redacted as one text with each read's boundary kept
+  (:mod:`traceforge_shared.cassettes.body_redaction`: UTF-8 bodies as text, any other body
+  scanned as latin-1, byte for byte, and stored base64), the kinds found noted in
+  ``redacted``.
 
-Only whole answers are recorded: an answer abandoned part way (client gone, upstream broken)
-is not.
+An answer broken off part way is recorded too: the reads that arrived, then how it broke
+(``broken``: the upstream failed or timed out mid-body, or the app hung up), so replay
+serves the same reads and breaks off the same way.
 """
 
 from __future__ import annotations
 
-import codecs
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -27,11 +29,12 @@ from multidict import CIMultiDictProxy
 
 from traceforge_proxy.plan import ClientRequest, ForwardingPlan
 from traceforge_shared.cassettes import (
-    Read,
     RecordedRequest,
     RecordedResponse,
+    StreamBreak,
     kept_header,
 )
+from traceforge_shared.cassettes.body_redaction import redact_reads
 from traceforge_shared.cassettes.format import encode_bytes
 from traceforge_shared.cassettes.key import clean_query
 from traceforge_shared.redact import Redaction, Redactor
@@ -74,26 +77,23 @@ def recorded_response(
     reads: list[tuple[bytes, float]],
     end_ms: float,
     redactor: Redactor,
+    broken: StreamBreak | None = None,
 ) -> RecordedResponse:
-    """A recorded answer, redacted: ``reads`` are ``(bytes, offset ms)`` in arrival order."""
+    """A recorded answer, redacted: ``reads`` are ``(bytes, offset ms)`` in arrival order;
+    ``broken``: how the answer broke off after them (its message is redacted too)."""
     kept = {str(n): str(v) for n, v in headers if kept_header(n)}
     kept_headers = list(redactor.redact_headers(kept, "response.headers", Redaction()).items())
-    pieces = _decoded(reads)
-    if pieces is None:  # not UTF-8: stored as base64, as received
-        out_reads = [Read.of(data, offset) for data, offset in reads if data]
-    else:
-        redacted, _ = redactor.redact_stream(pieces)
-        out_reads = [
-            Read(offset_ms=round(offset, 3), text=text)
-            for text, (_, offset) in zip(redacted, reads, strict=True)
-            if text
-        ]
+    out_reads, kinds = redact_reads(redactor, reads)
+    if broken is not None and broken.message:
+        broken.message = redactor.redact_text(broken.message)[0]
     response = RecordedResponse(
         status=status,
         headers=kept_headers,
         headers_ms=round(headers_ms, 3),
         stream=stream,
         end_ms=round(end_ms, 3),
+        redacted=kinds,
+        broken=broken,
     )
     if stream:
         response.reads = out_reads
@@ -103,18 +103,11 @@ def recorded_response(
     return response
 
 
-def _decoded(reads: list[tuple[bytes, float]]) -> list[str] | None:
-    """Each read as text, decoded as one UTF-8 stream (a character split between reads
-    goes to the read where it ends); ``None`` when the bytes are not UTF-8."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        pieces = [decoder.decode(data) for data, _ in reads]
-        tail = decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return None
-    if tail:
-        return None
-    return pieces
+#: Failures of an upstream read (as the handler maps them: ``server.py``).
+_READ_FAILED = (aiohttp.ClientError, asyncio.TimeoutError)
+
+#: Called once per answer: ``(reads, end ms, break)`` (``reads``: ``(bytes, offset ms)``).
+OnDone = Callable[[list[tuple[bytes, float]], float, StreamBreak | None], None]
 
 
 class RecordingResponse:
@@ -124,22 +117,19 @@ class RecordingResponse:
     Args:
         response: the live answer.
         sent_ns: ``time.perf_counter_ns()`` when the request was sent.
-        headers_ns: when its headers arrived.
-        on_done: called once with ``(reads, end_ms)`` when the body was read to its end
-            (``reads``: ``(bytes, offset ms)``); never for an abandoned answer.
+        on_done: called once when the handler is done with the body: with ``None`` when it
+            read it to its end (or stopped on its own: a provider's in-stream error), with
+            a :class:`~traceforge_shared.cassettes.StreamBreak` when the answer broke off
+            (an upstream read failed or timed out: ``upstream_failed``/``upstream_timeout``;
+            the handler abandoned it otherwise: ``client_gone``).
     """
 
-    def __init__(
-        self,
-        response: aiohttp.ClientResponse,
-        sent_ns: int,
-        on_done: Callable[[list[tuple[bytes, float]], float], None],
-    ) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, sent_ns: int, on_done: OnDone) -> None:
         self.response = response
         self.sent_ns = sent_ns
         self.on_done = on_done
         self.reads: list[tuple[bytes, float]] = []
-        self._ended = False
+        self._failure: StreamBreak | None = None
         self._closed = False
 
     @property
@@ -157,27 +147,47 @@ class RecordingResponse:
         """The body (this object: :meth:`iter_any`)."""
         return self
 
-    async def iter_any(self) -> AsyncIterator[bytes]:
-        """The live reads, each recorded with its arrival time."""
-        async for data in self.response.content.iter_any():
-            self.reads.append((data, (time.perf_counter_ns() - self.sent_ns) / 1e6))
-            yield data
-        self._ended = True
+    def _ms(self) -> float:
+        return (time.perf_counter_ns() - self.sent_ns) / 1e6
 
-    def _finish(self) -> None:
+    async def iter_any(self) -> AsyncIterator[bytes]:
+        """The live reads, each recorded with its arrival time; a failed read is recorded
+        as the answer's break, then raised.
+
+        Raises:
+            aiohttp.ClientError, asyncio.TimeoutError: the upstream read failed.
+        """
+        try:
+            async for data in self.response.content.iter_any():
+                self.reads.append((data, self._ms()))
+                yield data
+        except _READ_FAILED as exc:
+            cause = "upstream_timeout" if isinstance(exc, TimeoutError) else "upstream_failed"
+            message = str(exc) or type(exc).__name__
+            offset = round(self._ms(), 3)
+            self._failure = StreamBreak(cause=cause, offset_ms=offset, message=message)
+            raise
+
+    def _finish(self, broken: StreamBreak | None) -> None:
         if self._closed:
             return
         self._closed = True
-        end_ms = (time.perf_counter_ns() - self.sent_ns) / 1e6
-        if self._ended:
-            self.on_done(self.reads, end_ms)
+        self.on_done(self.reads, self._ms(), broken)
 
     def release(self) -> Any:
-        """The handler is done with the body: record it if it was read to its end."""
-        self._finish()
+        """The handler is done with the body: record it (whole, or as far as the handler
+        read it when it stopped on its own)."""
+        self._finish(self._failure)
         return self.response.release()
 
     def close(self) -> None:
-        """The answer was abandoned: nothing is recorded."""
-        self._closed = True
+        """The answer was abandoned: record what was read, with how it broke off."""
+        self._finish(
+            self._failure
+            or StreamBreak(
+                cause="client_gone",
+                offset_ms=round(self._ms(), 3),
+                message="the app hung up before the answer ended",
+            )
+        )
         self.response.close()

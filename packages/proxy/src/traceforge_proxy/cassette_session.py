@@ -12,11 +12,15 @@ Per call (after planning, so routing and conversion are as live):
   a 400 in the provider's error shape (:mod:`traceforge_proxy.replay_miss`), a recorded live
   call, or a live call.
 - ``record`` (and misses recorded): the call goes upstream with ``Accept-Encoding:
-  identity``; once its answer was read whole, the interaction is redacted and written to the
-  cassette by a single writer thread (:meth:`CassetteSession.close` waits for it).
+  identity``; once the handler is done with its answer (read whole, or broken off part way:
+  the reads so far and the break are kept), the interaction is redacted and written to the
+  cassette by a single writer thread (:meth:`CassetteSession.close` waits for it), tagged
+  with this run's id and mode (a ``record`` run supersedes earlier runs' recordings of the
+  same request: :class:`~traceforge_proxy.replay_source.CassetteIndex`).
 
 Traces: ``meta.cassette`` (the name) and ``meta.replayed_from`` or ``meta.recorded_to``
-(``<cassette>/<file>``).
+(``<cassette>/<file>``); a replayed answer whose recorded body was redacted also
+``meta.replay_redacted`` (the kinds replaced: its bytes are not the upstream's).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from traceforge_shared.cassettes import (
     Interaction,
     RecordedRequest,
     RecordedResponse,
+    StreamBreak,
     canonical_request,
     interaction_filename,
     key_of,
@@ -78,6 +83,9 @@ class CassetteSession:
         hits, misses, recorded: calls replayed, requests without a recording, interactions
             written.
         write_errors: interactions that could not be written (logged).
+        run_id: this run's id (``<UTC time>-<random>``), kept as each recorded interaction's
+            ``recording_run`` (with ``recording_mode``: the options' mode), so a later
+            ``record`` run's recordings of a request supersede this run's.
 
     Raises:
         traceforge_shared.cassettes.CassetteError: the cassette name is not valid.
@@ -98,6 +106,7 @@ class CassetteSession:
         self.misses = 0
         self.recorded = 0
         self.write_errors = 0
+        self.run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.urandom(3).hex()}"
         self._live = LiveSender()
         self._marks: dict[str, dict[str, str]] = {}
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="traceforge-cassette")
@@ -159,7 +168,10 @@ class CassetteSession:
         sent_at = asyncio.get_running_loop().time() - max(since_sent, 0.0)
         await pause_until(sent_at, self.options.timing, interaction.response.headers_ms)
         self.hits += 1
-        self._marks[exchange.trace_id] = {"cassette": self.cassette.name, "replayed_from": ref}
+        marks = {"cassette": self.cassette.name, "replayed_from": ref}
+        if interaction.response.redacted:
+            marks["replay_redacted"] = ", ".join(interaction.response.redacted)
+        self._marks[exchange.trace_id] = marks
         return ReplayResponse(interaction.response, ref, self.options.timing, sent_at)
 
     async def _record(
@@ -192,7 +204,9 @@ class CassetteSession:
         stream = plan.framing(response.status, response.headers.get("Content-Type", "")) is not None
         status, answer_headers = response.status, list(response.headers.items())
 
-        def done(reads: list[tuple[bytes, float]], end_ms: float) -> None:
+        def done(
+            reads: list[tuple[bytes, float]], end_ms: float, broken: StreamBreak | None
+        ) -> None:
             interaction = Interaction(
                 seq=self.cassette.reserve_seq(),
                 key=key,
@@ -200,11 +214,13 @@ class CassetteSession:
                 response=RecordedResponse(status=status),
                 recorded_at=utc_timestamp(),
                 trace_id=exchange.trace_id,
+                recording_run=self.run_id,
+                recording_mode=self.options.mode,
             )
             ref = f"{self.cassette.name}/{interaction_filename(interaction)}"
             self._marks[exchange.trace_id] = {"cassette": self.cassette.name, "recorded_to": ref}
             job = self._writer.submit(
-                self._write, interaction, answer_headers, headers_ms, stream, reads, end_ms
+                self._write, interaction, answer_headers, headers_ms, stream, reads, end_ms, broken
             )
             self._pending.add(job)
             job.add_done_callback(self._pending.discard)
@@ -219,6 +235,7 @@ class CassetteSession:
         stream: bool,
         reads: list[tuple[bytes, float]],
         end_ms: float,
+        broken: StreamBreak | None,
     ) -> None:
         """Writer thread: redact the answer and write the interaction file."""
         try:
@@ -230,6 +247,7 @@ class CassetteSession:
                 reads,
                 end_ms,
                 self.redactor,
+                broken,
             )
             self.cassette.add(interaction)
             self.recorded += 1

@@ -34,6 +34,9 @@ ON_MISS: tuple[str, ...] = get_args(OnMiss)
 REPLAY_MISS_HEADER = "X-TraceForge-Replay-Miss"
 #: Response header on a replayed answer: ``<cassette>/<interaction file>``.
 REPLAYED_FROM_HEADER = "X-TraceForge-Replayed-From"
+#: Response header on a replayed answer whose recorded body redaction changed: the kinds
+#: replaced (``openai_key, aws_access_key``): the bytes are not the upstream's originals.
+REPLAY_REDACTED_HEADER = "X-TraceForge-Replay-Redacted"
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,11 @@ response that replays one (:class:`ReplayResponse`, an
 :class:`~traceforge_proxy.transport.UpstreamResponse`).
 
 A replayed answer has the recorded status, the recorded (allowlisted) headers plus
-``X-TraceForge-Replayed-From``, and the recorded body: a stream read for read, one read per
-recorded read, each at its recorded offset from the request (``--timing recorded``), scaled
-(``scale:X``) or at once (``fast``: no sleeping at all).
+``X-TraceForge-Replayed-From`` (and ``X-TraceForge-Replay-Redacted`` when redaction changed
+the recorded body), and the recorded body: a stream read for read, one read per recorded
+read, each at its recorded offset from the request (``--timing recorded``), scaled
+(``scale:X``) or at once (``fast``: no sleeping at all); an answer that broke off when it was
+recorded breaks off the same way after its last read.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from traceforge_proxy.modes import REPLAYED_FROM_HEADER, ReplayTiming
+from traceforge_proxy.modes import REPLAY_REDACTED_HEADER, REPLAYED_FROM_HEADER, ReplayTiming
 from traceforge_shared.cassettes import (
     Cassette,
     Interaction,
     RecordedResponse,
+    StreamBreak,
     canonical_request,
     key_of,
     nearest,
@@ -63,9 +67,22 @@ class CassetteIndex:
     """The recordings of a cassette by request key, loaded once; each key's recordings are
     handed out in recording order (a cursor per key).
 
+    Re-recording replaces: a ``record`` run's recordings of a request supersede those that
+    earlier runs made of it (``--mode record`` over an existing cassette appends files; the
+    newest ``record`` run's recordings of a request are the ones replayed, in the order that
+    run made them). Misses recorded while replaying (``auto``, ``--on-miss record``) are
+    added after the recordings of the request already there. Files without a
+    ``recording_run`` (older cassettes) count as one run.
+
     Args:
         cassette: the cassette (a missing directory is an empty cassette).
         ignore_fields: body fields left out of keys (besides the volatile ones).
+
+    Attributes:
+        recordings: every loaded recording, in ``seq`` order (superseded ones included: a
+            replay never uses them, so they are reported unused and ``cassette prune``
+            removes them).
+        superseded: the recordings a later ``record`` run replaced.
 
     Raises:
         traceforge_shared.cassettes.CassetteError: a file cannot be read.
@@ -76,13 +93,22 @@ class CassetteIndex:
         self.ignore_fields = tuple(ignore_fields)
         self._by_key: dict[str, deque[Recording]] = {}
         self._counts: dict[str, int] = {}
+        self._runs: dict[str, str] = {}
         self.recordings: list[Recording] = []
+        self.superseded: list[Recording] = []
         for path, interaction in cassette.interactions():
             canonical = canonical_request(request_view(interaction.request), self.ignore_fields)
             recording = Recording(f"{cassette.name}/{path.name}", interaction, canonical)
             key = key_of(canonical)
-            self._by_key.setdefault(key, deque()).append(recording)
-            self._counts[key] = self._counts.get(key, 0) + 1
+            queue = self._by_key.setdefault(key, deque())
+            run = interaction.recording_run
+            if interaction.recording_mode == "record" and self._runs.get(key, run) != run:
+                self.superseded.extend(queue)  # re-recorded by a later run: replaced
+                queue.clear()
+            if interaction.recording_mode == "record":
+                self._runs[key] = run
+            queue.append(recording)
+            self._counts[key] = len(queue)
             self.recordings.append(recording)
 
     def __len__(self) -> int:
@@ -103,7 +129,9 @@ class CassetteIndex:
                 "recorded order, once each)"
             )
             return Miss(message, f"all {used} recording(s) of this request already replayed")
-        found = nearest(canonical, [(r.ref, r.canonical) for r in self.recordings])
+        superseded = {id(r) for r in self.superseded}
+        current = [(r.ref, r.canonical) for r in self.recordings if id(r) not in superseded]
+        found = nearest(canonical, current)
         if found is None:
             message = f"no recording in cassette {self.name!r} matches this request (it is empty)"
             return Miss(message, "cassette is empty")
@@ -118,7 +146,8 @@ class CassetteIndex:
 
 class ReplayResponse:
     """A recorded answer, served without a socket (an
-    :class:`~traceforge_proxy.transport.UpstreamResponse`).
+    :class:`~traceforge_proxy.transport.UpstreamResponse`): the recorded reads, then, for an
+    answer that broke off when recorded, the same break (the exception the live read raised).
 
     Args:
         recorded: the recorded answer.
@@ -135,6 +164,8 @@ class ReplayResponse:
         self.sent_at = sent_at
         headers: CIMultiDict[str] = CIMultiDict(recorded.headers)
         headers[REPLAYED_FROM_HEADER] = ref
+        if recorded.redacted:
+            headers[REPLAY_REDACTED_HEADER] = ", ".join(recorded.redacted)
         self._headers = CIMultiDictProxy(headers)
         self.closed = False
 
@@ -145,7 +176,8 @@ class ReplayResponse:
 
     @property
     def headers(self) -> CIMultiDictProxy[str]:
-        """The recorded headers plus ``X-TraceForge-Replayed-From``."""
+        """The recorded headers plus ``X-TraceForge-Replayed-From`` (and
+        ``X-TraceForge-Replay-Redacted`` when redaction changed the recorded body)."""
         return self._headers
 
     @property
@@ -154,12 +186,25 @@ class ReplayResponse:
         return self
 
     async def iter_any(self) -> AsyncIterator[bytes]:
-        """Each recorded read, at its (scaled) recorded offset from :attr:`sent_at`."""
+        """Each recorded read, at its (scaled) recorded offset from :attr:`sent_at` (every
+        read scheduled from that one start, so pauses never add up into drift); then the
+        recorded break, if any, at its offset.
+
+        Raises:
+            TimeoutError: the recorded answer's read timed out (``upstream_timeout``).
+            aiohttp.ClientPayloadError: it broke off otherwise (``upstream_failed``, or
+                ``client_gone``: the recording ends where the app hung up).
+        """
         for read in self.recorded.body_reads():
             if self.closed:
                 return
             await pause_until(self.sent_at, self.timing, read.offset_ms)
             yield read.data
+        broken = self.recorded.broken
+        if broken is None or self.closed:
+            return
+        await pause_until(self.sent_at, self.timing, broken.offset_ms)
+        raise replayed_break(broken)
 
     def release(self) -> None:
         """Nothing to free."""
@@ -167,6 +212,19 @@ class ReplayResponse:
     def close(self) -> None:
         """Stop replaying."""
         self.closed = True
+
+
+def replayed_break(broken: StreamBreak) -> Exception:
+    """The exception a replay raises for a recorded break: what the live read raised
+    (``TimeoutError`` or ``aiohttp.ClientPayloadError``), with the recorded message."""
+    if broken.cause == "upstream_timeout":
+        return TimeoutError(broken.message)
+    if broken.cause == "client_gone":
+        return aiohttp.ClientPayloadError(
+            "TraceForge replay: the recording ends here (the app hung up when it was "
+            "recorded, so the rest of the answer was never read)"
+        )
+    return aiohttp.ClientPayloadError(broken.message)
 
 
 async def pause_until(sent_at: float, timing: ReplayTiming, offset_ms: float) -> None:

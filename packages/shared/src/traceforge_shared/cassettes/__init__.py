@@ -11,12 +11,14 @@ See docs/replay.md.
 """
 
 from traceforge_shared.cassettes.format import (
+    BREAK_CAUSES,
     CASSETTE_FORMAT,
     HEADER_ALLOWLIST,
     Interaction,
     Read,
     RecordedRequest,
     RecordedResponse,
+    StreamBreak,
     dump_interaction,
     kept_header,
     load_interaction,
@@ -42,6 +44,7 @@ from traceforge_shared.cassettes.store import (
 )
 
 __all__ = [
+    "BREAK_CAUSES",
     "CASSETTES_DIRNAME",
     "CASSETTE_FORMAT",
     "HEADER_ALLOWLIST",
@@ -53,6 +56,7 @@ __all__ = [
     "RecordedRequest",
     "RecordedResponse",
     "RequestView",
+    "StreamBreak",
     "canonical_request",
     "cassettes_dir",
     "check_name",

@@ -31,6 +31,13 @@ holding one file per interaction, ``<seq>-<provider>-<model>-<key>.yaml``::
       - offset_ms: 240.7
         base64: AAEC                 # a read that is not UTF-8 on its own
       body: null                     # stream: false: the whole body text (or body_base64)
+      redacted: [openai_key]         # kinds redaction replaced in the body ([]: the bytes are
+                                     # the upstream's)
+      broken: null                   # or {cause: upstream_failed, message, offset_ms}: the
+                                     # answer broke off after the reads above
+    recording_run: 20261204T195243Z-3f9a0c    # the proxy run that recorded it
+    recording_mode: record           # record: supersedes earlier runs' recordings of the
+                                     # request; auto/replay: a recorded miss, appended
 
 The response is the upstream's NATIVE answer (for converted routes the provider's bytes, which
 the proxy converts again on replay), decoded (recording asks the upstream for
@@ -116,6 +123,29 @@ class Read(msgspec.Struct, kw_only=True, omit_defaults=True):
         return cls(offset_ms=round(offset_ms, 3), text=text, base64=b64)
 
 
+#: :attr:`StreamBreak.cause` values: the upstream's connection broke (or its read timed out)
+#: part way through the body, or the app hung up before the body ended.
+BREAK_CAUSES = ("upstream_failed", "upstream_timeout", "client_gone")
+
+
+class StreamBreak(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """How a recorded answer was broken off before its body ended (the reads before it are
+    recorded; replay serves them, then breaks off the same way).
+
+    Attributes:
+        cause: ``upstream_failed`` (the connection broke: replay raises
+            ``aiohttp.ClientPayloadError`` with :attr:`message`), ``upstream_timeout`` (a read
+            timed out: replay raises ``TimeoutError``) or ``client_gone`` (the app hung up:
+            the upstream's answer was not read further, so replay breaks off there too).
+        message: the error as the proxy saw it (redacted).
+        offset_ms: ms from sending the request to the break.
+    """
+
+    cause: str
+    offset_ms: float
+    message: str = ""
+
+
 class RecordedRequest(msgspec.Struct, kw_only=True, omit_defaults=False):
     """The app's request as recorded (redacted): what the request key is computed from.
 
@@ -154,7 +184,12 @@ class RecordedResponse(msgspec.Struct, kw_only=True, omit_defaults=False):
         reads: ``stream``: every upstream read, in order, with its arrival time.
         body: not ``stream``: the whole body as UTF-8 text.
         body_base64: not ``stream``: the whole body base64-encoded when it is not UTF-8.
-        end_ms: ms from sending the request to the end of the body.
+        end_ms: ms from sending the request to the end of the body (or to its break).
+        redacted: the kinds of values redaction replaced in the body (``openai_key``,
+            ``email``, ...): when not empty, the recorded (and replayed) bytes are not the
+            upstream's originals. Text and non-UTF-8 bodies alike (the latter are scanned as
+            latin-1, byte for byte).
+        broken: the answer was broken off part way (:class:`StreamBreak`), else ``None``.
     """
 
     status: int
@@ -165,6 +200,8 @@ class RecordedResponse(msgspec.Struct, kw_only=True, omit_defaults=False):
     body: str | None = None
     body_base64: str | None = None
     end_ms: float = 0.0
+    redacted: list[str] = msgspec.field(default_factory=list)
+    broken: StreamBreak | None = None
 
     def body_reads(self) -> list[Read]:
         """The reads to replay: ``reads`` for a stream, else the whole body as one read at
@@ -193,6 +230,11 @@ class Interaction(msgspec.Struct, kw_only=True, omit_defaults=False):
         trace_id: the id of the trace the recording call was saved as.
         request: see :class:`RecordedRequest`.
         response: see :class:`RecordedResponse`.
+        recording_run: the id of the proxy run that recorded it (one ``traceforge start``,
+            one pytest test; ``""`` in files from before it was kept).
+        recording_mode: that run's mode: ``record`` (the run re-recorded the cassette: its
+            recordings of a request supersede those of earlier runs), ``auto`` or ``replay``
+            (a miss recorded while replaying: added after the recordings replayed before it).
     """
 
     seq: int
@@ -201,6 +243,8 @@ class Interaction(msgspec.Struct, kw_only=True, omit_defaults=False):
     response: RecordedResponse
     recorded_at: str = ""
     trace_id: str = ""
+    recording_run: str = ""
+    recording_mode: str = "record"
     format: int = CASSETTE_FORMAT
 
 
