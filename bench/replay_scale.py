@@ -2,6 +2,7 @@
 runs it.
 
     python bench/replay_scale.py [--tests 1000] [--traces 100000] [--rounds 3] [--quick]
+                                 [--cache DIR]
 
 A home with ``--traces`` streamed traces (saved through the store API, each a different
 request, timestamps in the last day so the proxy's retention keeps them, ``storage.max_traces``
@@ -12,13 +13,18 @@ query), re-served, relayed and traced again. The whole command runs in a subproc
 interleaved in rounds with the baseline: the same command over one test (process start,
 imports, proxy start, loading the store). Reported: the median wall time of each, their
 ratio, and the time per extra test. Every run must pass every test (exit 0), or the benchmark
-fails. ``--quick``: 10 tests, 1,000 traces, 1 round (seconds).
+fails. ``--quick``: 10 tests, 1,000 traces, 1 round (seconds). ``--cache DIR``: build the home
+once into ``DIR/<tests>-<traces>`` and reuse it in later runs (building 100,000 traces takes
+minutes); the replayed traces a run saves are removed after each run, so every run starts from
+the same store.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -83,6 +89,36 @@ def build(home: Path, tests: int, traces: int) -> float:
     return time.perf_counter() - started
 
 
+def _home(cache: Path | None, tmp: Path, tests: int, traces: int) -> tuple[Path, float]:
+    """The home to run in and the seconds spent building it: ``tmp``, built now, or (with
+    ``cache``) ``cache/<tests>-<traces>``, built the first time only (0 s after that)."""
+    if cache is None:
+        return tmp, build(tmp, tests, traces)
+    home = cache / f"{tests}-{traces}"
+    done = home / "built"
+    if done.is_file():
+        return home, float(done.read_text())
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    build_s = build(home, tests, traces)
+    done.write_text(f"{build_s:.1f}")
+    return home, build_s
+
+
+def _trace_ids(home: Path) -> set[str]:
+    """The ids of the trace files in ``home``."""
+    return {p.name[:-5] for p in os.scandir(home / "traces") if p.name.endswith(".json")}
+
+
+def _forget_replayed(home: Path, recorded: set[str]) -> None:
+    """Delete the traces a run saved (its replayed calls), so every run starts from the same
+    store."""
+    store = TraceStore(home, fsync=False)
+    store.delete_many(_trace_ids(home) - recorded)
+    store.refresh()
+    store.index.close()
+
+
 def run(home: Path, paths: list[Path]) -> float:
     """Wall seconds of one ``traceforge test run --replay --json``.
 
@@ -113,19 +149,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="10 tests, 1,000 traces, 1 round")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--cache", type=Path, help="build the home once under this directory and reuse it"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.tests, args.traces, args.rounds = 10, 1000, 1
     args.traces = max(args.traces, args.tests)
     facts = machine_facts()
     with tempfile.TemporaryDirectory(prefix="traceforge-replay-") as tmp:
-        home = Path(tmp)
-        build_s = build(home, args.tests, args.traces)
+        home, build_s = _home(args.cache, Path(tmp), args.tests, args.traces)
+        recorded = _trace_ids(home)
         files = sorted((home / "tests").glob("*.yaml"))
         one, many = [], []
         for _ in range(args.rounds):
             one.append(run(home, files[:1]))
+            _forget_replayed(home, recorded)
             many.append(run(home, files))
+            _forget_replayed(home, recorded)
     t1, tn = statistics.median(one), statistics.median(many)
     per_test_ms = 1000 * (tn - t1) / max(1, args.tests - 1)
     data = {"facts": facts, "tests": args.tests, "traces": args.traces,
@@ -139,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         f"| run | median wall time (s) | ratio to 1 test |\n| --- | --- | --- |\n"
         f"| 1 test (baseline: start, imports, proxy, store) | {t1:.2f} | 1.00 |\n"
         f"| {args.tests} tests | {tn:.2f} | {tn / t1:.2f} |\n\n"
-        f"Each extra test: {per_test_ms:.1f} ms ({args.rounds} rounds, every test passed).\n"
+        f"Each extra test: {per_test_ms:.1f} ms ({args.rounds} rounds, every test passed).\n\n"
+        f"Every round (s): 1 test {', '.join(f'{s:.2f}' for s in one)}; {args.tests} tests "
+        f"{', '.join(f'{s:.2f}' for s in many)}. Load average at the end: "
+        f"{os.getloadavg()[0]:.2f} (the machine is shared: compare ratios, not seconds).\n"
     )
     name = "replay-quick" if args.quick else f"replay-{time.strftime('%Y-%m-%d')}"
     print(write(name, data, markdown, args.out).read_text())

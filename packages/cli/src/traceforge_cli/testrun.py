@@ -34,6 +34,7 @@ from traceforge_shared.evals.replay import (
     new_run_id,
     test_result,
 )
+from traceforge_shared.evals.testcase import Python
 from traceforge_shared.evals.variables import RequestNotReady, prepare_case
 from traceforge_shared.ids import utc_timestamp
 from traceforge_shared.providers import provider_spec
@@ -181,6 +182,14 @@ def _miss_reason(trace: Trace) -> str:
     return message.removeprefix(MISS_PREFIX)
 
 
+def _quick_to_check(case: TestCase, access: ModelAccess | None) -> bool:
+    """Whether ``case``'s assertions are checked on the event loop: no model calls
+    (``access`` is ``None``, as in ``replay``) and no ``python`` assertion (a child
+    process). They take well under a millisecond there, less than a hop to a worker thread
+    and back while the proxy's writer thread holds the GIL."""
+    return access is None and not any(isinstance(a, Python) for a in case.assertions)
+
+
 async def run_tests(
     cases: Sequence[tuple[Path, TestCase]],
     *,
@@ -189,10 +198,14 @@ async def run_tests(
     options: RunOptions,
     on_result: Callable[[TestResult], None] | None = None,
     addons: Sequence[object] = (),
+    on_trace: Callable[[TestResult, Trace | None], None] | None = None,
 ) -> TestRun:
     """Run ``cases`` at most ``options.concurrency`` at a time; results keep file order.
 
-    ``on_result`` is called as each test finishes (progress bars). A test whose request
+    ``on_result`` is called as each test finishes (progress bars); ``on_trace``, just
+    before it, with the result and the trace its assertions were checked against (``None``
+    without one): callers showing actual values read them there, not from the store, where
+    the trace may not be saved yet (its writer saves in the background). A test whose request
     fails (HTTP error, timeout, unroutable model) still gets its assertions evaluated when
     a trace was recorded: an error answer fails the assertions that expect an answer.
     ``addons`` are given to the in-process proxy in ``proxy`` and ``replay`` modes (see
@@ -206,8 +219,10 @@ async def run_tests(
     run_id, started_at, started = new_run_id(), utc_timestamp(), time.perf_counter()
     results: list[TestResult | None] = [None] * len(cases)
 
-    def done(index: int, result: TestResult) -> None:
+    def done(index: int, result: TestResult, trace: Trace | None = None) -> None:
         results[index] = result
+        if on_trace is not None:
+            on_trace(result, trace)
         if on_result is not None:
             on_result(result)
 
@@ -239,7 +254,7 @@ async def _run_proxied(
     config: Config,
     store: TraceStore,
     options: RunOptions,
-    done: Callable[[int, TestResult], None],
+    done: Callable[[int, TestResult, Trace | None], None],
     addons: Sequence[object],
 ) -> None:
     proxy_config = msgspec.structs.replace(
@@ -287,11 +302,13 @@ async def _run_proxied(
                         error = f"no answer within {options.timeout_s:g} s"
                     except (aiohttp.ClientError, RuntimeError) as exc:
                         error = f"request failed: {exc}"
-                    # In a thread: model-graded assertions call this proxy, on this loop.
-                    result = await asyncio.to_thread(
-                        test_result, path, case, trace, began, error, access
-                    )
-                    done(index, result)
+                    if _quick_to_check(case, access):
+                        result = test_result(path, case, trace, began, error, access)
+                    else:  # model-graded assertions call this proxy, on this loop
+                        result = await asyncio.to_thread(
+                            test_result, path, case, trace, began, error, access
+                        )
+                    done(index, result, trace)
 
             await asyncio.gather(*(one(i, p, c) for i, (p, c) in enumerate(cases)))
     finally:

@@ -99,9 +99,12 @@ class TraceReplay:
         request = recorded_request(client, plan, self.redactor)
         canonical = canonical_request(request_view(request))
         prefer = client.header(REPLAY_TRACE_HEADER)
-        trace = await asyncio.to_thread(
-            self._find, key_of(canonical), prefer, request.provider, _asks_stream(client)
-        )
+        if not self._refreshed:  # may read many trace files: off the loop
+            await asyncio.to_thread(self._refresh_once)
+        # One indexed query and one trace file (~0.2 ms): on the loop, cheaper than a hop to a
+        # worker thread and back while the writer thread holds the GIL (1,000 tests: ~10% of
+        # the run, bench/replay_scale.py).
+        trace = self._find(key_of(canonical), prefer, request.provider, _asks_stream(client))
         if trace is None:
             self.misses += 1
             message = await asyncio.to_thread(

@@ -32,7 +32,13 @@ from traceforge_cli.output import (
     resolve_format,
     slow_notice,
 )
-from traceforge_cli.testjson import case_info, list_entries, result_json, summary_json
+from traceforge_cli.testjson import (
+    CaseInfo,
+    list_entries,
+    load_infos,
+    result_json,
+    summary_json,
+)
 from traceforge_cli.testrun import Mode, RunOptions, load_error_result, run_tests
 from traceforge_shared.config import Config
 from traceforge_shared.evals import TestCase, TestResult, TestRun
@@ -44,12 +50,13 @@ from traceforge_shared.evals.files import (
     trace_test_stem,
     write_test_file,
 )
-from traceforge_shared.evals.loader import TestFileError, discover_tests, load_tests
+from traceforge_shared.evals.loader import TestFileError, discover_tests
 from traceforge_shared.evals.replay import expand_models
 from traceforge_shared.evals.results import ResultStore
 from traceforge_shared.evals.schema import test_file_schema
 from traceforge_shared.evals.variables import find_markers, variable_names
 from traceforge_shared.store import AmbiguousTraceIdError, TraceNotFoundError, TraceStore
+from traceforge_shared.trace import Trace
 
 #: Exit status of ``test run``.
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -352,7 +359,8 @@ def _nothing_selected(session: _Session, known: list[TestCase]) -> str:
 
 def _run_once(session: _Session, targets: Sequence[Path]) -> int:
     err = session.err
-    loaded, load_errors = load_tests(targets)
+    infos, load_errors = load_infos(targets)
+    loaded = [(info.path, info.case) for info in infos]
     cases = [(p, c) for p, c in loaded if _selected(session, c)]
     if (session.tags or session.names) and not cases and loaded:
         err.print(f"[red]error:[/] {_nothing_selected(session, [c for _, c in loaded])}")
@@ -362,11 +370,11 @@ def _run_once(session: _Session, targets: Sequence[Path]) -> int:
     cases = expand_models(cases)
     # Each broken file is reported once: as an error result (table, --json line, JUnit).
     error_results = [load_error_result(e) for e in load_errors]
-    emit: Callable[[TestResult], None] | None = None
+    emit: Callable[[TestResult, Trace | None], None] | None = None
     if session.as_json:
         for error, result in zip(load_errors, error_results, strict=True):
             _print_line({**result_json(result, None), "line": error.line or 1})
-        emit = _JsonLines(session.store, cases).emit
+        emit = _JsonLines(infos).emit
     run_result = _execute(session, cases, emit)
     run_result.results[:0] = error_results
     try:
@@ -391,24 +399,21 @@ def _print_line(obj: dict[str, Any]) -> None:
 
 
 class _JsonLines:
-    """Prints each result of a ``--json`` run as one line as it arrives."""
+    """Prints each result of a ``--json`` run as one line as it arrives, with the actual
+    values of the trace its assertions were checked against (handed over by the run, not
+    read back from the store: the writer may not have saved it yet)."""
 
-    def __init__(self, store: TraceStore, cases: list[tuple[Path, TestCase]]) -> None:
-        self.store = store
-        self.infos = {str(path): case_info(path, case) for path, case in cases}
+    def __init__(self, infos: list[CaseInfo]) -> None:
+        self.infos = {str(info.path): info for info in infos}
 
-    def emit(self, result: TestResult) -> None:
-        trace = None
-        if result.trace_id is not None:
-            with contextlib.suppress(Exception):  # pruned or unreadable: no actual values
-                trace = self.store.get(result.trace_id)
+    def emit(self, result: TestResult, trace: Trace | None) -> None:
         _print_line(result_json(result, self.infos.get(result.file), trace))
 
 
 def _execute(
     session: _Session,
     cases: list[tuple[Path, TestCase]],
-    emit: Callable[[TestResult], None] | None = None,
+    emit: Callable[[TestResult, Trace | None], None] | None = None,
 ) -> TestRun:
     with Progress(
         TextColumn("[bold]Testing"),
@@ -424,8 +429,6 @@ def _execute(
 
         def advance(result: TestResult) -> None:
             progress.update(task, advance=1, last=f"{result.status} {result.name[:40]}")
-            if emit is not None:
-                emit(result)
 
         return asyncio.run(
             run_tests(
@@ -434,6 +437,7 @@ def _execute(
                 store=session.store,
                 options=session.options,
                 on_result=advance,
+                on_trace=emit,
             )
         )
 

@@ -52,6 +52,7 @@ __all__ = [
     "OnCollision",
     "TestFileExists",
     "check_test_name",
+    "document_lines",
     "find_test_file",
     "find_test_files",
     "read_test_file",
@@ -242,6 +243,16 @@ def test_file_lines(text: str) -> FileLines:
         doc: Any = parse_yaml(text)
     except YamlProblem:
         return FileLines(1, [], None)
+    return document_lines(doc)
+
+
+test_file_lines.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def document_lines(doc: Any) -> FileLines:
+    """:func:`test_file_lines` of a test file already parsed (the document of
+    :func:`~traceforge_shared.yamlfile.parse_yaml` or
+    :func:`~traceforge_shared.evals.loader.load_test_document`). Never raises."""
     if not isinstance(doc, dict):
         return FileLines(1, [], None)
     name = line_of(doc, ["name"]) if "name" in doc else None
@@ -250,9 +261,6 @@ def test_file_lines(text: str) -> FileLines:
     count = len(items) if isinstance(items, list) else 0
     lines = [line_of(doc, ["assertions", index]) for index in range(count)]
     return FileLines(name or 1, lines, source)
-
-
-test_file_lines.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
 def save_test_file(

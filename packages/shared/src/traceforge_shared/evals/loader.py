@@ -84,6 +84,24 @@ def load_test_file(path: Path) -> TestCase:
     return _load(path, read_yaml, path)
 
 
+def load_test_document(path: Path) -> tuple[TestCase, Any]:
+    """:func:`load_test_file`, also returning the parsed document (ruamel round-trip, for
+    :func:`~traceforge_shared.yamlfile.line_of` and
+    :func:`~traceforge_shared.evals.files.document_lines`): a caller that needs the lines of
+    a test's parts parses the file once (a round-trip parse is most of a load: ~3 ms).
+
+    Raises:
+        TestFileError: as :func:`load_test_file`.
+    """
+    docs: list[Any] = []
+
+    def parse(source: Path) -> Any:
+        docs.append(read_yaml(source))
+        return docs[0]
+
+    return _load(path, parse, path), docs[0]
+
+
 def load_test_text(text: str, path: Path) -> TestCase:
     """Parse ``text``, the content meant for the test file ``path``, into a
     :class:`TestCase`, as :func:`load_test_file` would read it from that file.
