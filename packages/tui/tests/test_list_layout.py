@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from textual.widgets import Markdown, Static, TabbedContent
+from textual.widgets import Static, TabbedContent
 
 from traceforge_shared.store import TraceStore
 from traceforge_shared.testing import make_trace
@@ -119,7 +119,7 @@ async def test_answer_is_rendered_markdown_with_a_raw_toggle(store: TraceStore) 
         screen = await _open(app, store, trace.id)
         await wait_until(pilot, lambda: screen.trace is not None)
         await settle(pilot)
-        assert screen.query(Markdown)
+        assert screen.query(".message.-answer.-markdown")
         answer = screen.query_one(".message.-answer")
         shown = "\n".join(widget_lines(app, answer))
         assert "Holiday Name: Christmas" in shown
@@ -128,14 +128,14 @@ async def test_answer_is_rendered_markdown_with_a_raw_toggle(store: TraceStore) 
 
         await pilot.press("m")  # the raw text the model sent
         await settle(pilot)
-        assert not screen.query(Markdown)
+        assert not screen.query(".message.-answer.-markdown")
         raw = "\n".join(widget_lines(app, screen.query_one(".message.-answer")))
         assert "**Holiday Name:** Christmas" in raw
         assert "Raw/Markdown" in screen_lines(app)[-1]  # the key is in the footer
 
         await pilot.press("m")
         await settle(pilot)
-        assert screen.query(Markdown)
+        assert screen.query(".message.-answer.-markdown")
 
 
 async def test_headers_tab_shows_headers_and_masks_credentials(store: TraceStore) -> None:

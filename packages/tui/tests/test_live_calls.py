@@ -1,6 +1,7 @@
 """Calls in flight: the official openai SDK streams a recorded transcript through a real
-proxy whose upstream holds the stream open; the list shows the call at once, its detail the
-tail of its stream, and the call turns into its saved trace when the stream ends."""
+proxy whose upstream holds the stream open; the list shows the call at once as a row at its
+top (status ``⋯ N chunks``), Enter on it the tail of its stream, and the saved trace's row
+replaces it when the stream ends."""
 
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ from traceforge_proxy.upstream import Upstream
 from traceforge_shared.config import Config, ProxyConfig
 from traceforge_shared.store import TraceStore
 from traceforge_tui import make_app
-from traceforge_tui.live import LiveCalls, events_url
+from traceforge_tui.live import LiveCall, LiveCalls, events_url
 from traceforge_tui.screens.live_call import LiveCallScreen
 from traceforge_tui.screens.trace_detail import TraceDetailScreen
 from traceforge_tui.screens.trace_list import TraceListScreen
-from traceforge_tui.widgets.live_calls import LiveCallsTable
+from traceforge_tui.widgets.live_rows import live_status
 from traceforge_tui.widgets.trace_table import TraceTable
 
 from .helpers import row_ids, row_texts, static_text, wait_until
@@ -63,9 +64,8 @@ async def test_a_call_in_flight_shows_at_once_then_becomes_its_trace(
     app = make_app(store, poll_interval=0.05, live_url=url)
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot)  # settle() would wait for the live worker, which never ends
-        live = app.screen.query_one("#live", LiveCallsTable)
         traces = app.screen.query_one("#traces", TraceTable)
-        assert not live.display  # nothing in flight
+        assert traces.row_count == 0  # nothing in flight, nothing saved
         await wait_until(pilot, lambda: service.live.subscribers == 1, what="the list to connect")
 
         stream = await client.chat.completions.create(
@@ -82,20 +82,26 @@ async def test_a_call_in_flight_shows_at_once_then_becomes_its_trace(
 
         consumer = asyncio.create_task(consume())
         await asyncio.wait_for(held.holding.wait(), 10)
-        await wait_until(pilot, lambda: live.row_count == 1, what="the in-flight row")
-        await wait_until(pilot, lambda: "…streaming" in row_texts(live, 0), what="chunks")
-        # the live token count: the text received so far, estimated (the stream is held)
-        await wait_until(pilot, lambda: row_texts(live, 0)[3].startswith("~"), what="tokens")
-        (call_id,) = row_ids(live)
-        cells = row_texts(live, 0)
-        assert cells[0] == call_id[:8] and cells[2] == "gpt-4o"
-        assert "1 in flight" in static_text(app, "#list-header")
-        assert traces.row_count == 0  # not saved yet
-        await pilot.pause()
-        shown = widget_lines(app, live)
-        assert any("…streaming" in line for line in shown), shown
+        await wait_until(pilot, lambda: traces.row_count == 1, what="the in-flight row")
+        (call_id,) = row_ids(traces)
+        assert traces.is_live(call_id) and traces.trace_count == 0  # not saved yet
 
-        live.focus()
+        def cell(key: str) -> str:
+            return str(traces.get_cell(call_id, key))
+
+        # the chunks so far (``⋯ 12 chunks``, ``⋯ 12`` when narrow), no longer ``⋯ waiting``
+        await wait_until(pilot, lambda: cell("status").split()[1].isdigit(), what="chunks")
+        assert cell("status").startswith("⋯ ")
+        # the live token count: the text received so far, estimated (the stream is held)
+        await wait_until(pilot, lambda: cell("tokens").startswith("~"), what="tokens")
+        assert row_texts(traces, 0)[0] == call_id[:8] and cell("model") == "gpt-4o"
+        assert static_text(app, "#list-header") == "Traces 0/0 · no filter · 1 in flight"
+        assert held.holding.is_set() and not consumer.done()  # the stream has not ended
+        await pilot.pause()
+        shown = widget_lines(app, traces)
+        assert any(call_id[:8] in line and "⋯" in line for line in shown), shown
+
+        traces.focus()
         await pilot.press("enter")
         screen = app.screen
         assert isinstance(screen, LiveCallScreen)
@@ -125,9 +131,11 @@ async def test_a_call_in_flight_shows_at_once_then_becomes_its_trace(
         await pilot.press("escape")
         assert isinstance(app.screen, TraceListScreen), (app.screen_stack, app.focused)
 
-        await wait_until(pilot, lambda: row_ids(traces) == [call_id], what="the saved row")
-        await wait_until(pilot, lambda: not live.display, what="the in-flight row to go")
-        assert "in flight" not in static_text(app, "#list-header")
+        await wait_until(pilot, lambda: not traces.is_live(call_id), what="the saved row")
+        assert row_ids(traces) == [call_id] and traces.trace_count == 1  # replaced, not added
+        assert not str(traces.get_cell(call_id, "status")).startswith("⋯")
+        assert str(traces.get_cell(call_id, "tokens")).isdigit()  # counted, not estimated
+        assert static_text(app, "#list-header") == "Traces 1/1 · no filter"
     await client.close()
 
 
@@ -140,7 +148,7 @@ async def test_without_a_proxy_nothing_changes(store: TraceStore) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot)  # settle() would wait for the live worker, which never ends
         await asyncio.sleep(0.1)
-        assert not app.screen.query_one("#live", LiveCallsTable).display
+        assert app.screen.query_one("#traces", TraceTable).row_count == 0
         assert static_text(app, "#list-header") == "Traces 0/0 · no filter"
         assert "No traces yet" in static_text(app, "#empty")
 
@@ -165,3 +173,16 @@ def test_live_calls_follow_the_events() -> None:
     assert calls.drop_saved(4) == []  # the poll that started before it was saved
     assert calls.drop_saved(5) == ["t1"]
     assert calls.apply("saved", {"id": "t2"}) is None  # never seen
+
+
+def test_an_in_flight_status_fits_its_column() -> None:
+    call = LiveCall("t1", chunks=12)
+    assert live_status(call).plain == "⋯ streaming 12 chunks"
+    assert live_status(call, 14).plain == "⋯ 12 chunks"  # 160 columns
+    assert live_status(call, 10).plain == "⋯ 12"  # 80 columns
+    assert live_status(LiveCall("t2")).plain == "⋯ waiting"
+    assert live_status(LiveCall("t3", chunks=3, finished=True, status_code=200)).plain == (
+        "⋯ saving"
+    )
+    failed = LiveCall("t4", finished=True, status_code=502, error="upstream_error")
+    assert live_status(failed).plain == "⋯ failed upstream_error"

@@ -6,6 +6,7 @@ dashboard's are in test_dashboard_screen.py. Regenerate with ``pytest packages/t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -17,9 +18,11 @@ from traceforge_shared.store import TraceStore
 from traceforge_shared.trace import Trace
 from traceforge_tui import TraceForgeApp, make_app
 from traceforge_tui.live import LiveCall
+from traceforge_tui.saving import save_test
 from traceforge_tui.screens.live_call import LiveCallScreen
 from traceforge_tui.screens.stream_replay import StreamReplayScreen
 from traceforge_tui.screens.trace_detail import TraceDetailScreen
+from traceforge_tui.screens.trace_list import TraceListScreen
 
 from .helpers import settle, wait_until
 from .sample import ANTHROPIC, STREAM, TOOLS
@@ -186,8 +189,6 @@ def test_call_in_flight(
         ("space", "down", "down", "space", "d"),  # diff the two marked
         ("question_mark",),  # help
     ],
-    # Not the tests and config screens: they print the home's path, a new temporary
-    # directory on every run (their pilot tests check their content instead).
     ids=["diff", "help"],
 )
 def test_other_screens(
@@ -201,6 +202,58 @@ def test_other_screens(
         await keys(*pressed)(pilot)
         await wait_until(pilot, lambda: len(pilot.app.screen_stack) > 1, what="the screen")
         await settle(pilot)
+
+    app = make_app(store, poll_interval=3600)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@SIZES
+@pytest.mark.parametrize("key", ["c", "t"], ids=["config", "tests"])
+def test_home_screens(
+    snap_compare: Snap,
+    store: TraceStore,
+    headed: dict[str, Trace],
+    key: str,
+    size: tuple[int, int],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The config and tests screens print the home's paths ``~``-relative: with ``$HOME`` at
+    the test's temporary directory they read ``~/home/...`` on every run."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    save_test(headed[STREAM], store.home / "tests")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await keys(key)(pilot)
+        await wait_until(pilot, lambda: len(pilot.app.screen_stack) > 1, what="the screen")
+        await settle(pilot)
+
+    app = make_app(store, poll_interval=3600)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+#: A call in flight as the proxy announces it (``traceforge_proxy.live``'s events).
+STARTED = {
+    "id": "0f" * 12,
+    "provider": "openai",
+    "model": "gpt-4o",
+    "endpoint": "/v1/chat/completions",
+    "timestamp": "2026-11-23T08:06:00.000000Z",
+}
+CHUNK = {"id": "0f" * 12, "chunks": 12, "tokens": 9, "tail": "Rayleigh scattering makes"}
+
+
+@SIZES
+def test_list_with_a_call_in_flight(
+    snap_compare: Snap, store: TraceStore, headed: dict[str, Trace], size: tuple[int, int]
+) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, TraceListScreen)
+        screen.live_event("started", STARTED)
+        screen.live_event("chunk", CHUNK)
+        await pilot.pause()
 
     app = make_app(store, poll_interval=3600)
     assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -167,6 +167,9 @@ async def test_converted_trace_has_a_native_tab(
         await pilot.pause()
         assert '"system": "Answer in French."' in screen.query_one("#native-request", JsonView).text
         assert '"stop_reason": "end_turn"' in screen.query_one("#native-response", JsonView).text
+        assert not screen.query("#chunks-empty")  # a tab's content is made when first shown
+        show_tab(screen, "tab-chunks")
+        await pilot.pause()
         assert static_text(app, "#chunks-empty") == "Not a streamed call: no chunks."
 
 

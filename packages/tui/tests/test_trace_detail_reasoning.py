@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import msgspec
-from textual.widgets import TabPane
+from textual.widgets import TabbedContent, TabPane
 
 from traceforge_shared.store import TraceStore
 from traceforge_shared.testing import make_trace
@@ -34,4 +34,6 @@ async def test_reasoning_tab_shows_the_reasoning(store: TraceStore) -> None:
             await settle(pilot)
             assert bool(app.screen.query(TabPane).filter("#tab-reasoning")) is shown
             if shown:
+                app.screen.query_one("#detail-tabs", TabbedContent).active = "tab-reasoning"
+                await settle(pilot)
                 assert static_text(app, "#detail-reasoning") == THOUGHT

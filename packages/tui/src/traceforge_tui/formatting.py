@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import msgspec
 from rich.text import Text
@@ -16,6 +17,15 @@ LEVEL_STYLE: dict[Level, str] = {"ok": "green", "warn": "yellow", "error": "red"
 
 #: Longest preview of a chunk's text in tables.
 PREVIEW_CHARS = 60
+
+
+def shown_path(path: Path) -> str:
+    """``path`` as a person reads it: ``~/…`` under the user's home directory (``$HOME``),
+    else as it is (``/srv/traceforge/config.yaml``)."""
+    try:
+        return str(Path("~") / path.relative_to(Path.home()))
+    except (ValueError, RuntimeError):  # not under it, or no home directory known
+        return str(path)
 
 
 def status(status: str, status_code: int) -> Text:

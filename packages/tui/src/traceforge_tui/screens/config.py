@@ -17,11 +17,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Header, Static, TextArea
+from textual.widgets import Button, Header, Static, TextArea
 from textual.widgets.text_area import LanguageDoesNotExist
 
 from traceforge_shared.config import DEFAULT_CONFIG_YAML, ConfigError, config_path
 from traceforge_shared.configfile import write_config
+from traceforge_tui import formatting as fmt
+from traceforge_tui.widgets.key_footer import KeyFooter
 
 #: Shown under the editor.
 HELP_TEXT = (
@@ -141,7 +143,7 @@ class ConfigScreen(Screen[None]):
         except FileNotFoundError:
             return DEFAULT_CONFIG_YAML
         except (OSError, UnicodeDecodeError) as exc:
-            self.read_error = f"Cannot read {self.path}: {exc}"
+            self.read_error = f"Cannot read {fmt.shown_path(self.path)}: {exc}"
             return ""
         self.exists = True
         return text
@@ -157,7 +159,7 @@ class ConfigScreen(Screen[None]):
             read_only=self.read_error is not None,
         )
         yield Static(HELP_TEXT, id="config-help")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = self.path.name
@@ -184,7 +186,7 @@ class ConfigScreen(Screen[None]):
         return self.editor.text != self.saved_text
 
     def _update_status(self, note: str = "") -> None:
-        text = Text(str(self.path), style="bold")
+        text = Text(fmt.shown_path(self.path), style="bold")
         if not self.exists:
             text.append("  not created yet: the defaults are shown; ctrl+s creates it")
         if self.dirty:
@@ -217,7 +219,7 @@ class ConfigScreen(Screen[None]):
             self.notify(message, severity="error", title="Invalid config")
             return
         except OSError as exc:
-            message = f"Not saved: cannot write {self.path}: {exc}"
+            message = f"Not saved: cannot write {fmt.shown_path(self.path)}: {exc}"
             error.update(message)
             error.display = True
             self.notify(message, severity="error")
@@ -226,7 +228,7 @@ class ConfigScreen(Screen[None]):
         self.exists = True
         error.display = False
         self._update_status("saved")
-        self.notify(f"Saved {self.path}", title="Config")
+        self.notify(f"Saved {fmt.shown_path(self.path)}", title="Config")
 
     def _go_to_line(self, line: int) -> None:
         """Put the cursor on the first character of 1-based ``line`` (the cursor line is

@@ -24,7 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from traceforge_shared.analytics_period import (
     RANGES,
@@ -41,6 +41,7 @@ from traceforge_shared.views.units import ms_number
 from traceforge_tui import formatting as fmt
 from traceforge_tui.preferences import without_test_traffic
 from traceforge_tui.widgets.charts import TimelineChart, hbar_text
+from traceforge_tui.widgets.key_footer import KeyFooter
 from traceforge_tui.workers import deferred
 
 #: The metric cards: ``(id suffix, label)``, in order.
@@ -409,7 +410,7 @@ class DashboardScreen(Screen[None]):
             for key, label in MODEL_COLUMNS:
                 table.add_column(label, key=key)
             yield table
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "dashboard"

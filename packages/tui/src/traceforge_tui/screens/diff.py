@@ -22,12 +22,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from traceforge_shared.diff import DiffSide, TraceDiff, diff_traces
 from traceforge_shared.store import StoreError, TraceStore
 from traceforge_shared.views.units import ms_number
 from traceforge_tui import formatting as fmt
+from traceforge_tui.widgets.key_footer import KeyFooter
 from traceforge_tui.workers import deferred
 
 #: Style of words only the first answer has (deleted going from A to B).
@@ -285,7 +286,7 @@ class DiffScreen(Screen[None]):
                 yield Static(id="diff-answer-b")
         with VerticalScroll(id="diff-structure-pane"):
             yield Static(id="diff-structure")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.id1} vs {self.id2}"

@@ -14,11 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from traceforge_shared.store import TraceStore
 from traceforge_shared.views.times import local_time
 from traceforge_tui.live import LiveCall
+from traceforge_tui.widgets.key_footer import KeyFooter
 
 #: Seconds between two checks of the call for changes.
 REFRESH_S = 0.1
@@ -73,7 +74,7 @@ class LiveCallScreen(Screen[str | None]):
         yield Static(id="live-summary")
         with VerticalScroll(id="live-tail-box"):
             yield Static(id="live-tail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Show the call and keep it up to date."""

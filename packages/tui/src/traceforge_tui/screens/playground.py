@@ -27,7 +27,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TextArea
+from textual.widgets import Header, Static, TextArea
 
 from traceforge_shared.diff import TraceDiff, diff_traces
 from traceforge_shared.store import StoreError, TraceStore
@@ -45,6 +45,7 @@ from traceforge_tui.playground import (
 from traceforge_tui.saving import save_test
 from traceforge_tui.screens.diff import DiffScreen, similarity_text, word_diff
 from traceforge_tui.screens.model_prompt import ModelPrompt
+from traceforge_tui.widgets.key_footer import KeyFooter
 
 #: Seconds to wait for the proxy's writer to save the new call's trace.
 SAVE_WAIT_S = 10.0
@@ -122,7 +123,7 @@ class PlaygroundScreen(Screen[None]):
                 with VerticalScroll(id="playground-new-pane", classes="playground-pane"):
                     yield Static(Text("(not sent yet)", style="dim"), id="playground-answer")
                 yield Static(id="playground-similarity")
-        yield Footer()
+        yield KeyFooter()
 
     def _original_text(self) -> Text:
         text = response_text(self.trace)

@@ -19,7 +19,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from traceforge_shared.spans import RunSummary
 from traceforge_shared.store import RunFilter, StoreError, TraceStore
@@ -27,6 +27,7 @@ from traceforge_shared.views.run_view import STATUS_STYLE, cost_cell, tokens_tex
 from traceforge_shared.views.runs import RunTree, build_tree
 from traceforge_shared.views.times import local_time
 from traceforge_shared.views.units import ms_text
+from traceforge_tui.widgets.key_footer import KeyFooter
 from traceforge_tui.widgets.waterfall import Waterfall, cut
 from traceforge_tui.workers import deferred
 
@@ -148,7 +149,7 @@ class RunsScreen(Screen[None]):
         yield Static(id="runs-run")
         yield Waterfall(id="runs-waterfall")
         yield Static(EMPTY_MESSAGE, id="runs-empty")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"runs of session {self.session_id}" if self.session_id else "runs"

@@ -16,13 +16,14 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from traceforge_shared.spans import SessionSummary
 from traceforge_shared.store import StoreError, TraceStore
 from traceforge_shared.views.run_view import cost_cell, tokens_text
 from traceforge_shared.views.times import local_time
 from traceforge_tui.screens.runs import RunsScreen
+from traceforge_tui.widgets.key_footer import KeyFooter
 from traceforge_tui.widgets.waterfall import cut
 from traceforge_tui.workers import deferred
 
@@ -97,7 +98,7 @@ class SessionsScreen(Screen[None]):
         yield Header()
         yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
         yield Static(EMPTY_MESSAGE, id="sessions-empty")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "sessions"

@@ -18,12 +18,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, ProgressBar, Static
+from textual.widgets import Header, ProgressBar, Static
 
 from traceforge_shared.trace import Trace, chunk_text
 from traceforge_shared.views.stream import due_times
 from traceforge_shared.views.units import ms_number
 from traceforge_tui.widgets.chunk_table import ChunkTable
+from traceforge_tui.widgets.key_footer import KeyFooter
 
 #: Seconds between two ticks of the replay timer.
 TICK_S = 1 / 20
@@ -100,7 +101,7 @@ class StreamReplayScreen(Screen[None]):
             yield Static(id="replay-output")
         yield Static("Timeline", classes="section-title")
         yield ChunkTable(self.chunks, detailed=False, id="replay-timeline")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Start the clock."""

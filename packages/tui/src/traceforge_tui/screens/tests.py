@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from traceforge_shared.evals.files import find_test_files, read_test_file, tests_dir
 from traceforge_shared.evals.loader import TestFileError
@@ -29,6 +29,8 @@ from traceforge_shared.evals.replay import load_error_result, replay_tests
 from traceforge_shared.evals.results import ResultStore
 from traceforge_shared.evals.testcase import TestCase, TestResult, TestRun
 from traceforge_shared.store import StoreError, TraceStore
+from traceforge_tui import formatting as fmt
+from traceforge_tui.widgets.key_footer import KeyFooter
 from traceforge_tui.workers import deferred
 
 #: Column labels of the test table, in order.
@@ -158,10 +160,10 @@ class TestsScreen(Screen[None]):
         yield Static(id="tests-summary")
         with VerticalScroll(id="tests-detail-pane"):
             yield Static(id="tests-detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.sub_title = str(self.tests_dir)
+        self.sub_title = fmt.shown_path(self.tests_dir)
         for column in COLUMNS:
             self.table.add_column(column, key=column)
         self.query_one("#tests-empty", Static).display = False
@@ -178,7 +180,7 @@ class TestsScreen(Screen[None]):
         try:
             return str(path.relative_to(self.tests_dir))
         except ValueError:
-            return str(path)
+            return fmt.shown_path(path)
 
     # Listing
 
@@ -194,7 +196,7 @@ class TestsScreen(Screen[None]):
             entries = await asyncio.to_thread(discover_entries, self.home)
         except OSError as exc:
             entries = []
-            self.notify(f"Cannot read {self.tests_dir}: {exc}", severity="error")
+            self.notify(f"Cannot read {fmt.shown_path(self.tests_dir)}: {exc}", severity="error")
         previous = self.entries
         for entry in entries:
             old = previous.get(str(entry.path))
@@ -211,7 +213,7 @@ class TestsScreen(Screen[None]):
             table.add_row(*self._cells(entry), key=str(entry.path))
         empty = self.query_one("#tests-empty", Static)
         empty.update(
-            f"No test files in {self.tests_dir}.\n\n"
+            f"No test files in {fmt.shown_path(self.tests_dir)}.\n\n"
             "Make one from a recorded trace: traceforge test create-from-trace <trace id>"
         )
         empty.display = not entries
@@ -220,7 +222,9 @@ class TestsScreen(Screen[None]):
             table.move_cursor(row=table.get_row_index(selected))
         invalid = sum(entry.case is None for entry in entries)
         count = f"{len(entries)} test file{'s' if len(entries) != 1 else ''}"
-        self.sub_title = f"{self.tests_dir} · {count}" + (f", {invalid} invalid" if invalid else "")
+        self.sub_title = f"{fmt.shown_path(self.tests_dir)} · {count}" + (
+            f", {invalid} invalid" if invalid else ""
+        )
         self._show_detail()
 
     def _cells(self, entry: TestEntry) -> tuple[str | Text, ...]:
@@ -371,7 +375,7 @@ class TestsScreen(Screen[None]):
         try:
             return str(path.relative_to(self.home))
         except ValueError:
-            return str(path)
+            return fmt.shown_path(path)
 
     def _replace_entry(self, entry: TestEntry) -> None:
         key = str(entry.path)

@@ -12,6 +12,7 @@ when the trace was deleted (``None`` otherwise), so the list can drop its row.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -19,9 +20,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Vertical, VerticalScroll
-from textual.lazy import Lazy
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, Tabs
+from textual.widget import Widget
+from textual.widgets import Header, Static, TabbedContent, TabPane, Tabs
 
 from traceforge_shared.store import StoreError, TraceNotFoundError, TraceStore
 from traceforge_shared.trace import Trace
@@ -42,6 +43,7 @@ from traceforge_tui.widgets.chunk_table import ChunkTable
 from traceforge_tui.widgets.conversation import ConversationView
 from traceforge_tui.widgets.headers_view import HeadersView
 from traceforge_tui.widgets.json_view import JsonView
+from traceforge_tui.widgets.key_footer import KeyFooter
 from traceforge_tui.widgets.trace_meta import TraceMeta
 
 #: Errors of reading or changing the store.
@@ -66,6 +68,64 @@ def chunks_summary(trace: Trace) -> Text:
     if stats.slow:
         text.append(f" · {len(stats.slow)} slow gaps", style="bold red")
     return text
+
+
+#: The tabs after Conversation, in order: pane id → title.
+PANE_TITLES = {
+    "tab-request": "Request",
+    "tab-response": "Response",
+    "tab-headers": "Headers",
+    "tab-reasoning": "Reasoning",
+    "tab-native": "Native",
+    "tab-chunks": "Chunks",
+}
+
+
+def pane_contents(trace: Trace) -> dict[str, Callable[[], list[Widget]]]:
+    """What each tab after Conversation shows, by pane id, as functions making its widgets
+    (called when the tab is first shown: JSON highlighting and the chunk table cost nothing
+    until then). Reasoning only when the answer has some, Native only for a converted or
+    passed-through call."""
+    panes: dict[str, Callable[[], list[Widget]]] = {
+        "tab-request": lambda: [VerticalScroll(JsonView(trace.request, id="detail-request"))],
+        "tab-response": lambda: [VerticalScroll(JsonView(trace.response, id="detail-response"))],
+        "tab-headers": lambda: [HeadersView(trace, id="headers")],
+    }
+    if (reasoning := reasoning_text(trace)) is not None:
+        panes["tab-reasoning"] = lambda: [
+            VerticalScroll(Static(Text(reasoning), id="detail-reasoning"))
+        ]
+    if trace.native is not None:
+        panes["tab-native"] = lambda: [VerticalScroll(*native_widgets(trace))]
+    panes["tab-chunks"] = lambda: chunk_widgets(trace)
+    return panes
+
+
+def native_widgets(trace: Trace) -> list[Widget]:
+    """The Native tab: the provider's own request and response (or a note for a stream)."""
+    native = trace.native
+    if native is None:
+        return []
+    widgets: list[Widget] = [
+        Static(f"{native.endpoint} request", classes="section-title"),
+        JsonView(native.request, id="native-request"),
+        Static(f"{native.endpoint} response", classes="section-title"),
+    ]
+    if native.response is None:
+        widgets.append(Static("Streamed: the native events are the chunks."))
+    else:
+        widgets.append(JsonView(native.response, id="native-response"))
+    return widgets
+
+
+def chunk_widgets(trace: Trace) -> list[Widget]:
+    """The Chunks tab: the summary line and the chunk table, or a note for a normal call."""
+    if not trace.chunks:
+        return [Static("Not a streamed call: no chunks.", id="chunks-empty")]
+    return [
+        Static(chunks_summary(trace), id="chunks-summary"),
+        ChunkTable(trace.chunks, id="chunk-table"),
+    ]
 
 
 class _Body(Container):
@@ -117,6 +177,7 @@ class TraceDetailScreen(Screen[str | None]):
         self.replay_speed = replay_speed
         self.trace: Trace | None = None
         self.error: str | None = None
+        self._unfilled: dict[str, Callable[[], list[Widget]]] = {}
 
     # -- composing -------------------------------------------------------------------------
 
@@ -124,7 +185,7 @@ class TraceDetailScreen(Screen[str | None]):
         """Header, the body (:meth:`compose_body`), footer."""
         yield Header()
         yield _Body(self)
-        yield Footer()
+        yield KeyFooter()
 
     def compose_body(self) -> ComposeResult:
         """Loading, the error, or the trace (recomposed when the trace is read; the header
@@ -142,36 +203,22 @@ class TraceDetailScreen(Screen[str | None]):
                 yield from self._tabs(self.trace)
 
     def _tabs(self, trace: Trace) -> ComposeResult:
+        """The tab strip and its panes: the Conversation pane's content now, each other
+        pane's when it is first shown (:meth:`on_tabbed_content_tab_activated`)."""
+        self._unfilled = pane_contents(trace)
         with TabbedContent(id="detail-tabs"):
             with TabPane("Conversation", id="tab-conversation"):
                 yield ConversationView(trace, id="conversation")
-            # The hidden tabs are mounted after the first frame (Lazy): the conversation
-            # shows sooner (bench/tui_scale.py).
-            with TabPane("Request", id="tab-request"), Lazy(VerticalScroll()):
-                yield JsonView(trace.request, id="detail-request")
-            with TabPane("Response", id="tab-response"), Lazy(VerticalScroll()):
-                yield JsonView(trace.response, id="detail-response")
-            with TabPane("Headers", id="tab-headers"):
-                yield Lazy(HeadersView(trace, id="headers"))
-            if (reasoning := reasoning_text(trace)) is not None:
-                with TabPane("Reasoning", id="tab-reasoning"), Lazy(VerticalScroll()):
-                    yield Static(Text(reasoning), id="detail-reasoning")
-            if trace.native is not None:
-                with TabPane("Native", id="tab-native"), Lazy(VerticalScroll()):
-                    native = trace.native
-                    yield Static(f"{native.endpoint} request", classes="section-title")
-                    yield JsonView(native.request, id="native-request")
-                    yield Static(f"{native.endpoint} response", classes="section-title")
-                    if native.response is None:
-                        yield Static("Streamed: the native events are the chunks.")
-                    else:
-                        yield JsonView(native.response, id="native-response")
-            with TabPane("Chunks", id="tab-chunks"):
-                if trace.chunks:
-                    yield Static(chunks_summary(trace), id="chunks-summary")
-                    yield Lazy(ChunkTable(trace.chunks, id="chunk-table"))
-                else:
-                    yield Static("Not a streamed call: no chunks.", id="chunks-empty")
+            for pane_id, title in PANE_TITLES.items():
+                if pane_id in self._unfilled:
+                    yield TabPane(title, id=pane_id)
+
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Mount a pane's content the first time its tab is shown."""
+        pane_id = event.pane.id
+        make = self._unfilled.pop(pane_id, None) if pane_id else None
+        if make is not None:
+            await event.pane.mount_all(make())
 
     def on_mount(self) -> None:
         """Read the trace."""

@@ -11,9 +11,11 @@ words``, see :mod:`traceforge_shared.views.filters`),
 ``d`` diff the two marked, ``Enter`` open, ``r`` reload, ``q`` quit.
 
 The line over the table says how many traces are shown of how many match, and the filter.
-When a proxy runs (:attr:`ListSettings.live_url`), the calls it has in flight show over the
-table as they start (:mod:`traceforge_tui.live`), with their live token count; ``Enter`` on one
-shows the tail of its stream as chunks arrive. Each goes once its trace is in the list.
+When a proxy runs (:attr:`ListSettings.live_url`), the calls it has in flight are rows at the
+top of the table as soon as they start (:mod:`traceforge_tui.live`,
+:mod:`traceforge_tui.widgets.live_rows`): status ``⋯ 12 chunks``, their live token count;
+``Enter`` on one shows the tail of its stream as chunks arrive. The saved trace's row replaces
+it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from traceforge_shared.store import StoreError, TraceStore
 from traceforge_shared.trace import TraceSummary
@@ -47,7 +49,7 @@ from traceforge_tui.preferences import without_test_traffic
 from traceforge_tui.screens.live_call import LiveCallScreen
 from traceforge_tui.screens.trace_detail import TraceDetailScreen
 from traceforge_tui.widgets.filter_bar import FilterBar
-from traceforge_tui.widgets.live_calls import LiveCallsTable
+from traceforge_tui.widgets.key_footer import KeyFooter
 from traceforge_tui.widgets.trace_table import COLUMNS, TraceTable
 
 #: Rows read from the index at a time.
@@ -140,14 +142,13 @@ class TraceListScreen(Screen[None]):
     """
 
     def compose(self) -> ComposeResult:
-        """Filter bar, header line, calls in flight, table, empty-state message."""
+        """Filter bar, header line, table (calls in flight at its top), empty-state message."""
         yield Header()
         yield FilterBar(id="filter")
         yield Static(id="list-header")
-        yield LiveCallsTable(id="live")
         yield TraceTable(id="traces")
         yield Static(LOADING_MESSAGE, id="empty")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def table(self) -> TraceTable:
@@ -221,7 +222,7 @@ class TraceListScreen(Screen[None]):
             while True:
                 try:
                     async for name, data in read_events(url, client):
-                        self._live_event(name, data)
+                        self.live_event(name, data)
                 except httpx.HTTPError:
                     pass
                 if self.live.calls:
@@ -229,7 +230,9 @@ class TraceListScreen(Screen[None]):
                     self._show_live()
                 await asyncio.sleep(LIVE_RETRY_S)
 
-    def _live_event(self, name: str, data: dict[str, object]) -> None:
+    def live_event(self, name: str, data: dict[str, object]) -> None:
+        """Apply one event of the proxy's stream (``started``, ``chunk``, ``finished``,
+        ``saved``) to the calls in flight and show them; a ``saved`` one reads the list now."""
         call = self.live.apply(name, data)
         if call is None:
             return
@@ -239,7 +242,7 @@ class TraceListScreen(Screen[None]):
         self._show_live()
 
     def _show_live(self) -> None:
-        self.query_one("#live", LiveCallsTable).show(self.live.calls.values())
+        self.table.show_live(self.live.calls.values())
         self._show()
 
     # -- results ---------------------------------------------------------------------------
@@ -343,7 +346,7 @@ class TraceListScreen(Screen[None]):
 
     def _subtitle(self) -> str:
         table = self.table
-        shown = table.row_count
+        shown = table.trace_count
         if shown >= self.total:
             parts = [f"{self.total} traces"]
         else:
@@ -363,7 +366,7 @@ class TraceListScreen(Screen[None]):
 
     def _header_line(self) -> str:
         """``Traces 200/5,120 · filter: model:gpt-4o · 1 in flight`` (shown of matching)."""
-        parts = [f"Traces {self.table.row_count:,}/{self.total:,}"]
+        parts = [f"Traces {self.table.trace_count:,}/{self.total:,}"]
         parts.append(f"filter: {self.search}" if not self.search.is_empty else "no filter")
         in_flight = sum(1 for call in self.live.calls.values() if not call.finished)
         if in_flight:
@@ -406,12 +409,13 @@ class TraceListScreen(Screen[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a row: open that trace (or the call in flight)."""
         trace_id = event.row_key.value
-        if event.data_table.id == "live" and trace_id in self.live.calls:
+        if event.data_table.id != "traces" or trace_id is None:
+            return
+        if self.table.is_live(trace_id) and trace_id in self.live.calls:
             self.app.push_screen(
                 LiveCallScreen(self.live.calls[trace_id], self.store), callback=self._open_saved
             )
-            return
-        if event.data_table.id == "traces" and trace_id is not None:
+        else:
             self.app.push_screen(
                 TraceDetailScreen(self.store, trace_id, replay_speed=self.replay_speed),
                 callback=self._detail_closed,

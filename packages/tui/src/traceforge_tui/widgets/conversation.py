@@ -4,8 +4,12 @@ It reads the trace's chat completion view (:mod:`traceforge_shared.chat_view`), 
 Responses API call shows its ``instructions``, ``input`` items and output the same way.
 
 Answers and assistant messages are Markdown as the models write them (``**bold**``, lists,
-code blocks): they are rendered with Textual's :class:`~textual.widgets.Markdown` widget, or
-shown as the raw text the model sent when :attr:`ConversationView.raw` is set.
+code blocks): they are rendered with Rich's :class:`~rich.markdown.Markdown` in one
+:class:`~textual.widgets.Static` per message (Textual's ``Markdown`` widget mounts a widget per
+paragraph and was a third of the CPU time of opening a trace, ``bench/tui_scale.py``), or shown
+as the raw text the model sent when :attr:`ConversationView.raw` is set. Only the first
+:data:`MARKDOWN_LIMIT` characters of a message are rendered as Markdown; the rest follows as
+plain text (a long answer opens as fast as a short one).
 """
 
 from __future__ import annotations
@@ -14,15 +18,20 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from rich.console import Group, RenderableType
+from rich.markdown import Markdown
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.reactive import reactive
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from traceforge_shared.chat_view import chat_request, chat_response
 from traceforge_shared.trace import Trace
 from traceforge_tui import formatting as fmt
+
+#: Characters of a message rendered as Markdown; the rest is shown as plain text.
+MARKDOWN_LIMIT = 8000
 
 
 @dataclass(frozen=True)
@@ -201,22 +210,26 @@ def conversation_blocks(trace: Trace) -> list[Block]:
     return blocks
 
 
+def markdown_renderable(block: Block) -> RenderableType:
+    """``block``'s Markdown rendered by Rich (its first :data:`MARKDOWN_LIMIT` characters;
+    the rest as plain text after a dim note), then its :attr:`Block.extra` (tool calls)."""
+    source = block.markdown or ""
+    parts: list[RenderableType] = [Markdown(source[:MARKDOWN_LIMIT])]
+    if len(source) > MARKDOWN_LIMIT:
+        rest = len(source) - MARKDOWN_LIMIT
+        parts.append(Text(f"… {rest:,} more characters, not rendered:", style="dim"))
+        parts.append(Text(source[MARKDOWN_LIMIT:]))
+    if block.extra:
+        parts.append(block.extra)
+    return Group(*parts)
+
+
 class ConversationView(VerticalScroll):
     """The :func:`conversation_blocks` of ``trace``, each in a titled box.
 
     Attributes:
         raw: show answers and assistant messages as the raw text the model sent instead of
             rendered Markdown (the detail screen's ``m`` key flips it).
-    """
-
-    DEFAULT_CSS = """
-    ConversationView .message.-markdown {
-        height: auto;
-    }
-    ConversationView .message.-markdown Markdown {
-        margin: 0;
-        padding: 0;
-    }
     """
 
     raw: reactive[bool] = reactive(False, recompose=True)
@@ -226,16 +239,14 @@ class ConversationView(VerticalScroll):
         self.blocks = conversation_blocks(trace)
 
     def compose(self) -> ComposeResult:
-        """One box per block, class ``message -<kind>``, titled: Markdown rendered in a
-        ``-markdown`` box (unless :attr:`raw`), else a Static."""
+        """One Static per block, class ``message -<kind>``, titled; Markdown rendered
+        (:func:`markdown_renderable`) with the extra class ``-markdown`` unless :attr:`raw`."""
         for block in self.blocks:
             if block.markdown is not None and not self.raw:
-                with Vertical(classes=f"message -{block.kind} -markdown") as box:
-                    box.border_title = block.title
-                    yield Markdown(block.markdown)
-                    if block.extra:
-                        yield Static(block.extra)
+                widget = Static(
+                    markdown_renderable(block), classes=f"message -{block.kind} -markdown"
+                )
             else:
                 widget = Static(block.body, classes=f"message -{block.kind}")
-                widget.border_title = block.title
-                yield widget
+            widget.border_title = block.title
+            yield widget

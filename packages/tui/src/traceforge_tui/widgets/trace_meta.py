@@ -3,9 +3,11 @@ in two columns, then its notes."""
 
 from __future__ import annotations
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from traceforge_shared.trace import Trace
@@ -38,23 +40,17 @@ def metadata_text(trace: Trace) -> Text:
     return rows_text(metadata_rows(trace))
 
 
-class TraceMeta(Vertical):
-    """The metadata of ``trace``: identity and measures side by side, notes below."""
+class TraceMeta(VerticalScroll):
+    """The metadata of ``trace``: identity and measures side by side, notes below, drawn by
+    one Static (a Rich grid: each widget costs milliseconds of styling and layout when the
+    detail opens, ``bench/tui_scale.py``)."""
 
     DEFAULT_CSS = """
     TraceMeta {
         height: auto;
         max-height: 40%;  /* 80x24: the tabs keep most of the screen; the rest scrolls */
-        overflow-y: auto;
     }
-    TraceMeta > Horizontal {
-        height: auto;
-    }
-    TraceMeta .meta-column {
-        width: 1fr;
-        height: auto;
-    }
-    TraceMeta #meta-notes {
+    TraceMeta #meta-rows {
         height: auto;
     }
     """
@@ -64,20 +60,24 @@ class TraceMeta(Vertical):
         self.trace = trace
 
     def compose(self) -> ComposeResult:
-        """The two columns and the notes."""
-        with Horizontal():
-            yield Static(
-                rows_text(identity_rows(self.trace)), id="meta-identity", classes="meta-column"
-            )
-            yield Static(
-                rows_text(measure_rows(self.trace)), id="meta-measures", classes="meta-column"
-            )
-        notes = note_rows(self.trace)
-        if notes:
-            yield Static(rows_text(notes), id="meta-notes")
+        """The grid of :func:`meta_renderable`."""
+        yield Static(meta_renderable(self.trace), id="meta-rows")
 
     @property
     def plain(self) -> str:
         """The metadata as shown, as plain text: identity, measures, notes (for tests)."""
         blocks = (identity_rows(self.trace), measure_rows(self.trace), note_rows(self.trace))
         return "\n".join(rows_text(rows).plain for rows in blocks if rows)
+
+
+def meta_renderable(trace: Trace) -> RenderableType:
+    """Identity rows and measure rows in two equal columns, the notes below after a blank
+    line (:mod:`traceforge_shared.views.metadata`)."""
+    grid = Table.grid(expand=True)
+    grid.add_column(ratio=1)
+    grid.add_column(ratio=1)
+    grid.add_row(rows_text(identity_rows(trace)), rows_text(measure_rows(trace)))
+    notes = note_rows(trace)
+    if not notes:
+        return grid
+    return Group(grid, Text(), rows_text(notes))

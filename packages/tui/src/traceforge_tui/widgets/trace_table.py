@@ -23,7 +23,9 @@ from traceforge_shared.views.columns import fit_widths
 from traceforge_shared.views.times import local_time
 from traceforge_shared.views.units import count_text, ms_text
 from traceforge_tui import formatting as fmt
+from traceforge_tui.live import LiveCall
 from traceforge_tui.messages import LoadMore, MarksChanged
+from traceforge_tui.widgets.live_rows import live_row_cells
 
 #: Background of marked rows (readable on the dark and the light theme).
 MARK_STYLE = "bold on #8a6d00"
@@ -159,6 +161,9 @@ class TraceTable(DataTable[Text]):
     A row is added once per trace: new traces, sorting and removals reorder the rows in place
     (:meth:`DataTable.sort`), which costs little however many rows are loaded, where adding
     rows (measuring their cells) does not.
+
+    Calls in flight (:meth:`show_live`) are rows too, above the traces whatever the sort, keyed
+    by the id their trace will have; the trace's row replaces the call's when it lands.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -175,6 +180,9 @@ class TraceTable(DataTable[Text]):
         self.marked: list[str] = []
         #: the columns shown and their widths (cells), in display order.
         self.widths: dict[str, int] = {}
+        #: the calls in flight shown as rows (not yet in :attr:`summaries`), by trace id.
+        self.live: dict[str, LiveCall] = {}
+        self._live_versions: dict[str, int] = {}
 
     def on_mount(self) -> None:
         """Add the columns for the table's width (:data:`DEFAULT_WIDTH` until it is known)."""
@@ -200,7 +208,9 @@ class TraceTable(DataTable[Text]):
         self._label_columns()
         for summary in self.summaries:
             self.add_row(*self._cells(summary), key=summary.id)
-        if self.summaries:
+        self._live_versions = {}
+        self._add_live()
+        if self.summaries or self.live:
             self._reorder(keep)
 
     # -- rows ------------------------------------------------------------------------------
@@ -211,6 +221,15 @@ class TraceTable(DataTable[Text]):
         if not self.row_count:
             return None
         return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+    @property
+    def trace_count(self) -> int:
+        """Rows of traces (the rows of calls in flight left out)."""
+        return self.row_count - len(self._live_versions)
+
+    def is_live(self, trace_id: str | None) -> bool:
+        """Whether the row ``trace_id`` is a call in flight (its trace not in the list yet)."""
+        return trace_id in self._live_versions
 
     @property
     def is_index_order(self) -> bool:
@@ -234,17 +253,20 @@ class TraceTable(DataTable[Text]):
         if len(gone) > max(50, len(self._by_id) // 2):
             self.clear()
             self._by_id = {}
+            self._live_versions = {}
         else:
             for trace_id in gone:
                 self.remove_row(trace_id)
         for summary in new:
             shown = self._by_id.get(summary.id)
             if shown is None:
+                self._landed(summary.id)
                 self.add_row(*self._cells(summary), key=summary.id)
             elif shown != summary:
                 self._update_row(summary)
         self.summaries = new
         self._by_id = by_id
+        self._add_live()
         self._reorder(keep)
 
     def extend_summaries(self, summaries: Iterable[TraceSummary]) -> None:
@@ -252,11 +274,52 @@ class TraceTable(DataTable[Text]):
         more = [summary for summary in summaries if summary.id not in self._by_id]
         keep = self._viewport()
         for summary in more:
+            self._landed(summary.id)
             self.add_row(*self._cells(summary), key=summary.id)
             self._by_id[summary.id] = summary
         self.summaries.extend(more)
         if not self.is_index_order:
             self._reorder(keep)
+
+    # -- calls in flight ---------------------------------------------------------------------
+
+    def show_live(self, calls: Iterable[LiveCall]) -> None:
+        """Show ``calls`` as rows above the traces (newest first): added, updated when their
+        call changed, removed when it is gone; a call whose trace is listed already has no row
+        of its own."""
+        keep = self._viewport()
+        wanted = {call.id: call for call in calls if call.id not in self._by_id}
+        for trace_id in [t for t in self._live_versions if t not in wanted]:
+            self.remove_row(trace_id)
+            del self._live_versions[trace_id]
+        self.live = wanted
+        self._add_live()
+        self._reorder(keep)
+
+    def _add_live(self) -> None:
+        """Add or update the rows of :attr:`live` (the ones whose trace is not listed)."""
+        for trace_id in [t for t in self.live if t in self._by_id]:
+            del self.live[trace_id]
+        for call in self.live.values():
+            seen = self._live_versions.get(call.id)
+            if seen is None:
+                self.add_row(*self._live_cells(call).values(), key=call.id)
+            elif seen != call.version:
+                for key, cell in self._live_cells(call).items():
+                    self.update_cell(call.id, key, cell)
+            self._live_versions[call.id] = call.version
+
+    def _live_cells(self, call: LiveCall) -> dict[str, Text]:
+        cells = live_row_cells(call, self.widths, self.widths.get("time", 0) >= FULL_TIME)
+        if "id" in cells:
+            cells["id"] = IdCell(call.id)
+        return cells
+
+    def _landed(self, trace_id: str) -> None:
+        """The trace of a call in flight is listed: its row goes (the trace's replaces it)."""
+        if self._live_versions.pop(trace_id, None) is not None:
+            self.remove_row(trace_id)
+        self.live.pop(trace_id, None)
 
     def _ordered(self) -> list[TraceSummary]:
         ordered = sorted(self.summaries, key=_BY_KEY["time"].sort_key, reverse=True)
@@ -284,10 +347,12 @@ class TraceTable(DataTable[Text]):
         """Put the rows in :meth:`_ordered` order; the cursor stays on its trace, and the rows
         above it stay in view unless the table was scrolled to the top (then new rows at the
         top show)."""
-        rank = {summary.id: i for i, summary in enumerate(self._ordered())}
+        live = sorted(self.live.values(), key=lambda c: (c.timestamp, c.id), reverse=True)
+        order = [call.id for call in live] + [summary.id for summary in self._ordered()]
+        rank = {trace_id: i for i, trace_id in enumerate(order)}
         self.sort(key=lambda cells: rank[cells[0].trace_id])
         keep, old_row, old_scroll = viewport
-        if keep is None or keep not in self._by_id:
+        if keep is None or keep not in rank:
             return
         new_row = self.get_row_index(keep)
         if old_scroll == 0:
@@ -344,7 +409,7 @@ class TraceTable(DataTable[Text]):
         """Mark the trace under the cursor, or unmark it. Returns ``False`` when nothing
         changed (empty table, or :data:`MAX_MARKS` traces already marked)."""
         trace_id = self.current_id
-        if trace_id is None:
+        if trace_id is None or trace_id not in self._by_id:
             return False
         if trace_id in self.marked:
             self.marked.remove(trace_id)
