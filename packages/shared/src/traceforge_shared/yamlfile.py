@@ -67,14 +67,23 @@ def read_yaml(path: Path) -> Any:
         YamlProblem: the file cannot be read, is not UTF-8, or is not valid YAML (with the
             line of the problem when the parser knows it).
     """
+    return parse_yaml(read_text(path))
+
+
+def read_text(path: Path) -> str:
+    """The text of the YAML file ``path``, read as UTF-8.
+
+    Raises:
+        YamlProblem: the file cannot be read, or is not UTF-8 (with the line of the first
+            byte that is not).
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         line = exc.object.count(b"\n", 0, exc.start) + 1
         raise YamlProblem(f"not UTF-8 text: {exc.reason}", line=line) from exc
     except OSError as exc:
         raise YamlProblem(f"cannot read: {exc.strerror or exc}") from exc
-    return parse_yaml(text)
 
 
 def round_trip_loader() -> Any:

@@ -40,7 +40,8 @@ from traceforge_shared.evals.loader import (
 from traceforge_shared.evals.testcase import TestCase
 from traceforge_shared.store.files import write_temp
 from traceforge_shared.trace import Trace
-from traceforge_shared.yamlfile import YamlProblem, line_of, parse_yaml
+from traceforge_shared.yaml_fast import parse_yaml_fast
+from traceforge_shared.yamlfile import YamlProblem, line_of
 
 __all__ = [
     "NAME_PART",
@@ -240,7 +241,7 @@ def test_file_lines(text: str) -> FileLines:
     ``FileLines(1, [], None)``; a broken assertion list gives no assertion lines.
     """
     try:
-        doc: Any = parse_yaml(text)
+        doc: Any = parse_yaml_fast(text)
     except YamlProblem:
         return FileLines(1, [], None)
     return document_lines(doc)
@@ -251,6 +252,7 @@ test_file_lines.__test__ = False  # type: ignore[attr-defined]  # not a pytest t
 
 def document_lines(doc: Any) -> FileLines:
     """:func:`test_file_lines` of a test file already parsed (the document of
+    :func:`~traceforge_shared.yaml_fast.parse_yaml_fast`,
     :func:`~traceforge_shared.yamlfile.parse_yaml` or
     :func:`~traceforge_shared.evals.loader.load_test_document`). Never raises."""
     if not isinstance(doc, dict):

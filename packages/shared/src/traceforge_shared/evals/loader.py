@@ -23,14 +23,8 @@ from traceforge_shared.errors import FileProblem
 from traceforge_shared.evals.aliases import canonicalize
 from traceforge_shared.evals.fixtures import resolve_fixtures
 from traceforge_shared.evals.testcase import Assertion, Regex, TestCase
-from traceforge_shared.yamlfile import (
-    YamlProblem,
-    line_of,
-    locate_error,
-    parse_yaml,
-    read_yaml,
-    to_plain,
-)
+from traceforge_shared.yaml_fast import parse_yaml_fast, read_yaml_fast
+from traceforge_shared.yamlfile import YamlProblem, line_of, locate_error, to_plain
 
 _Source = TypeVar("_Source", str, Path)
 
@@ -72,7 +66,8 @@ def load_test_file(path: Path) -> TestCase:
     ``not-<type>``, ``expected``, ``response_time: {max: ...}``, ``field: response.content``)
     become the canonical ones, ``{{ fixtures.<name> }}`` references their values
     (:mod:`traceforge_shared.evals.fixtures`); YAML-specific values become plain Python
-    (timestamps: ISO 8601 text).
+    (timestamps: ISO 8601 text). The file is parsed with libyaml
+    (:func:`~traceforge_shared.yaml_fast.read_yaml_fast`: ruamel's values, lines and errors).
 
     Raises:
         TestFileError: for any problem with the file or its content: it cannot be read, is not
@@ -81,14 +76,15 @@ def load_test_file(path: Path) -> TestCase:
             field, no ``request.model`` or ``request.messages``, or an invalid ``regex``
             pattern. The error names the line and the field where they are known.
     """
-    return _load(path, read_yaml, path)
+    return _load(path, read_yaml_fast, path)
 
 
 def load_test_document(path: Path) -> tuple[TestCase, Any]:
-    """:func:`load_test_file`, also returning the parsed document (ruamel round-trip, for
+    """:func:`load_test_file`, also returning the parsed document (of
+    :func:`~traceforge_shared.yaml_fast.parse_yaml_fast`, read-only: for
     :func:`~traceforge_shared.yamlfile.line_of` and
     :func:`~traceforge_shared.evals.files.document_lines`): a caller that needs the lines of
-    a test's parts parses the file once (a round-trip parse is most of a load: ~3 ms).
+    a test's parts parses the file once.
 
     Raises:
         TestFileError: as :func:`load_test_file`.
@@ -96,7 +92,7 @@ def load_test_document(path: Path) -> tuple[TestCase, Any]:
     docs: list[Any] = []
 
     def parse(source: Path) -> Any:
-        docs.append(read_yaml(source))
+        docs.append(read_yaml_fast(source))
         return docs[0]
 
     return _load(path, parse, path), docs[0]
@@ -115,7 +111,7 @@ def load_test_text(text: str, path: Path) -> TestCase:
     except UnicodeEncodeError as exc:  # a lone surrogate, which JSON can carry
         line = text.count("\n", 0, exc.start) + 1
         raise TestFileError(path, "not valid Unicode text", line=line) from None
-    return _load(path, parse_yaml, text)
+    return _load(path, parse_yaml_fast, text)
 
 
 def _load(path: Path, parse: Callable[[_Source], Any], source: _Source) -> TestCase:
