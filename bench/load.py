@@ -5,6 +5,7 @@ TraceForge, LiteLLM's proxy and mitmproxy (buffered, as it ships, and streaming)
     python bench/load.py --quick          # seconds: checks the harness works, nothing lost
     python bench/load.py --systems direct,traceforge --profiles sse-200 --concurrency 1,10
     python bench/load.py --quick --export  # also TraceForge exporting OTLP to a local sink
+    python bench/load.py --systems direct,traceforge,traceforge-thread  # writer process vs thread
 
 Method: the proxy under test runs pinned to core 0 (``taskset``), the fake upstream and the
 load generator (separate processes) to core 1. For every profile and concurrency the systems
@@ -39,12 +40,18 @@ from harness.systems import SYSTEMS, RssSampler, Running, start
 from traceforge_shared.store import TraceStore
 
 PROXY_CPU, HELPER_CPU = 0, 1
+#: ``proxy.chunk_cap`` (chunks stored per trace) in the benchmark's config (the default).
+CHUNK_CAP = 10_000
 FRONTIER_CONCURRENCY = (1, 2, 4, 8, 16, 32, 64, 128)
 FRONTIER_P99_MS = (5, 10, 50)
 MEMORY_PROFILES = ("sse-1k", "sse-10k", "sse-20k")
 #: TraceForge's config in the benchmark: the defaults (recording, redaction, pricing on) with
 #: no pruning, so that every request's trace can be counted afterwards.
 BENCH_CONFIG = "storage:\n  max_traces: null\n  retention_days: null\n"
+#: System ``traceforge-thread``: the same with the trace writer in a thread of the proxy
+#: (``storage.writer: thread``) instead of its own process (the default of ``traceforge
+#: start``), to compare the two in one run.
+THREAD_CONFIG = BENCH_CONFIG + "  writer: thread\n"
 #: ``--export``: the same, plus ``export.otlp`` to a local OTLP/HTTP sink (``{endpoint}``),
 #: content captured (the most work per trace); run as system ``traceforge-export``.
 EXPORT_CONFIG = (
@@ -275,6 +282,7 @@ def run_memory(
                     ),
                 )
             peak = max(before, rss.peak_mb)
+            stored = concurrency * min(PROFILES[profile].chunks, CHUNK_CAP)
             time.sleep(1.0)
             out.append(
                 {
@@ -284,12 +292,30 @@ def run_memory(
                     "rss_before_mb": before,
                     "rss_peak_mb": peak,
                     "rss_after_mb": system.rss_mb(),
+                    # Growth while the streams were open, per chunk stored (KiB).
+                    "kib_per_stored_chunk": (peak - before) * 1024 / stored,
                     "errors": sum(result["errors"].values()),
                     "lost_chunks": result["lost_chunks"],
                 }
             )
-            print(f"  memory {name} {profile}: peak {peak:.0f} MiB", file=sys.stderr)
+            print(
+                f"  memory {name} {profile}: peak {peak:.0f} MiB, "
+                f"{(peak - before) * 1024 / stored:.2f} KiB per stored chunk",
+                file=sys.stderr,
+            )
     return out
+
+
+def catch_up(system: Running, timeout_s: float = 120.0) -> float:
+    """Seconds until the system's store lists a trace per request sent (its writer has
+    caught up with the load), polled every 0.25 s; ``timeout_s`` if it never does."""
+    assert system.home is not None
+    began = time.monotonic()
+    while time.monotonic() - began < timeout_s:
+        if (system.home / "index.sqlite").exists() and count_traces(system.home) >= system.sent:
+            break
+        time.sleep(0.25)
+    return time.monotonic() - began
 
 
 def count_traces(home: Path) -> int:
@@ -349,8 +375,18 @@ def main(argv: list[str] | None = None) -> int:
     systems: dict[str, Running] = {}
     tmp = tempfile.TemporaryDirectory(prefix="traceforge-load-")
     stop_sink = None
+    caught_up: dict[str, float] = {}
     try:
         for name in wanted:
+            if name == "traceforge-thread":
+                systems[name] = start(
+                    "traceforge",
+                    upstream.base,
+                    Path(tmp.name) / "thread",
+                    cpu=PROXY_CPU,
+                    config_yaml=THREAD_CONFIG,
+                )
+                continue
             try:
                 systems[name] = start(
                     name, upstream.base, Path(tmp.name), cpu=PROXY_CPU, config_yaml=BENCH_CONFIG
@@ -397,14 +433,30 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         loadgen.stop()
-        for system in systems.values():
+        for name, system in systems.items():
+            if system.home is not None:
+                caught_up[name] = catch_up(system)
+        for name, system in systems.items():
+            began = time.monotonic()
             system.stop()
+            code = None if system.process is None else system.process.returncode
+            print(
+                f"stopped {name} in {time.monotonic() - began:.1f} s (exit {code})", file=sys.stderr
+            )
         upstream.stop()
         if stop_sink is not None:
             stop_sink()
     tf = systems.get("traceforge")
     sent = tf.sent if tf is not None else None
     saved = count_traces(tf.home) if tf is not None and tf.home is not None else None
+    counts = {
+        name: (system.sent, count_traces(system.home))
+        for name, system in systems.items()
+        if system.home is not None
+    }
+    for name, (requests_sent, traces_saved) in counts.items():
+        if traces_saved != requests_sent:  # what the proxy said about it
+            print(f"{name} output:\n{systems[name].log_tail(40)}", file=sys.stderr)
     tmp.cleanup()
     data = {
         "facts": facts,
@@ -414,6 +466,10 @@ def main(argv: list[str] | None = None) -> int:
         "frontier": frontier,
         "memory": memory,
         "traceforge_traces": {"requests": sent, "saved": saved},
+        "traces_by_system": {
+            k: {"requests": a, "saved": b, "catch_up_s": caught_up.get(k)}
+            for k, (a, b) in counts.items()
+        },
         "export_ratios": export_ratios(cells),
     }
     from harness.load_report import markdown
@@ -434,8 +490,15 @@ def main(argv: list[str] | None = None) -> int:
         for c in cells
         if c["errors"] or c["lost_chunks"]
     ]
-    if saved is not None and saved != sent:
-        problems.append(f"traceforge saved {saved} traces for {sent} requests")
+    for system_name, (requests_sent, traces_saved) in counts.items():
+        print(
+            f"{system_name}: {traces_saved} traces saved for {requests_sent} requests "
+            f"(the writer caught up {caught_up.get(system_name, 0):.1f} s after the load)"
+        )
+        if traces_saved != requests_sent:
+            problems.append(
+                f"{system_name} saved {traces_saved} traces for {requests_sent} requests"
+            )
     for problem in problems:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     return 1 if problems and args.quick else 0

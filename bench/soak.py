@@ -33,6 +33,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import psutil
 from harness.loadgen import Job
 from harness.processes import LoadGenerator, Upstream
 from harness.profiles import FAULT_CHUNKS, FAULTS, PROFILES, fault_for
@@ -169,6 +170,9 @@ def kill_and_restart(args: argparse.Namespace, upstream: Upstream, workdir: Path
     proxy = start("traceforge", upstream.base, workdir, cpu=0, config_yaml=CONFIG)
     assert proxy.process is not None and proxy.home is not None
     home = proxy.home
+    # The writer process (storage.writer: process) outlives a SIGKILL of the proxy: it saves
+    # what it had received and exits. Wait for it before counting.
+    writers = psutil.Process(proxy.process.pid).children(recursive=True)
     kill_after = max(1.0, args.kill_after_s)
     killer = threading.Timer(kill_after, os.kill, (proxy.process.pid, signal.SIGKILL))
     killer.start()
@@ -184,6 +188,7 @@ def kill_and_restart(args: argparse.Namespace, upstream: Upstream, workdir: Path
     )
     killer.join()
     proxy.process.wait()
+    psutil.wait_procs(writers, timeout=60)
     leftovers = sorted(p.name for p in (home / "traces").iterdir() if not p.name.endswith(".json"))
     store = TraceStore(home)
     problems: list[str] = []

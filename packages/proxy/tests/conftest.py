@@ -4,6 +4,7 @@ embedded mock upstream (real OpenAI transcripts) or a fault-injecting upstream a
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Literal
 
 import openai
 import pytest
@@ -40,7 +41,8 @@ async def make_proxy(store: TraceStore) -> AsyncIterator[MakeProxy]:
     ``connect_timeout_s``, ``inject`` (inject_stream_usage, default True), ``api_key``,
     ``base_url`` (forward there instead of starting an upstream app), ``default_provider``
     (for models no pattern matches; default ``openai``, so the mock's ``mock-*`` models
-    work), ``config`` (a base :class:`Config` to start from).
+    work), ``config`` (a base :class:`Config` to start from), ``writer`` (``storage.writer``:
+    ``process`` or ``thread``; default: ``$TRACEFORGE_STORAGE_WRITER``, else ``thread``).
     """
     services: list[ProxyService] = []
 
@@ -56,8 +58,11 @@ async def make_proxy(store: TraceStore) -> AsyncIterator[MakeProxy]:
         base_url: str | None = None,
         default_provider: str | None = "openai",
         config: Config | None = None,
+        writer: Literal["process", "thread"] | None = None,
     ) -> ProxyService:
         config = config or Config()
+        if writer is not None:
+            config.storage.writer = writer
         config.proxy.port = 0
         config.proxy.default_provider = default_provider
         config.proxy.chunk_cap = chunk_cap

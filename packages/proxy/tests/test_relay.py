@@ -12,10 +12,12 @@ import msgspec
 import pytest
 
 from traceforge_proxy.exchange import Exchange
+from traceforge_proxy.exchange_record import decode_record, encode_record
 from traceforge_proxy.plan import ForwardingPlan, Framing, RelayMode, Target
 from traceforge_proxy.providers import adapter_for
 from traceforge_proxy.relay import ConvertRelay, RawRelay, WithholdUsageRelay, start_relay
 from traceforge_proxy.testing import make_exchange
+from traceforge_proxy.trace_build import build_trace
 
 TESTS_DATA = Path(__file__).parent / "data" / "provider-streams"
 MOCK_DATA = Path(__file__).parents[1] / "src" / "traceforge_proxy" / "mock_upstream" / "data"
@@ -232,7 +234,8 @@ def test_start_relay_picks_the_class_and_converter_by_mode_and_status() -> None:
     passthrough = Target("ollama", "llama3", "passthrough", adapter, "/api/chat")
     ok = _exchange()
     assert isinstance(start_relay(_plan("raw", passthrough), ok, "ndjson", 200, 0), RawRelay)
-    assert ok.streaming and ok.converter is not None
+    # Passthrough: no converter on the event loop; the trace's builder makes the OpenAI view.
+    assert ok.streaming and ok.native_stream and ok.converter is None
     failed = _exchange()
     start_relay(_plan("raw", passthrough), failed, "ndjson", 500, 0)
     assert failed.streaming and failed.converter is None
@@ -249,3 +252,25 @@ def test_an_unterminated_last_event_is_recorded_with_a_warning() -> None:
     assert relay.close(NOW) == b""
     assert exchange.chunks_received == 2
     assert any("ended inside an event" in w for w in exchange.warnings)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_the_record_sent_to_the_writer_process_builds_the_same_trace(case: Case) -> None:
+    """What crosses the pipe (the record, MessagePack-encoded once) builds the trace the
+    writer thread builds from the exchange itself, for every transcript and route."""
+    name, mode, target = case
+    exchange = _exchange()
+    exchange.routed(target)  # as the handler does: passthrough traces get the OpenAI view
+    plan = _plan(mode, target)
+    exchange.sending(plan, 1_000_000)
+    exchange.headers_received(200, [("Content-Type", "text/event-stream")], 2_000_000, 1_700)
+    relay = start_relay(plan, exchange, _framing(name), 200, 1_700)
+    relay.feed(TRANSCRIPTS[name][1], NOW)
+    relay.close(NOW + 1)
+    exchange.end(NOW + 2)
+    direct = exchange.to_trace()
+    crossed = build_trace(decode_record(encode_record(exchange.record())))
+    assert msgspec.json.encode(crossed) == msgspec.json.encode(direct)
+    assert direct.metadata.chunks_received == exchange.chunks_received > 0
+    if target.route == "passthrough" and direct.metadata.status == "success":
+        assert isinstance(direct.response, dict) and direct.response.get("choices")

@@ -3,7 +3,9 @@ through the proxy to the embedded mock upstream, with the trace store broken und
 
 Disk full and read-only are simulated in the store's write path (``write_atomic`` raising
 ``OSError(ENOSPC)`` / ``EROFS``: tests run as root, where ``chmod`` stops nothing); a real
-read-only directory is used too when the tests do not run as root.
+read-only directory is used too when the tests do not run as root. The simulated faults
+patch this process, so those tests use the writer thread (``storage.writer: thread``); the
+writer process meets a real full disk in ``test_writer_process.py``.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def _on_disk(store: TraceStore) -> list[str]:
 async def test_a_full_or_read_only_disk_holds_traces_and_every_one_lands_once_it_clears(
     make_proxy: Any, sdk: Any, store: TraceStore, monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
-    service = await make_proxy()
+    service = await make_proxy(writer="thread")  # the fault is injected here
     client = sdk(service)
     changes: list[str] = []
     service.writer.on_health_change = lambda health: changes.append(health.status)
@@ -116,7 +118,7 @@ async def test_a_full_or_read_only_disk_holds_traces_and_every_one_lands_once_it
 async def test_held_traces_are_retried_on_a_timer(
     make_proxy: Any, sdk: Any, store: TraceStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service = await make_proxy()
+    service = await make_proxy(writer="thread")  # the fault is injected here
     service.writer.retry_interval_s = 0.02
     client = sdk(service)
     disk = BrokenDisk(monkeypatch, errno.ENOSPC)
@@ -132,7 +134,7 @@ async def test_held_traces_are_retried_on_a_timer(
 async def test_a_full_unsaved_queue_drops_the_oldest_and_counts_them(
     make_proxy: Any, sdk: Any, store: TraceStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service = await make_proxy()
+    service = await make_proxy(writer="thread")  # the fault is injected here
     client = sdk(service)
     disk = BrokenDisk(monkeypatch, errno.ENOSPC)
     first = await _call(client)

@@ -162,8 +162,8 @@ def start_relay(
     plan: ForwardingPlan, exchange: Exchange, framing: Framing, status: int, created: int
 ) -> Relay:
     """Start relaying a stream answer (``status``, ``created`` epoch seconds) as ``plan``
-    says: marks the exchange's stream started, with the converter it needs (converted route;
-    passthrough chat calls answered without error)."""
+    says: marks the exchange's stream started, with the converter the converted route
+    needs."""
     target = plan.target
     adapter = target.adapter
     model = target.model if target.model is not None else exchange.model
@@ -174,12 +174,8 @@ def start_relay(
         )
         exchange.stream_started(converter)
         return ConvertRelay(exchange, framing)
-    if adapter is not None and status < 400:
-        exchange.stream_started(
-            adapter.stream_converter(model=model, created=created, include_usage=False)
-        )
-    else:
-        exchange.stream_started(None)
+    # Passthrough: the OpenAI view of the provider's events is made when the trace is built.
+    exchange.stream_started(None, native=adapter is not None)
     if plan.mode == "withhold_usage":
         return WithholdUsageRelay(exchange, framing)
     return RawRelay(exchange, framing)

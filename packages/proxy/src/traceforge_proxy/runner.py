@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import threading
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from aiohttp import web
 
@@ -26,6 +28,7 @@ from traceforge_proxy.otlp_export import otlp_export_addon
 from traceforge_proxy.transport import UpstreamSender
 from traceforge_proxy.upstream import MOCK_PREFIXES, Upstream, resolve_upstreams
 from traceforge_proxy.writer import TraceWriter
+from traceforge_proxy.writer_process import ProcessTraceWriter
 from traceforge_shared.config import Config
 from traceforge_shared.cost import CostRecorder
 from traceforge_shared.redact import Redactor
@@ -33,6 +36,39 @@ from traceforge_shared.store import TraceStore
 
 #: Upstream address of a provider that offline replay leaves unset (never connected to).
 OFFLINE_URL = "http://replay.invalid"
+
+#: Environment variable choosing the writer when ``storage.writer`` is not set: ``process``
+#: or ``thread`` (the test suite runs once with each).
+WRITER_ENV = "TRACEFORGE_STORAGE_WRITER"
+
+WriterMode = Literal["process", "thread"]
+
+
+def writer_mode(
+    config: Config,
+    default: WriterMode,
+    *,
+    addons: Sequence[object] = (),
+    in_proxy: bool = False,
+) -> WriterMode:
+    """Where traces are saved: ``thread`` when an addon must see (or rewrite) traces before
+    they are saved in the proxy's own process (any of ``addons`` with a ``before_save``
+    hook, or ``in_proxy``: a cassette, replay from traces), else ``storage.writer``, else
+    ``$TRACEFORGE_STORAGE_WRITER``, else ``default``.
+
+    Raises:
+        ValueError: ``$TRACEFORGE_STORAGE_WRITER`` is neither ``process`` nor ``thread``.
+    """
+    if in_proxy or any(callable(getattr(a, "before_save", None)) for a in addons):
+        return "thread"
+    if config.storage.writer is not None:
+        return config.storage.writer
+    env = os.environ.get(WRITER_ENV, "").strip().lower()
+    if env in ("process", "thread"):
+        return "process" if env == "process" else "thread"
+    if env:
+        raise ValueError(f"{WRITER_ENV} must be 'process' or 'thread', not {env!r}")
+    return default
 
 
 def _bound_port(runner: web.AppRunner) -> int:
@@ -66,10 +102,16 @@ class ProxyService:
             ``traceforge test run --replay`` answers from stored traces
             (:class:`~traceforge_proxy.trace_replay.TraceReplay`). Give it in ``addons``
             too when it has hooks.
+        writer: where traces are saved when neither ``storage.writer`` nor
+            ``$TRACEFORGE_STORAGE_WRITER`` says (:func:`writer_mode`): ``thread`` (a
+            :class:`TraceWriter`) or ``process`` (a :class:`~traceforge_proxy.
+            writer_process.ProcessTraceWriter`; ``traceforge start``).
 
     Attributes:
-        writer: the :class:`TraceWriter` (an addon itself: ``response``/``error`` queue the
-            flow to save).
+        writer: the :class:`TraceWriter` or :class:`~traceforge_proxy.writer_process.
+            ProcessTraceWriter` (an addon itself: ``response``/``error`` hand the call
+            over to save).
+        writer_mode: ``process`` or ``thread``.
         addons: the proxy's flow hooks: ``Addons([budgets, *addons, writer])``.
         budgets: the :class:`~traceforge_proxy.budgets.BudgetGuard` of ``config.budgets``
             (``None`` without budgets); its ``on_alert`` may be replaced before :meth:`start`.
@@ -91,6 +133,7 @@ class ProxyService:
         upstream_app: web.Application | None = None,
         cassette: CassetteOptions | None = None,
         sender: UpstreamSender | None = None,
+        writer: WriterMode = "thread",
     ) -> None:
         self.config = config
         self.sender = sender
@@ -107,29 +150,47 @@ class ProxyService:
         #: the ``budgets:`` of the config, enforced (``None`` when there are none).
         self.budgets = BudgetGuard(config.budgets, store) if config.budgets else None
         budget_addons = () if self.budgets is None else (self.budgets,)
-        #: the ``export.otlp`` addon (``saved``: spans exported from the SDK's batch thread).
-        self.otlp_export = otlp_export_addon(config, store.home)
-        export_addons = () if self.otlp_export is None else (self.otlp_export,)
+        #: where traces are saved: ``process`` or ``thread`` (:func:`writer_mode`).
+        self.writer_mode = writer_mode(
+            config, writer, addons=addons, in_proxy=self.cassette is not None or sender is not None
+        )
         # Redaction runs first, so no other addon ever sees an unredacted trace; then the
         # cost in USD is priced from the usage (genai-prices); embedding vectors are stored
         # as their dimensions and first values.
         redactor = Redactor(config.redaction)
         #: calls in flight on ``GET /_traceforge/events`` (:mod:`traceforge_proxy.live`).
         self.live = LiveCalls(redactor)
-        self.writer = TraceWriter(
-            store,
-            addons=[
-                redactor,
-                *cassette_addons,
-                EmbeddingVectors(config.storage.embedding_values),
-                CostRecorder(),
-                *addons,
-                *budget_addons,
-                *export_addons,
-                self.live,
-            ],
-            storage=config.storage,
-        )
+        #: the ``export.otlp`` addon (``saved``: spans exported from the SDK's batch thread);
+        #: in process mode it runs in the writer process (``None`` here).
+        self.otlp_export = None
+        #: saves the traces (an addon: ``response``/``error`` hand the call over).
+        self.writer: TraceWriter | ProcessTraceWriter
+        if self.writer_mode == "process":
+            # The before_save chain and the export are built in the writer process from
+            # the config; the proxy keeps the saved hooks (live feed, budgets, addons).
+            self.writer = ProcessTraceWriter(
+                config,
+                store.home,
+                fsync=store.fsync,
+                addons=[*addons, *budget_addons, self.live],
+            )
+        else:
+            self.otlp_export = otlp_export_addon(config, store.home)
+            export_addons = () if self.otlp_export is None else (self.otlp_export,)
+            self.writer = TraceWriter(
+                store,
+                addons=[
+                    redactor,
+                    *cassette_addons,
+                    EmbeddingVectors(config.storage.embedding_values),
+                    CostRecorder(),
+                    *addons,
+                    *budget_addons,
+                    *export_addons,
+                    self.live,
+                ],
+                storage=config.storage,
+            )
         self.addons = Addons([*budget_addons, *addons, self.live, self.writer])
         self.mock_delay_ms = mock_delay_ms
         self.upstream_app = upstream_app
@@ -143,8 +204,12 @@ class ProxyService:
         Raises:
             OSError: the port is taken or the host cannot be bound.
             traceforge_shared.cassettes.CassetteError: a cassette file cannot be read.
+            traceforge_proxy.writer_process.WriterProcessError: the writer process did not
+                start.
         """
         offline = self.cassette is not None and self.cassette.options.offline
+        if isinstance(self.writer, ProcessTraceWriter):  # ready before the first request
+            await asyncio.get_running_loop().run_in_executor(None, self.writer.start)
         if self.cassette is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.cassette.load)
         if offline:  # no mock: replayed answers need no upstream, and nothing is reached

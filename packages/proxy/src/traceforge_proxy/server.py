@@ -313,12 +313,12 @@ class ProxyHandler:
         """Pump the upstream's reads through ``relay`` to the client. With a ``decoder``
         the relay reads the decoded bytes; the client gets the upstream's own (``as_is``)
         or the relay's."""
-        chunk_hook = self.addons.has("chunk")
+        chunk_hook = self._chunk_hook_active()
         complete = False
         try:
             await response.prepare(request)
             async for data in upstream_response.content.iter_any():
-                stored = len(exchange.chunks)
+                stored = exchange.chunks_stored
                 now = time.perf_counter_ns()
                 if decoder is None:
                     out = relay.feed(data, now)
@@ -333,7 +333,7 @@ class ProxyHandler:
                     self._chunks(exchange, stored)
                 if relay.done:
                     break  # the provider's stream failed; the client got the error
-            stored = len(exchange.chunks)
+            stored = exchange.chunks_stored
             if decoder is not None:
                 if decoder.capped:
                     exchange.warnings.append(
@@ -369,6 +369,18 @@ class ProxyHandler:
                 upstream_response.close()
         return response
 
+    def _chunk_hook_active(self) -> bool:
+        """Whether a ``chunk`` hook listens now: chunks are decoded on the event loop only
+        then. An addon with a ``subscribers`` count (the live feed) listens while it has
+        subscribers; any other ``chunk`` addon always."""
+        if not self.addons.has("chunk"):
+            return False
+        return any(
+            getattr(addon, "subscribers", 1)
+            for addon in self.addons.addons
+            if callable(getattr(addon, "chunk", None))
+        )
+
     def _chunks(self, exchange: Exchange, stored: int) -> None:
-        for chunk in exchange.chunks[stored:]:
-            self.addons.chunk(exchange, chunk)
+        for index in range(stored, exchange.chunks_stored):
+            self.addons.chunk(exchange, exchange.stored_chunk(index))

@@ -9,6 +9,18 @@ the proxy keeps proxying: the writer holds the unsaved traces in memory, bounded
 encoded size, and retries every ``retry_interval_s`` and before each new save; when the
 bound is reached the oldest are dropped and counted. :meth:`TraceWriter.storage_health`
 (``/healthz``) says so.
+
+Thread or process (``storage.writer``, :func:`~traceforge_proxy.runner.writer_mode`): this
+class runs in a thread of the proxy (``thread``), or inside the writer process
+(``process``, :mod:`traceforge_proxy.writer_process`, the default of ``traceforge start``),
+where the proxy's :class:`~traceforge_proxy.writer_process.ProcessTraceWriter` hands it each
+finished call's record. Both build the trace with the same code
+(:func:`~traceforge_proxy.trace_build.build_trace`). The rule: an addon whose
+``before_save`` hook must run in the proxy's own process (it reads or changes state there:
+a cassette session, replay from stored traces, the test runner's addons; any addon with
+``before_save`` given to :class:`~traceforge_proxy.runner.ProxyService`) makes the service
+use ``thread``; the built-in chain (Redactor, EmbeddingVectors, CostRecorder) and the OTLP
+export are rebuilt in the writer process from the config.
 """
 
 from __future__ import annotations
@@ -146,6 +158,9 @@ class TraceWriter:
         max_unsaved_bytes: the unsaved queue's bound in bytes (default: from ``storage``).
         on_health_change: called with the new :class:`StorageHealth` when saving starts
             failing (``degraded``) and when it recovers (``ok``).
+        on_done: called in the writer's thread with each batch of flows once they are
+            saved (their ``saved`` hooks ran), held or dropped (the writer process
+            acknowledges them to the proxy with it).
 
     Attributes:
         failures: traces lost so far (not built, dropped by ``before_save``, not saved,
@@ -165,6 +180,7 @@ class TraceWriter:
         max_batch: int = 256,
         max_unsaved_bytes: int | None = None,
         on_health_change: Callable[[StorageHealth], object] | None = None,
+        on_done: Callable[[list[FinishedFlow]], object] | None = None,
     ) -> None:
         self.store = store
         self.addons = addons if isinstance(addons, Addons) else Addons(addons)
@@ -183,6 +199,7 @@ class TraceWriter:
             max_unsaved_bytes = mb * 1024 * 1024
         self.max_unsaved_bytes = max_unsaved_bytes
         self.on_health_change = on_health_change
+        self.on_done = on_done
         self.failures = 0
         self.dropped = 0
         self._queue: queue.SimpleQueue[FinishedFlow | None] = queue.SimpleQueue()
@@ -248,6 +265,8 @@ class TraceWriter:
             flows = [f for f in batch if f is not None]
             try:
                 self._save(flows)
+                if self.on_done is not None:
+                    self.on_done(flows)
             finally:
                 with self._cond:
                     self._pending -= len(flows)

@@ -132,6 +132,12 @@ class StorageConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             beyond it the oldest unsaved traces are dropped (and counted in ``/healthz``).
         embedding_values: how many values of each embedding vector a trace keeps (with the
             vector's dimensions); the client always gets whole vectors. ``0``: none.
+        writer: where traces are built, redacted, priced, saved and exported: ``process``
+            (a writer process of its own, off the proxy's GIL) or ``thread`` (a thread of
+            the proxy). ``None`` (the default): ``$TRACEFORGE_STORAGE_WRITER`` if set, else
+            ``process`` for ``traceforge start`` and ``thread`` for a proxy embedded in
+            another program (tests, ``traceforge test run``). Add-ons that must rewrite
+            traces in the proxy (cassettes, replay from traces) always use ``thread``.
     """
 
     max_traces: PositiveInt | None = 10_000
@@ -139,6 +145,7 @@ class StorageConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     fsync: bool = False
     unsaved_queue_mb: PositiveInt = 64
     embedding_values: Annotated[int, msgspec.Meta(ge=0)] = 8
+    writer: Literal["process", "thread"] | None = None
 
 
 class CustomPattern(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -416,6 +423,7 @@ storage:
   fsync: false             # true: flush every trace to disk (survives power loss; slower)
   unsaved_queue_mb: 64     # disk full or read-only: hold this much unsaved in memory, retry
   embedding_values: 8      # values kept per embedding vector in a trace (clients get all)
+  writer: null             # process | thread; null: process for traceforge start
 redaction:                 # applied to what is stored; the app and upstream see the originals
   enabled: true
   kinds: {}                # every kind is on unless turned off here, e.g. {ipv4: false}

@@ -23,6 +23,7 @@ from traceforge_shared.store import TraceFilter, TraceStore
 from traceforge_shared.trace import TraceSummary
 from traceforge_web_api.common import QueryError
 
+
 class Cursor(msgspec.Struct, array_like=True, frozen=True):
     """The position after one trace: its ``timestamp`` (as stored) and ``id``."""
 

@@ -25,6 +25,7 @@ from traceforge_proxy.modes import ON_MISS, PROXY_MODES, cassette_options
 from traceforge_proxy.runner import ProxyService
 from traceforge_proxy.upstream import resolve_upstreams
 from traceforge_proxy.writer import StorageHealth
+from traceforge_proxy.writer_process import WriterProcessError
 from traceforge_shared.cassettes import CassetteError
 from traceforge_shared.evals import TestCase, TestRun
 from traceforge_shared.redact.urls import safe_url
@@ -208,10 +209,17 @@ def start(
     ending = CassetteRunEnd(recording, store.home, strict)  # unused recordings, drift
     addons += ending.addons
     try:
+        # Traces are saved by a writer process of its own (storage.writer, default process).
         service = ProxyService(
-            cfg, chosen, store, addons=addons, mock_delay_ms=mock_delay_ms, cassette=recording
+            cfg,
+            chosen,
+            store,
+            addons=addons,
+            mock_delay_ms=mock_delay_ms,
+            cassette=recording,
+            writer="process",
         )
-    except CassetteError as exc:  # an invalid cassette name
+    except (CassetteError, ValueError) as exc:  # an invalid cassette name, writer mode
         raise click.UsageError(str(exc)) from exc
     if service.budgets is not None:
         service.budgets.on_alert = lambda line: console.print(
@@ -237,6 +245,8 @@ def start(
         pass
     except CassetteError as exc:  # a cassette file that cannot be read
         raise click.ClickException(f"cannot replay: {exc}") from exc
+    except WriterProcessError as exc:
+        raise click.ClickException(f"cannot start the proxy: {exc}") from exc
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise click.ClickException(

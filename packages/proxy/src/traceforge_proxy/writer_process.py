@@ -1,0 +1,591 @@
+"""Saving traces in a process of its own (``storage.writer: process``), so that building,
+redacting, pricing, saving, indexing and exporting never hold the proxy's GIL.
+
+:class:`ProcessTraceWriter` is the proxy's side, an addon like
+:class:`~traceforge_proxy.writer.TraceWriter` (``response`` / ``error`` hand over the finished
+call; :meth:`~ProcessTraceWriter.drain`, :meth:`~ProcessTraceWriter.storage_health`,
+``on_health_change``, ``failures`` as there). On the event loop it only takes the call's
+:class:`~traceforge_proxy.exchange_record.ExchangeRecord` and encodes it once (msgspec
+MessagePack, :mod:`traceforge_proxy.writer_protocol`); a sender thread writes it to the
+writer process's stdin, a receiver thread reads the answers from its stdout.
+
+The writer process (:data:`WRITER_COMMAND`: this interpreter running :func:`main`) runs a
+:class:`~traceforge_proxy.writer.TraceWriter` (batches, one index commit each, store faults
+held in memory and retried, pruning) whose flows build their trace from the record
+(:func:`~traceforge_proxy.trace_build.build_trace`, the code of thread mode), with the
+``before_save`` chain built there from the config (Redactor first, EmbeddingVectors,
+CostRecorder) and the OTLP export addon (``export.otlp``) as its ``saved`` hook. The proxy's
+own ``saved`` hooks (live feed, budgets, the access log) get each stored trace back: the
+writer sends it (MessagePack) only when the proxy has such hooks, and the proxy decodes it
+only while one listens (an addon with a ``subscribers`` count of 0, the live feed without
+subscribers, does not): decoding a 200-chunk trace costs ~0.5 ms of the proxy's GIL.
+
+Crash safety: the proxy keeps every call it handed over until the writer says it is done
+with it (saved, held or dropped). If the writer process dies (SIGKILL, OOM), the receiver
+notices the closed pipe, starts a new one and sends it again every call not done (a trace
+saved twice is the same file, rewritten). If the proxy dies, the writer reads the end of its
+stdin, saves what it received and exits: a SIGKILL of the proxy loses only the calls still
+in flight in the proxy and those queued in its sender thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import msgspec
+
+from traceforge_proxy.exchange_record import ExchangeRecord
+from traceforge_proxy.hooks import Addons
+from traceforge_proxy.writer import StorageHealth, TraceWriter
+from traceforge_proxy.writer_protocol import (
+    Close,
+    Done,
+    Health,
+    HealthState,
+    Ready,
+    Saved,
+    Start,
+    Submit,
+    frame,
+    from_writer,
+    read_frame,
+    to_writer,
+    write_frame,
+)
+from traceforge_shared.config import Config
+from traceforge_shared.trace import Trace
+
+__all__ = ["ProcessTraceWriter", "RecordedFlow", "WriterProcessError", "main"]
+
+log = logging.getLogger("traceforge.proxy")
+
+#: Seconds to wait for a new writer process to say it is ready.
+READY_TIMEOUT_S = 60.0
+#: The writer process's niceness: on a core shared with the proxy, the proxy's event loop
+#: runs first and the writer takes the idle time.
+WRITER_NICE = 10
+#: Pipe buffer asked for (bytes; Linux ``F_SETPIPE_SZ``): a burst of calls goes out without
+#: the sender thread waiting on the writer.
+PIPE_BYTES = 1 << 20
+
+#: The writer process's command line: this interpreter, running :func:`main`.
+WRITER_COMMAND = (
+    sys.executable,
+    "-c",
+    "import sys; from traceforge_proxy.writer_process import main; sys.exit(main())",
+)
+
+_trace_decoder = msgspec.msgpack.Decoder(Trace)
+_trace_encoder = msgspec.msgpack.Encoder()
+
+
+class WriterProcessError(RuntimeError):
+    """The writer process could not be started (it exited, or said nothing in time)."""
+
+
+class RecordedFlow(Protocol):
+    """A call that is over and can hand over its record (the proxy's
+    :class:`~traceforge_proxy.exchange.Exchange`)."""
+
+    @property
+    def trace_id(self) -> str:
+        """The id the trace is saved under."""
+        ...
+
+    def record(self) -> ExchangeRecord:
+        """What the trace is built from."""
+        ...
+
+
+def _health(state: HealthState) -> StorageHealth:
+    return StorageHealth(
+        status="degraded" if state.status == "degraded" else "ok",
+        unsaved_traces=state.unsaved_traces,
+        unsaved_bytes=state.unsaved_bytes,
+        dropped_traces=state.dropped_traces,
+        store_error=state.store_error,
+    )
+
+
+class ProcessTraceWriter:
+    """The proxy's side of the writer process (see the module docstring).
+
+    Args:
+        config: the config the writer process builds its addons from (``redaction``,
+            ``storage``, ``export``).
+        home: the store's home directory.
+        fsync: flush each trace file before renaming it (the store's ``fsync``).
+        addons: the proxy's ``saved`` hooks (objects with a ``saved`` method; an addon with
+            ``before_save`` cannot run here: :class:`~traceforge_proxy.runner.ProxyService`
+            uses thread mode then).
+        prune_interval_s, retry_interval_s: as for :class:`~traceforge_proxy.writer.
+            TraceWriter`.
+        command: the writer process's command line (default: :data:`WRITER_COMMAND`).
+
+    Attributes:
+        failures: traces lost so far (the writer's count, over every writer process).
+        restarts: writer processes started again after one died.
+        on_health_change: called (in the receiver thread) with the new
+            :class:`~traceforge_proxy.writer.StorageHealth` when saving starts failing
+            and when it recovers.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        home: Path,
+        *,
+        fsync: bool,
+        addons: Addons | Sequence[object] = (),
+        prune_interval_s: float | None = 60.0,
+        retry_interval_s: float = 2.0,
+        command: Sequence[str] | None = None,
+    ) -> None:
+        self.addons = addons if isinstance(addons, Addons) else Addons(addons)
+        self._start_frame = frame(
+            Start(
+                config=config,
+                home=str(home),
+                fsync=fsync,
+                send_traces=self.addons.has("saved"),
+                prune_interval_s=prune_interval_s,
+                retry_interval_s=retry_interval_s,
+            )
+        )
+        self.command = list(command or WRITER_COMMAND)
+        self.on_health_change: Callable[[StorageHealth], object] | None = None
+        self.failures = 0
+        self.restarts = 0
+        self._failures_before = 0  # of writer processes that died
+        self._seq = 0
+        #: calls handed over and not done, by seq: their encoded Submit frame.
+        self._pending: dict[int, bytes] = {}
+        self._cond = threading.Condition()
+        self._write_lock = threading.Lock()
+        self._outbox: collections.deque[bytes | None] = collections.deque()
+        self._outbox_ready = threading.Event()
+        self._health = HealthState("ok", 0, 0, 0, None, 0)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._closing = False
+        self._sender: threading.Thread | None = None
+        self._receiver: threading.Thread | None = None
+        self._started = threading.Lock()
+
+    # -- starting --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the writer process and wait until it is ready (idempotent; blocking: call
+        it off the event loop).
+
+        Raises:
+            WriterProcessError: the process exited or did not answer within
+                :data:`READY_TIMEOUT_S` seconds.
+        """
+        with self._started:
+            if self._receiver is not None:
+                return
+            process = self._spawn()
+            self._sender = threading.Thread(target=self._send_loop, name="trace-sender")
+            self._sender.daemon = True
+            self._sender.start()
+            self._receiver = threading.Thread(
+                target=self._receive_loop, args=(process,), name="trace-receiver"
+            )
+            self._receiver.daemon = True
+            self._receiver.start()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        """Start a writer process, send :class:`Start`, wait for :class:`Ready`."""
+        process = subprocess.Popen(
+            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True
+        )
+        assert process.stdin is not None and process.stdout is not None
+        with contextlib.suppress(OSError, AttributeError):
+            fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        ready: list[bytes | None] = []
+        stdout = process.stdout
+        waiter = threading.Thread(target=lambda: ready.append(read_frame(stdout)), daemon=True)
+        try:
+            with self._write_lock:
+                write_frame(process.stdin, self._start_frame)
+                self._process = process
+            waiter.start()
+            waiter.join(READY_TIMEOUT_S)
+        except OSError:
+            pass
+        message: object = None
+        if ready and ready[0] is not None:
+            with contextlib.suppress(msgspec.DecodeError):
+                message = from_writer.decode(ready[0])
+        if not isinstance(message, Ready):
+            process.kill()
+            process.wait()
+            self._discard(process)
+            raise WriterProcessError(
+                f"the writer process ({' '.join(self.command)}) did not start "
+                f"(exit code {process.returncode})"
+            )
+        return process
+
+    # -- the hooks (event loop) ------------------------------------------------------------
+
+    def submit(self, flow: RecordedFlow) -> None:
+        """Hand a finished call over (encoded here, written by the sender thread)."""
+        if self._receiver is None:
+            self.start()
+        record = flow.record()
+        with self._cond:
+            self._seq += 1
+            seq = self._seq
+        data = frame(Submit(seq=seq, record=record))
+        with self._cond:
+            self._pending[seq] = data
+        self._post(data)
+
+    def response(self, flow: RecordedFlow) -> None:
+        """``response`` hook: the call ended with a whole answer; hand it over."""
+        self.submit(flow)
+
+    def error(self, flow: RecordedFlow) -> None:
+        """``error`` hook: the call ended without a whole answer; hand it over."""
+        self.submit(flow)
+
+    def storage_health(self) -> StorageHealth:
+        """Whether traces are being saved (the writer's last report; any thread)."""
+        with self._cond:
+            return _health(self._health)
+
+    # -- the threads -----------------------------------------------------------------------
+
+    def _post(self, data: bytes | None) -> None:
+        """Queue a frame for the sender thread (``b""``: close the writer's stdin; ``None``:
+        stop the thread)."""
+        self._outbox.append(data)
+        self._outbox_ready.set()
+
+    def _send_loop(self) -> None:
+        """Write queued frames to the current writer process."""
+        while True:
+            self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            while self._outbox:
+                data = self._outbox.popleft()
+                if data is None:
+                    return
+                with self._write_lock:
+                    process = self._process
+                    if process is None or process.stdin is None:
+                        continue
+                    try:
+                        if data:
+                            write_frame(process.stdin, data)
+                        else:
+                            write_frame(process.stdin, frame(Close()))
+                            process.stdin.close()
+                    except (OSError, ValueError):
+                        pass  # the writer died: the receiver starts another and re-sends
+
+    def _receive_loop(self, process: subprocess.Popen[bytes]) -> None:
+        while True:
+            self._receive(process)
+            process.wait()
+            self._discard(process)
+            with self._cond:
+                pending = sorted(self._pending)
+                self._failures_before += self._health.failures
+                self._health = msgspec.structs.replace(self._health, failures=0)
+            if self._closing and not pending:
+                return
+            log.error(
+                "the trace writer process exited (code %s) with %d calls not saved; "
+                "starting another and sending them again",
+                process.returncode,
+                len(pending),
+            )
+            process = self._respawn()
+            self.restarts += 1
+            with self._cond:  # everything not done, in order (what the outbox held too)
+                self._outbox.clear()
+                again = [self._pending[s] for s in sorted(self._pending)]
+            for data in again:
+                self._post(data)
+            if self._closing:
+                self._post(b"")
+
+    def _discard(self, process: subprocess.Popen[bytes]) -> None:
+        """Close the pipes of a writer process that exited."""
+        with self._write_lock:
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
+
+    def _respawn(self) -> subprocess.Popen[bytes]:
+        delay = 0.1
+        while True:
+            try:
+                return self._spawn()
+            except WriterProcessError as exc:
+                log.error("%s; trying again in %.1f s", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _receive(self, process: subprocess.Popen[bytes]) -> None:
+        """Read the writer's messages until its stdout closes."""
+        source = process.stdout
+        assert source is not None
+        listeners = [a for a in self.addons.addons if callable(getattr(a, "saved", None))]
+        while (data := read_frame(source)) is not None:
+            try:
+                message = from_writer.decode(data)
+            except msgspec.DecodeError:
+                log.exception("unreadable message from the trace writer process")
+                continue
+            if isinstance(message, Saved):
+                # Decoded only while a hook listens (the live feed: while it has subscribers):
+                # a 200-chunk trace costs ~0.5 ms of the proxy's GIL, 99% of it the chunks.
+                if any(getattr(a, "subscribers", 1) for a in listeners):
+                    self.addons.saved(_trace_decoder.decode(message.trace))
+            elif isinstance(message, Done):
+                with self._cond:
+                    for seq in message.seqs:
+                        self._pending.pop(seq, None)
+                    self._health = message.health
+                    self.failures = self._failures_before + message.health.failures
+                    self._cond.notify_all()
+            elif isinstance(message, Health):
+                with self._cond:
+                    self._health = message.health
+                callback = self.on_health_change
+                if callback is not None:
+                    try:
+                        callback(_health(message.health))
+                    except Exception:
+                        log.exception("on_health_change failed")
+
+    # -- waiting and stopping --------------------------------------------------------------
+
+    def drain(self, timeout: float | None = 30.0) -> bool:
+        """Wait until every call handed over so far is saved, held (store fault) or
+        dropped, and the ``saved`` hooks of those saved ran; ``False`` on timeout
+        (seconds)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending, timeout)
+
+    def close(self) -> None:
+        """Let the writer process save everything handed over, then stop it and the
+        threads (blocking; a writer that dies meanwhile is started again to finish)."""
+        receiver = self._receiver
+        if receiver is None or self._closing:
+            return
+        self._closing = True
+        self._post(b"")
+        receiver.join()
+        self._post(None)
+        if self._sender is not None:
+            self._sender.join(5)
+        process = self._process
+        if process is not None:
+            process.wait()
+
+    @property
+    def pid(self) -> int | None:
+        """The writer process's id (``None`` before :meth:`start`)."""
+        process = self._process
+        return None if process is None else process.pid
+
+
+# -- the writer process ---------------------------------------------------------------------
+
+
+class _RecordFlow:
+    """A submitted call in the writer process: builds its trace from the record."""
+
+    __slots__ = ("_record", "seq")
+
+    def __init__(self, seq: int, record: ExchangeRecord) -> None:
+        self.seq = seq
+        self._record = record
+
+    @property
+    def trace_id(self) -> str:
+        return self._record.trace_id
+
+    def to_trace(self) -> Trace:
+        from traceforge_proxy.trace_build import build_trace
+
+        return build_trace(self._record)
+
+
+class _Replies:
+    """The writer process's answers on its stdout (one lock: several threads write)."""
+
+    def __init__(self, out: IO[bytes], send_traces: bool) -> None:
+        self.out = out
+        self.send_traces = send_traces
+        self.lock = threading.Lock()
+        self.writer: TraceWriter | None = None
+
+    def send(self, message: Ready | Saved | Done | Health) -> None:
+        data = frame(message)
+        with self.lock, contextlib.suppress(OSError, ValueError):
+            write_frame(self.out, data)  # the proxy is gone: nobody to tell
+
+    def state(self) -> HealthState:
+        writer = self.writer
+        assert writer is not None
+        health = writer.storage_health()
+        return HealthState(
+            health.status,
+            health.unsaved_traces,
+            health.unsaved_bytes,
+            health.dropped_traces,
+            health.store_error,
+            writer.failures,
+        )
+
+    def saved(self, trace: Trace) -> None:
+        """``saved`` hook: the stored trace goes back to the proxy's ``saved`` hooks."""
+        if self.send_traces:
+            self.send(Saved(msgspec.Raw(_trace_encoder.encode(trace))))
+
+    def done(self, flows: list[Any]) -> None:
+        self.send(Done([flow.seq for flow in flows], self.state()))
+
+    def health(self, _: StorageHealth) -> None:
+        self.send(Health(self.state()))
+
+
+def _addons(config: Config, home: Path, replies: _Replies) -> tuple[list[object], Any]:
+    """The writer process's addons: the ``before_save`` chain of
+    :class:`~traceforge_proxy.runner.ProxyService` (Redactor first), the OTLP export, and
+    the replies to the proxy; and the export addon (to close)."""
+    from traceforge_proxy.embedding_trace import EmbeddingVectors
+    from traceforge_shared.cost import CostRecorder
+    from traceforge_shared.redact import Redactor
+
+    export = None
+    if config.export.otlp.enabled:  # the OpenTelemetry SDK only when exporting
+        from traceforge_proxy.otlp_export import otlp_export_addon
+
+        export = otlp_export_addon(config, home)
+    addons: list[object] = [
+        Redactor(config.redaction),
+        EmbeddingVectors(config.storage.embedding_values),
+        CostRecorder(),
+    ]
+    if export is not None:
+        addons.append(export)
+    addons.append(replies)
+    return addons, export
+
+
+#: Calls the writer process remembers having received, to skip one sent twice (a call the
+#: sender thread was writing while the proxy re-sent everything to a new writer).
+_SEEN_MAX = 65_536
+
+#: A finished call priced and redacted once at start, so the first real one does not pay
+#: for the imports (the price tables are a large module).
+_WARM_UP = ExchangeRecord(
+    trace_id="0" * 24,
+    timestamp="2026-01-01T00:00:00.000000Z",
+    method="POST",
+    endpoint="/v1/chat/completions",
+    provider="openai",
+    model="gpt-4o",
+    request_body=b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}',
+    status_code=200,
+    response_body=b'{"object": "chat.completion", "model": "gpt-4o", "choices": [], '
+    b'"usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}',
+)
+
+
+def _warm_up(writer: TraceWriter) -> None:
+    """Build, redact and price :data:`_WARM_UP` (not saved); a failure is only logged."""
+    from traceforge_proxy.trace_build import build_trace
+
+    try:
+        writer.addons.before_save(build_trace(_WARM_UP))
+    except Exception:
+        log.exception("warming up the trace writer failed")
+
+
+def main() -> int:
+    """The writer process: read :class:`Start` from stdin, build the writer, answer
+    :class:`Ready`, then save each :class:`Submit` until :class:`Close` or the end of stdin
+    (the proxy exited); everything received is saved before it exits."""
+    from traceforge_shared.store import TraceStore
+
+    source = sys.stdin.buffer
+    out = sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must not corrupt the replies
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(int(os.environ.get("TRACEFORGE_WRITER_NICE", WRITER_NICE)))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the proxy's: it closes us
+    first = read_frame(source)
+    if first is None:
+        return 0
+    try:
+        start: object = to_writer.decode(first)
+    except msgspec.DecodeError:
+        start = None
+    if not isinstance(start, Start):
+        print("traceforge writer: expected a start message", file=sys.stderr)
+        return 2
+    home = Path(start.home)
+    replies = _Replies(out, start.send_traces)
+    addons, export = _addons(start.config, home, replies)
+    writer = TraceWriter(
+        TraceStore(home, fsync=start.fsync),
+        addons=addons,
+        storage=start.config.storage,
+        prune_interval_s=start.prune_interval_s,
+        retry_interval_s=start.retry_interval_s,
+        on_health_change=replies.health,
+        on_done=replies.done,
+    )
+    replies.writer = writer
+    replies.send(Ready(os.getpid()))
+    # Read at once (what was received survives the proxy's death), warm up meanwhile.
+    reader = threading.Thread(target=_read_calls, args=(source, writer), name="trace-reader")
+    reader.start()
+    _warm_up(writer)
+    reader.join()
+    writer.close()
+    if export is not None:
+        export.close()
+    return 0
+
+
+def _read_calls(source: IO[bytes], writer: TraceWriter) -> None:
+    """Hand each :class:`Submit` to ``writer`` until :class:`Close` or the end of stdin."""
+    seen: set[int] = set()
+    while (data := read_frame(source)) is not None:
+        try:
+            message = to_writer.decode(data)
+        except msgspec.DecodeError:
+            log.exception("unreadable message from the proxy; skipped")
+            continue
+        if isinstance(message, Close):
+            return
+        if isinstance(message, Submit) and message.seq not in seen:
+            if len(seen) >= _SEEN_MAX:  # duplicates only follow a restart closely
+                seen.clear()
+            seen.add(message.seq)
+            writer.submit(_RecordFlow(message.seq, message.record))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
