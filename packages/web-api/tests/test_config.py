@@ -46,6 +46,7 @@ def test_get_config_without_a_file(client: TestClient, store: TraceStore) -> Non
         "fsync": False,
         "unsaved_queue_mb": 64,
         "embedding_values": 8,
+        "writer": None,
     }
 
 
@@ -60,6 +61,7 @@ def test_get_config(client: TestClient, config_file: Path) -> None:
         "fsync": False,
         "unsaved_queue_mb": 64,
         "embedding_values": 8,
+        "writer": None,
     }
     assert body["config"]["redaction"]["allowlist"] == ["127.0.0.1", "test@example.com"]
 
