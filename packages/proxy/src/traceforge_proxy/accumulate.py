@@ -15,6 +15,11 @@ Reasoning is kept under the name the stream used:
 Streams from OpenAI-compatible servers are not always well formed: an ``index`` that is a
 string (``"0"``), ``null`` or missing, or a name that is not a string, never raises; such
 values are read as best they can be and noted once in :attr:`ChatCompletionAccumulator.warnings`.
+
+Joined text is kept as UTF-8 in one growing buffer per field (:class:`_Text`), not a list of
+delta strings: ~1 byte per ASCII character instead of ~60 bytes per delta, so a stream merged
+past the chunk cap (:mod:`~traceforge_proxy.stream_tail`) grows only by the text it carries.
+:meth:`ChatCompletionAccumulator.as_chunk` folds everything merged into one chunk.
 """
 
 from __future__ import annotations
@@ -24,6 +29,27 @@ from typing import Any
 from traceforge_shared.usage import chunk_usage
 
 _HEADER_FIELDS = ("id", "created", "model", "service_tier", "system_fingerprint")
+
+
+class _Text:
+    """Text joined from deltas: UTF-8 in one growing buffer (amortized O(1) per delta).
+    Truthy once a delta (even ``""``) was added, as a list of deltas would be."""
+
+    __slots__ = ("_buffer", "_seen")
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._seen = False
+
+    def add(self, value: str) -> None:
+        self._buffer += value.encode("utf-8", "surrogatepass")
+        self._seen = True
+
+    def __bool__(self) -> bool:
+        return self._seen
+
+    def value(self) -> str:
+        return self._buffer.decode("utf-8", "surrogatepass")
 
 
 class _Choice:
@@ -39,14 +65,22 @@ class _Choice:
     )
 
     def __init__(self) -> None:
-        self.role = "assistant"
-        self.content: list[str] = []
-        self.refusal: list[str] = []
-        self.reasoning: list[str] = []  # delta.reasoning_content (DeepSeek, xAI, converted)
-        self.reasoning_groq: list[str] = []  # delta.reasoning (Groq, OpenRouter, vLLM)
+        self.role: str | None = None  # "assistant" unless a delta named one
+        self.content = _Text()
+        self.refusal = _Text()
+        self.reasoning = _Text()  # delta.reasoning_content (DeepSeek, xAI, converted)
+        self.reasoning_groq = _Text()  # delta.reasoning (Groq, OpenRouter, vLLM)
         self.thinking_blocks: list[Any] = []  # converted Anthropic thinking, with signatures
         self.tool_calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
+
+    #: ``(delta key, attribute)`` of each joined text field.
+    TEXTS = (
+        ("content", "content"),
+        ("refusal", "refusal"),
+        ("reasoning_content", "reasoning"),
+        ("reasoning", "reasoning_groq"),
+    )
 
 
 def _index(value: Any) -> int | None:
@@ -123,15 +157,11 @@ class ChatCompletionAccumulator:
         role = delta.get("role")
         if isinstance(role, str):
             state.role = role
-        for key, parts in (
-            ("content", state.content),
-            ("refusal", state.refusal),
-            ("reasoning_content", state.reasoning),
-            ("reasoning", state.reasoning_groq),
-        ):
+        for key, attribute in _Choice.TEXTS:
             value = delta.get(key)
             if isinstance(value, str):
-                parts.append(value)
+                text: _Text = getattr(state, attribute)
+                text.add(value)
         blocks = delta.get("thinking_blocks")
         if isinstance(blocks, list):
             state.thinking_blocks.extend(blocks)
@@ -152,9 +182,9 @@ class ChatCompletionAccumulator:
                 if slot is None:
                     slot = state.tool_calls[index] = {
                         "id": None,
-                        "type": "function",
+                        "type": None,  # "function" unless a delta named one
                         "name": "",
-                        "arguments": [],
+                        "arguments": _Text(),
                     }
                 if isinstance(call.get("id"), str) and call["id"]:
                     slot["id"] = call["id"]
@@ -166,7 +196,7 @@ class ChatCompletionAccumulator:
                         slot["name"] += function["name"]
                     arguments = function.get("arguments")
                     if isinstance(arguments, str):
-                        slot["arguments"].append(arguments)
+                        slot["arguments"].add(arguments)
 
     def result(self) -> dict[str, Any] | None:
         """Return the rebuilt ``chat.completion`` object, or ``None`` if no chunk arrived."""
@@ -180,25 +210,23 @@ class ChatCompletionAccumulator:
         for index in sorted(self._choices):
             state = self._choices[index]
             message: dict[str, Any] = {
-                "role": state.role,
-                "content": "".join(state.content)
-                if state.content or not state.tool_calls
-                else None,
+                "role": state.role or "assistant",
+                "content": state.content.value() if state.content or not state.tool_calls else None,
             }
             if state.refusal:
-                message["refusal"] = "".join(state.refusal)
+                message["refusal"] = state.refusal.value()
             if state.reasoning:
-                message["reasoning_content"] = "".join(state.reasoning)
+                message["reasoning_content"] = state.reasoning.value()
             if state.reasoning_groq:
-                message["reasoning"] = "".join(state.reasoning_groq)
+                message["reasoning"] = state.reasoning_groq.value()
             if state.thinking_blocks:
                 message["thinking_blocks"] = state.thinking_blocks
             if state.tool_calls:
                 message["tool_calls"] = [
                     {
                         "id": slot["id"],
-                        "type": slot["type"],
-                        "function": {"name": slot["name"], "arguments": "".join(slot["arguments"])},
+                        "type": slot["type"] or "function",
+                        "function": {"name": slot["name"], "arguments": slot["arguments"].value()},
                     }
                     for _, slot in sorted(state.tool_calls.items())
                 ]
@@ -209,3 +237,49 @@ class ChatCompletionAccumulator:
         if self.usage is not None:
             completion["usage"] = self.usage
         return completion
+
+    def as_chunk(self) -> dict[str, Any] | None:
+        """Everything merged so far as one ``chat.completion.chunk``, or ``None`` if no chunk
+        arrived: adding it to another accumulator (after the chunks that came before these)
+        has the effect of adding each chunk this one took. Header fields are the first seen,
+        ``usage`` and each finish reason the last, texts and tool-call arguments joined per
+        choice and tool-call ``index``, only what the chunks named is set (no default role or
+        tool-call type). Used for the chunks past the chunk cap
+        (:mod:`~traceforge_proxy.stream_tail`). One limit: a malformed tool call with no
+        usable ``index`` is placed by this accumulator's calls, not the whole stream's."""
+        if not self.chunks:
+            return None
+        chunk: dict[str, Any] = {"object": "chat.completion.chunk", **self._header}
+        choices: list[dict[str, Any]] = []
+        for index in sorted(self._choices):
+            state = self._choices[index]
+            delta: dict[str, Any] = {}
+            if state.role is not None:
+                delta["role"] = state.role
+            for key, attribute in _Choice.TEXTS:
+                text: _Text = getattr(state, attribute)
+                if text:
+                    delta[key] = text.value()
+            if state.thinking_blocks:
+                delta["thinking_blocks"] = list(state.thinking_blocks)
+            calls = []
+            for call_index, slot in sorted(state.tool_calls.items()):
+                call: dict[str, Any] = {"index": call_index}
+                if slot["id"] is not None:
+                    call["id"] = slot["id"]
+                if slot["type"] is not None:
+                    call["type"] = slot["type"]
+                function: dict[str, Any] = {}
+                if slot["name"]:
+                    function["name"] = slot["name"]
+                if slot["arguments"]:
+                    function["arguments"] = slot["arguments"].value()
+                call["function"] = function
+                calls.append(call)
+            if calls:
+                delta["tool_calls"] = calls
+            choices.append({"index": index, "delta": delta, "finish_reason": state.finish_reason})
+        chunk["choices"] = choices
+        if self.usage is not None:
+            chunk["usage"] = self.usage
+        return chunk

@@ -8,6 +8,10 @@ writer, when :func:`~traceforge_proxy.trace_build.build_trace` builds the trace 
 :meth:`Exchange.record` (in the writer thread or the writer process). Only the converted
 route decodes on the event loop (its converter writes the client's chunks), and the
 usage-chunk check decodes only the event whose bytes hold an empty ``"choices"`` list.
+
+Past ``proxy.chunk_cap`` no bytes are kept: a :class:`~traceforge_proxy.stream_tail.
+StreamTail` decodes each later event on the loop and merges it, so an open stream's memory
+stops growing at the cap while the rebuilt answer stays whole.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from traceforge_proxy.headers import redact_headers
 from traceforge_proxy.plan import Failure, ForwardingPlan, ProxyAnswer, Target
 from traceforge_proxy.providers import ProviderAdapter, StreamConverter
 from traceforge_proxy.sse import SSEEvent
+from traceforge_proxy.stream_tail import StreamTail
 from traceforge_proxy.trace_build import build_trace, decode_json, stored_chunk, usage_from
 from traceforge_shared.trace import StreamChunk, Trace, TraceError
 
@@ -105,9 +110,12 @@ class Exchange:
         #: when the first event carrying content (text, reasoning, tool call) arrived.
         self.first_content_ns: int | None = None
         self.last_chunk_ns: int | None = None
-        # The stream's events as received: data bytes, arrival times (ns), names by index,
-        # indexes withheld from the client; converted route: the chunks the client got.
+        # The stored events (the first chunk_cap) as received: data bytes, arrival times
+        # (ns), names by index; indexes withheld from the client (any); converted route: the
+        # chunks the client got for them. Later events go to the tail.
         self._data: list[bytes] = []
+        self._received = 0
+        self._tail: StreamTail | None = None
         self._times = array.array("q")
         self._events: dict[int, str] = {}
         self._withheld: list[int] = []
@@ -265,17 +273,45 @@ class Exchange:
 
     # -- recording, called on the event loop ------------------------------------------------
 
-    def _keep(self, data: bytes, event: str | None, now_ns: int) -> int:
-        """Keep one event's raw ``data`` and arrival time; return its index."""
-        index = len(self._data)
+    def _keep(self, data: bytes, event: str | None, now_ns: int) -> bool:
+        """Keep one event's raw ``data`` and arrival time; ``False``: it is past the chunk
+        cap (not kept: the caller hands it to :attr:`tail`)."""
+        index = self._received
+        self._received += 1
+        if self.first_chunk_ns is None:
+            self.first_chunk_ns = now_ns
+        self.last_chunk_ns = now_ns
+        if index >= self.chunk_cap:
+            return False
         self._data.append(data)
         self._times.append(now_ns)
         if event is not None:
             self._events[index] = event
-        if self.first_chunk_ns is None:
-            self.first_chunk_ns = now_ns
-        self.last_chunk_ns = now_ns
-        return index
+        return True
+
+    @property
+    def tail(self) -> StreamTail:
+        """The merged events past the chunk cap (made at the first of them)."""
+        tail = self._tail
+        if tail is None:
+            tail = self._tail = self._start_tail()
+        return tail
+
+    def _start_tail(self) -> StreamTail:
+        if self.converter is not None:
+            return StreamTail("converted", self.chunk_cap)
+        if not self.native_stream:
+            return StreamTail("openai", self.chunk_cap)
+        # Passthrough: the builder's view of the provider's events needs the converter's state
+        # from the stored ones (read once, here; see docs/performance.md).
+        adapter = self.adapter if self.route == "passthrough" else None
+        converter = None
+        if adapter is not None and self.status_code < 400:
+            converter = adapter.stream_converter(
+                model=self.model, created=self._created, include_usage=False
+            )
+        stored = [(data, self._events.get(i)) for i, data in enumerate(self._data)]
+        return StreamTail("native", self.chunk_cap, converter=converter, stored=stored)
 
     def add_event(self, event: SSEEvent, now_ns: int, *, withhold_usage_chunk: bool) -> bool:
         """Record one SSE event that arrived at ``now_ns`` (its raw bytes: decoded when the
@@ -290,17 +326,19 @@ class Exchange:
         data = event.data
         if data is None:
             return False
-        index = self._keep(data, event.event, now_ns)
+        index = self._received
+        if not self._keep(data, event.event, now_ns):
+            payload = self.tail.add(data, event.event, now_ns)
+            if withhold_usage_chunk and _usage_only(payload):
+                self._withheld.append(index)
+                return True
+            return False
         if withhold_usage_chunk and _EMPTY_CHOICES.search(data) is not None:
             try:
                 payload = _json_decode(data)
             except (msgspec.DecodeError, RecursionError):
                 return False
-            if (
-                isinstance(payload, dict)
-                and payload.get("choices") == []
-                and payload.get("usage") is not None
-            ):
+            if _usage_only(payload):
                 self._withheld.append(index)
                 return True
         return False
@@ -314,14 +352,18 @@ class Exchange:
         data = event.data
         if data is None or not data.strip():
             return []
-        self._keep(data, event.event, now_ns)
         converter = self.converter
-        if converter is None or converter.error is not None:
+        if not self._keep(data, event.event, now_ns):
+            payload = self.tail.add(data, event.event, now_ns)
+            if converter is None or converter.error is not None:
+                return []
+        elif converter is None or converter.error is not None:
             return []
-        try:
-            payload = _json_decode(data) if data != b"[DONE]" else None
-        except (msgspec.DecodeError, RecursionError):
-            payload = None
+        else:
+            try:
+                payload = _json_decode(data) if data != b"[DONE]" else None
+            except (msgspec.DecodeError, RecursionError):
+                payload = None
         if not isinstance(payload, dict):
             return []
         chunks = converter.feed(event.event, payload)
@@ -331,13 +373,17 @@ class Exchange:
         return chunks
 
     def _add_converted(self, chunks: list[dict[str, Any]]) -> None:
-        """Keep what a converter produced (chat chunks or Responses events), as sent."""
-        self._converted.extend(chunks)
+        """Keep what a converter produced (chat chunks or Responses events), as sent; past
+        the chunk cap, merge it into the tail instead."""
+        if self._tail is not None:
+            self._tail.merge(chunks)
+        else:
+            self._converted.extend(chunks)
 
     @property
     def chunks_converted(self) -> int:
         """Converted route: OpenAI chunks sent to the client (``[DONE]`` not counted)."""
-        return len(self._converted)
+        return len(self._converted) + (self._tail.converted if self._tail is not None else 0)
 
     def close_native_stream(self) -> list[dict[str, Any]]:
         """The provider's stream ended: the converter's last chunks (the usage chunk)."""
@@ -350,7 +396,7 @@ class Exchange:
     @property
     def chunks_received(self) -> int:
         """Stream events with data received so far (chunks)."""
-        return len(self._data)
+        return self._received
 
     @property
     def chunks_withheld(self) -> int:
@@ -360,7 +406,7 @@ class Exchange:
     @property
     def chunks_stored(self) -> int:
         """Chunks the trace will store (at most ``chunk_cap``)."""
-        return min(len(self._data), self.chunk_cap)
+        return len(self._data)
 
     def stored_chunk(self, index: int) -> StreamChunk:
         """Stored chunk ``index`` as the trace will have it (decoded now: for the ``chunk``
@@ -435,9 +481,19 @@ class Exchange:
             tags=list(grouping.tags) if grouping is not None else [],
             meta=dict(grouping.meta) if grouping is not None else {},
             span=grouping.span if grouping is not None else None,
+            tail=self._tail.record() if self._tail is not None else None,
         )
 
     def to_trace(self) -> Trace:
         """Build the :class:`Trace` of this exchange (:func:`~traceforge_proxy.trace_build.
         build_trace` of :meth:`record`). Reads no clock and changes nothing."""
         return build_trace(self.record())
+
+
+def _usage_only(payload: Any) -> bool:
+    """Whether a decoded event is the usage-only chunk (``"choices": []`` with ``usage``)."""
+    return (
+        isinstance(payload, dict)
+        and payload.get("choices") == []
+        and payload.get("usage") is not None
+    )

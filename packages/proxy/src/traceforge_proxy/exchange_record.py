@@ -18,7 +18,7 @@ import msgspec
 
 from traceforge_shared.trace import SpanContext
 
-__all__ = ["ExchangeRecord", "FailureRecord", "decode_record", "encode_record"]
+__all__ = ["ExchangeRecord", "FailureRecord", "TailRecord", "decode_record", "encode_record"]
 
 
 class FailureRecord(msgspec.Struct, array_like=True):
@@ -28,6 +28,42 @@ class FailureRecord(msgspec.Struct, array_like=True):
     status: str
     type: str
     message: str
+
+
+class TailRecord(msgspec.Struct, kw_only=True, array_like=True):
+    """The stream past the chunk cap, merged on the event loop as it arrived
+    (:class:`~traceforge_proxy.stream_tail.StreamTail`): no raw bytes, only what the rebuilt
+    answer and the metadata need.
+
+    Attributes:
+        received: events with data past the cap (counted, not stored).
+        last_ns: arrival time of the last of them (``perf_counter_ns``).
+        merged: OpenAI-format events equivalent to the tail's, to merge after the stored
+            chunks (and, on the converted route, after ``converted_chunks``): at most one
+            ``chat.completion.chunk`` (:meth:`~traceforge_proxy.accumulate.
+            ChatCompletionAccumulator.as_chunk`), then compact Responses events
+            (:class:`~traceforge_proxy.responses_accumulate.ResponsesEventTail`).
+        converted: converted route: OpenAI chunks (or Responses events) sent past the cap.
+        notes: warnings for the trace (malformed or cut events, unmergeable chunks).
+        malformed: events whose data was not JSON.
+        first_content_ns: when the first event with content arrived, if it was past the cap.
+        stream_error: the first chunk carrying an ``error`` (OpenAI-style in-band error).
+        native: passthrough route: a stream converter read the provider's events on the loop
+            (caught up with the stored ones at the cap); ``native_error`` and
+            ``native_usage`` are its error ``(HTTP status, body)`` and usage (OpenAI shape).
+    """
+
+    received: int = 0
+    last_ns: int = 0
+    merged: list[Any] = []
+    converted: int = 0
+    notes: list[str] = []
+    malformed: int = 0
+    first_content_ns: int | None = None
+    stream_error: Any = None
+    native: bool = False
+    native_error: tuple[int, Any] | None = None
+    native_usage: Any = None
 
 
 class ExchangeRecord(msgspec.Struct, kw_only=True, array_like=True):
@@ -60,8 +96,8 @@ class ExchangeRecord(msgspec.Struct, kw_only=True, array_like=True):
         native_stream: the stream is in the provider's format (converted and passthrough
             routes): its events are read by the adapter's stream converter.
         chunk_cap: events whose chunk is stored at most (``proxy.chunk_cap``).
-        chunk_data: every event's ``data`` bytes, in arrival order (events without data are
-            not chunks); kept past the cap too, for the rebuilt answer.
+        chunk_data: the ``data`` bytes of the first ``chunk_cap`` events, in arrival order
+            (events without data are not chunks); later events are in ``tail``.
         chunk_ns: their arrival times, packed native int64 (``array('q')`` bytes).
         chunk_events: ``event:`` names by chunk index (only the chunks that had one).
         withheld: indexes of chunks not forwarded (the usage-only chunk the proxy asked for).
@@ -73,6 +109,7 @@ class ExchangeRecord(msgspec.Struct, kw_only=True, array_like=True):
         first_content_ns: converted route: when the first converted chunk with content was
             made (the other routes' is found by the builder).
         session_id, tags, meta, span: the grouping headers' run, session, tags and metadata.
+        tail: the events past the chunk cap, merged (``None``: the stream stayed within it).
     """
 
     trace_id: str
@@ -115,6 +152,7 @@ class ExchangeRecord(msgspec.Struct, kw_only=True, array_like=True):
     tags: list[str] = []
     meta: dict[str, str] = {}
     span: SpanContext | None = None
+    tail: TailRecord | None = None
 
 
 _encoder = msgspec.msgpack.Encoder()

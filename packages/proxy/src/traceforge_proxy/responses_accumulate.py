@@ -17,6 +17,10 @@ The rule is the openai SDK's own (``openai.lib.streaming.responses.ResponseStrea
 the terminal event's ``response`` is the final one; when it has no ``output``, the finished
 items are. A stream cut off before its terminal event gives the last ``response`` seen with
 the output built so far from the events.
+
+:class:`ResponsesEventTail` keeps a stream's events compact (the stream past the chunk cap,
+:mod:`~traceforge_proxy.stream_tail`): only the events that change the rebuilt ``response``,
+with consecutive deltas of one part joined into one event.
 """
 
 from __future__ import annotations
@@ -157,6 +161,89 @@ class ResponsesAccumulator:
         response = dict(self._response or {"object": "response"})
         response["output"] = self.output()
         return response
+
+
+class ResponsesEventTail:
+    """Responses events kept compact: :meth:`events`, added to a
+    :class:`ResponsesAccumulator` after the events that came before these, give the same
+    ``response`` as adding each event this one took.
+
+    Kept: the last lifecycle event (only its ``response`` counts), the first ``error``, the
+    last terminal event, and in order the output item, part and text events, where a run of
+    deltas to one part (same type and indexes) becomes one delta holding their joined text,
+    and an ``output_item.added`` / ``.done`` drops the earlier events of its item (it replaces
+    the item). Events :class:`ResponsesAccumulator` ignores are only counted.
+
+    Attributes:
+        count: Responses events added.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lifecycle: dict[str, Any] | None = None
+        self._terminal: dict[str, Any] | None = None
+        self._error: dict[str, Any] | None = None
+        #: item events in order: ``(event, joined delta text or None)``.
+        self._items: list[tuple[dict[str, Any], bytearray | None]] = []
+
+    def add(self, kind: str, payload: dict[str, Any]) -> None:
+        """Take one event of type ``kind`` (:meth:`ResponsesAccumulator.kind`); ``payload``
+        is not changed (it may be the dict sent to the client)."""
+        self.count += 1
+        event = payload if payload.get("type") == kind else {**payload, "type": kind}
+        if kind in _LIFECYCLE_EVENTS:
+            self._lifecycle = event
+        elif kind in _TERMINAL_EVENTS:
+            self._terminal = event
+        elif kind == "error":
+            if self._error is None:
+                self._error = event
+        elif kind in ("response.output_item.added", "response.output_item.done"):
+            index = _index(payload.get("output_index"))
+            if index is not None:
+                self._items = [kept for kept in self._items if kept[0].get("output_index") != index]
+            self._items.append((event, None))
+        elif kind.endswith(".delta") and _affects(kind):
+            self._add_delta(kind, event)
+        elif _affects(kind):
+            self._items.append((event, None))
+
+    def _add_delta(self, kind: str, event: dict[str, Any]) -> None:
+        value = event.get("delta")
+        if not isinstance(value, str):
+            return  # the accumulator ignores it too
+        joined = value.encode("utf-8", "surrogatepass")
+        if self._items:
+            last, text = self._items[-1]
+            if text is not None and all(event.get(k) == last.get(k) for k in _DELTA_KEYS):
+                text += joined
+                return
+        self._items.append(({k: event.get(k) for k in _DELTA_KEYS}, bytearray(joined)))
+
+    def events(self) -> list[dict[str, Any]]:
+        """The compact events, in the order to add them."""
+        out: list[dict[str, Any]] = [] if self._lifecycle is None else [self._lifecycle]
+        for event, text in self._items:
+            if text is not None:
+                event = {**event, "delta": text.decode("utf-8", "surrogatepass")}
+            out.append(event)
+        out.extend(e for e in (self._error, self._terminal) if e is not None)
+        return out
+
+
+#: What identifies the part a delta goes to (and the event type).
+_DELTA_KEYS = ("type", "item_id", "output_index", "content_index", "summary_index")
+
+
+def _affects(kind: str) -> bool:
+    """Whether :meth:`ResponsesAccumulator._apply` reads an event of type ``kind``."""
+    family, _, step = kind.rpartition(".")
+    return (
+        (family in _PART_EVENTS and step in ("added", "done"))
+        or (family in _TEXT_EVENTS and step in ("delta", "done"))
+        or kind == "response.output_text.annotation.added"
+        or (family == "response.function_call_arguments" and step in ("delta", "done"))
+    )
 
 
 _OUTPUT_TEXT: dict[str, Any] = {"type": "output_text", "text": "", "annotations": []}

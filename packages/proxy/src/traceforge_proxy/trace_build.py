@@ -8,7 +8,9 @@ StreamChunk` up to the chunk cap, and merged into the rebuilt answer: a ``chat.c
 (OpenAI Chat Completions streaming, https://platform.openai.com/docs/api-reference/chat-
 streaming), a Responses API ``response`` (https://platform.openai.com/docs/api-reference/
 responses-streaming), or, for a provider's own stream on the passthrough route, the OpenAI
-view its adapter's stream converter makes. Reads no clock.
+view its adapter's stream converter makes. Events past the chunk cap were merged on the
+event loop (:mod:`~traceforge_proxy.stream_tail`): the record's ``tail`` holds them as a few
+equivalent events, merged after the stored ones. Reads no clock.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import msgspec
 from traceforge_proxy.accumulate import ChatCompletionAccumulator
 from traceforge_proxy.bodies import depth_warning, json_view
 from traceforge_proxy.content import event_has_content
-from traceforge_proxy.exchange_record import ExchangeRecord
+from traceforge_proxy.exchange_record import ExchangeRecord, TailRecord
 from traceforge_proxy.providers import ProviderAdapter, StreamConverter
 from traceforge_proxy.responses_accumulate import ResponsesAccumulator
 from traceforge_shared.token_estimate import estimate_usage
@@ -199,6 +201,24 @@ class _Builder:
             previous = at
         for chunk in () if bare else r.converted_chunks:
             self._add_converted(chunk)
+        tail = r.tail
+        if tail is not None:
+            self._merge_tail(tail, bare)
+
+    def _merge_tail(self, tail: TailRecord, bare: bool) -> None:
+        """Merge the events past the chunk cap (already merged on the loop into a few
+        equivalent OpenAI events), after the stored ones."""
+        for note in tail.notes:
+            self._note(note)
+        self.malformed += tail.malformed
+        if bare:
+            return
+        for event in tail.merged:
+            self._add_converted(event)
+        if self.stream_error is None and isinstance(tail.stream_error, dict):
+            self.stream_error = tail.stream_error
+        if self.first_content_ns is None:
+            self.first_content_ns = tail.first_content_ns
 
     def _merge(self, event: str | None, payload: dict[str, Any], index: int) -> None:
         """Merge one decoded OpenAI event into the answer being rebuilt (chat chunk or
@@ -243,12 +263,18 @@ class _Builder:
     def _converter_error(self) -> tuple[int, Any] | None:
         if self.r.converter_error is not None:
             return self.r.converter_error
+        tail = self.r.tail
+        if self.converter is not None and tail is not None and tail.native:
+            return tail.native_error  # the loop's converter read the whole stream
         error = self.converter.error if self.converter is not None else None
         return None if error is None else (error.status, error.body)
 
     def _counted_usage(self) -> Any:
         if self.converter is None:
             return self.r.converter_usage
+        tail = self.r.tail
+        if tail is not None and tail.native:
+            return tail.native_usage  # the loop's converter read the whole stream
         return self.converter.usage.as_openai()
 
     def build(self, notes: list[str], *, bare: bool = False) -> Trace:
@@ -391,7 +417,8 @@ class _Builder:
     ) -> TraceMetadata:
         r = self.r
         warnings = [*r.warnings, *notes]
-        received = len(r.chunk_data)
+        tail = r.tail
+        received = len(r.chunk_data) + (tail.received if tail is not None else 0)
         if self.malformed > 1:
             warnings.append(f"{self.malformed} chunks in all had SSE data that is not JSON")
         if received > r.chunk_cap:
@@ -403,6 +430,8 @@ class _Builder:
         times.frombytes(r.chunk_ns)
         first = times[0] if times else None
         last = times[-1] if times else None
+        if tail is not None and tail.received:
+            last = tail.last_ns
         ended = r.ended_ns
         if ended is None:  # never ended (a record built by hand): its last known moment
             ended = last if last is not None else r.sent_ns
@@ -420,7 +449,7 @@ class _Builder:
             stream_duration_ms=_ms(last - first)
             if first is not None and last is not None
             else (0.0 if r.streaming else None),
-            total_chunks=len(r.converted_chunks)
+            total_chunks=len(r.converted_chunks) + (tail.converted if tail is not None else 0)
             if r.route == "converted"
             else received - len(r.withheld),
             chunks_received=received,
