@@ -149,3 +149,40 @@ async def test_calls_in_flight_are_announced_to_a_late_subscriber(
         pass
     await live.wait_for("finished", id=trace_id)
     await subscription.aclose()
+
+
+async def test_started_names_the_grouping_the_list_filters_on_redacted(
+    make_proxy: Callable[..., Any], sdk: Callable[..., openai.AsyncOpenAI]
+) -> None:
+    held = HeldStream(transcript_chunks(), HOLD_AFTER)
+    service: ProxyService = await make_proxy(held.app())
+    client = sdk(service)
+    subscription = subscribe(service)
+    live = await anext(subscription)
+    headers = {
+        "X-TraceForge-Session-Id": "jane.doe@example.com",
+        "X-TraceForge-Tags": "checkout, beta",
+        "X-TraceForge-Meta-Source": "test",
+    }
+
+    async def call() -> None:
+        stream = await client.chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            extra_headers=headers,
+        )
+        async for _ in stream:
+            pass
+
+    task = asyncio.create_task(call())
+    started = await live.wait_for("started", model="gpt-4o")
+    assert started["route"] == "openai"
+    assert started["tags"] == ["checkout", "beta"]
+    assert started["source"] == "test"
+    assert started["session_id"] == "[EMAIL_REDACTED]"
+    held.release()
+    await task
+    (trace,) = await saved_traces(service)
+    assert trace.session_id == started["session_id"]  # as the trace stores it
+    await subscription.aclose()

@@ -19,11 +19,13 @@ from traceforge_proxy.testing import HeldStream, transcript_chunks
 from traceforge_proxy.upstream import Upstream
 from traceforge_shared.config import Config, ProxyConfig
 from traceforge_shared.store import TraceStore
+from traceforge_shared.trace import TEST_SOURCE
 from traceforge_tui import make_app
 from traceforge_tui.live import LiveCall, LiveCalls, events_url
 from traceforge_tui.screens.live_call import LiveCallScreen
 from traceforge_tui.screens.trace_detail import TraceDetailScreen
 from traceforge_tui.screens.trace_list import TraceListScreen
+from traceforge_tui.widgets.filter_bar import FilterBar
 from traceforge_tui.widgets.live_rows import live_status
 from traceforge_tui.widgets.trace_table import TraceTable
 
@@ -186,3 +188,126 @@ def test_an_in_flight_status_fits_its_column() -> None:
     )
     failed = LiveCall("t4", finished=True, status_code=502, error="upstream_error")
     assert live_status(failed).plain == "⋯ failed upstream_error"
+
+
+class StreamingApp:
+    """An app streaming chat completions through the proxy with the official openai SDK,
+    each read to its end in a task (the held upstream keeps them in flight)."""
+
+    def __init__(self, service: ProxyService) -> None:
+        self.client = openai.AsyncOpenAI(base_url=service.url, api_key="sk-test", max_retries=0)
+        self.readers: list[asyncio.Task[None]] = []
+
+    async def start(self, model: str, headers: dict[str, str] | None = None) -> None:
+        """Start a streamed call of ``model`` with ``headers``."""
+        stream = await self.client.chat.completions.create(
+            model=model,
+            messages=[{"role": "user", "content": "Tell me a joke"}],
+            stream=True,
+            extra_headers=headers,
+        )
+
+        async def consume() -> None:
+            async for _ in stream:
+                pass
+
+        self.readers.append(asyncio.create_task(consume()))
+
+    async def finish(self) -> None:
+        """Wait for every stream to end (release the upstream first)."""
+        await asyncio.wait_for(asyncio.gather(*self.readers), 10)
+
+
+@pytest.fixture
+async def streaming(proxy: tuple[ProxyService, HeldStream]) -> AsyncIterator[StreamingApp]:
+    """An app on the proxy; its streams are released and its client closed afterwards, even
+    when the test failed."""
+    service, held = proxy
+    app = StreamingApp(service)
+    yield app
+    held.release()
+    await asyncio.gather(*app.readers, return_exceptions=True)
+    await app.client.close()
+
+
+async def live_ids(pilot: Pilot[Any], traces: TraceTable, count: int) -> set[str]:
+    """The ids of the rows in flight once there are ``count`` of them."""
+    await wait_until(
+        pilot,
+        lambda: sum(1 for key in row_ids(traces) if traces.is_live(key)) == count,
+        what=f"{count} rows in flight",
+    )
+    return {key for key in row_ids(traces) if key is not None and traces.is_live(key)}
+
+
+async def test_calls_in_flight_follow_the_filter(
+    store: TraceStore, proxy: tuple[ProxyService, HeldStream], streaming: StreamingApp
+) -> None:
+    service, held = proxy
+    url = events_url(ProxyConfig(host="127.0.0.1", port=service.port))
+    app = make_app(store, poll_interval=0.05, live_url=url)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await loaded(pilot)
+        traces = app.screen.query_one("#traces", TraceTable)
+        await wait_until(pilot, lambda: service.live.subscribers == 1, what="the list to connect")
+        await pilot.press("slash", *"model:~mini", "enter")
+        await pilot.press("H")  # hide test traffic: these calls are not test traffic
+        assert app.hide_test_traffic  # type: ignore[attr-defined]
+
+        await streaming.start("gpt-4o-mini")
+        (mini,) = await live_ids(pilot, traces, 1)
+        await streaming.start("gpt-4o")
+        await wait_until(pilot, lambda: len(app.screen.live.calls) == 2, what="the 2nd call")
+        await asyncio.wait_for(held.holding.wait(), 10)
+        (full,) = set(app.screen.live.calls) - {mini}
+        assert await live_ids(pilot, traces, 1) == {mini}  # gpt-4o is filtered out
+        assert str(traces.get_cell(mini, "model")) == "gpt-4o-mini"
+        header = "Traces 0/0 · filter: model:~mini · 1 in flight (1 hidden)"
+        await wait_until(pilot, lambda: static_text(app, "#list-header") == header, what=header)
+
+        async def refilter(text: str) -> None:
+            bar = app.screen.query_one("#filter", FilterBar)
+            bar.value = ""
+            await pilot.press("slash", *text, "enter")
+
+        await refilter("status:error")  # no status until the trace is saved
+        await live_ids(pilot, traces, 0)
+        assert static_text(app, "#list-header").endswith("· 0 in flight (2 hidden)")
+        await refilter("latency:>1")  # no latency either
+        await live_ids(pilot, traces, 0)
+        await refilter("type:stream provider:openai")  # both have streamed chunks
+        await wait_until(pilot, lambda: traces.get_cell(full, "type") != "-", what="chunks")
+        assert await live_ids(pilot, traces, 2) == {mini, full}
+        await refilter(f"id:{full[:12]}")
+        assert await live_ids(pilot, traces, 1) == {full}
+        await refilter('"gpt-4o-mini"')  # text: the model, the endpoint, the streamed tail
+        assert await live_ids(pilot, traces, 1) == {mini}
+        await refilter("model:gpt-4o")
+        assert await live_ids(pilot, traces, 1) == {full}
+
+        held.release()
+        await streaming.finish()
+        await wait_until(pilot, lambda: traces.trace_count == 1, what="the saved trace")
+        assert row_ids(traces) == [full] and not traces.is_live(full)
+        assert static_text(app, "#list-header") == "Traces 1/1 · filter: model:gpt-4o"
+
+
+async def test_test_traffic_in_flight_is_hidden_by_the_toggle(
+    store: TraceStore, proxy: tuple[ProxyService, HeldStream], streaming: StreamingApp
+) -> None:
+    service, held = proxy
+    url = events_url(ProxyConfig(host="127.0.0.1", port=service.port))
+    app = make_app(store, poll_interval=0.05, live_url=url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        traces = app.screen.query_one("#traces", TraceTable)
+        await wait_until(pilot, lambda: service.live.subscribers == 1, what="the list to connect")
+        await streaming.start("gpt-4o", {"X-TraceForge-Meta-Source": TEST_SOURCE})
+        await streaming.start("gpt-4o-mini")
+        await asyncio.wait_for(held.holding.wait(), 10)
+        assert len(await live_ids(pilot, traces, 2)) == 2  # toggle off: both
+        await pilot.press("H")
+        (shown,) = await live_ids(pilot, traces, 1)
+        assert str(traces.get_cell(shown, "model")) == "gpt-4o-mini"
+        held.release()
+        await streaming.finish()

@@ -9,7 +9,9 @@ the proxy's memory (the TUI never imports the proxy). The answer is a ``text/eve
 
     event: started                                    <- also sent on connect, per call open
     data: {"id": "<trace id>", "provider": "openai", "model": "gpt-4o",
-           "endpoint": "/v1/chat/completions", "timestamp": "2026-...Z"}
+           "endpoint": "/v1/chat/completions", "timestamp": "2026-...Z", "route": "openai",
+           "session_id": "...", "tags": ["..."], "source": "test"}   <- the last three when
+                                                   the request named them (redacted)
 
     event: chunk                                      <- every ``min_interval_s`` at most
     data: {"id": "...", "chunks": 12, "chars": 240, "tokens": 60, "tail": "...redacted..."}
@@ -28,7 +30,8 @@ the proxy's :class:`~traceforge_shared.redact.Redactor` first (a window twice as
 redacted, so a secret cut by the window's start is never in the tail). ``tokens`` is an
 estimate: 4 characters a token (:func:`traceforge_shared.token_estimate.approx_tokens`'s
 rule), the provider's usage arrives with the saved trace. Requests and headers are never
-published.
+published (only the grouping headers' session id, tags and ``source`` meta value, redacted,
+which the list filters on).
 
 Hot path: with no subscriber, ``request`` and ``response``/``error`` cost a dict insert and
 pop, ``chunk`` one truth test; nothing is redacted or encoded. A subscriber that falls
@@ -130,16 +133,28 @@ class LiveCalls:
 
     def request(self, flow: Exchange) -> None:
         """A call started: remember it, and announce it to the subscribers."""
-        started = {
+        started: dict[str, Any] = {
             "id": flow.trace_id,
             "provider": flow.provider,
             "model": flow.model,
             "endpoint": flow.endpoint,
             "timestamp": flow.timestamp,
+            "route": flow.route,
         }
+        grouping = flow.grouping
+        if grouping is not None:  # what the list filters on; redacted as in the trace
+            if grouping.session_id:
+                started["session_id"] = self._redacted(grouping.session_id)
+            if grouping.tags:
+                started["tags"] = [self._redacted(tag) for tag in grouping.tags]
+            if source := grouping.meta.get("source"):
+                started["source"] = self._redacted(source)
         self.calls[flow.trace_id] = _Call(started)
         if self._subscribers:
             self._publish(_event("started", started))
+
+    def _redacted(self, text: str) -> str:
+        return self.redactor.redact_text(text)[0]
 
     def chunk(self, flow: Exchange, chunk: StreamChunk) -> None:
         """A stream chunk was recorded: count it, keep its text, publish the redacted tail

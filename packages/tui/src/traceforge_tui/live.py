@@ -84,6 +84,10 @@ class LiveCall:
         id: the trace id the call will be saved as.
         provider, model, endpoint: what the call is.
         timestamp: when it started (ISO 8601, UTC).
+        session_id, tags, route, source: its session (``X-TraceForge-Session-Id``), tags
+            (``X-TraceForge-Tags``), route (``openai``, ``converted``, ``passthrough``) and
+            source (``X-TraceForge-Meta-Source``), when the ``started`` event carries them
+            (``session_id``, ``tags``, ``route``, ``source``); ``None``/``()``: not announced.
         chunks: stream chunks received so far.
         tokens: output tokens so far, estimated (4 characters a token).
         tail: the end of the text streamed so far, redacted by the proxy.
@@ -100,6 +104,10 @@ class LiveCall:
     model: str = ""
     endpoint: str = ""
     timestamp: str = ""
+    session_id: str | None = None
+    tags: tuple[str, ...] = ()
+    route: str | None = None
+    source: str | None = None
     chunks: int = 0
     tokens: int = 0
     tail: str = ""
@@ -146,6 +154,12 @@ class LiveCalls:
             call.model = str(data.get("model") or "")
             call.endpoint = str(data.get("endpoint") or "")
             call.timestamp = str(data.get("timestamp") or "")
+            call.session_id = _text(data.get("session_id"))
+            call.route = _text(data.get("route"))
+            call.source = _text(data.get("source"))
+            tags = data.get("tags")
+            if isinstance(tags, list):
+                call.tags = tuple(tag for tag in tags if isinstance(tag, str) and tag)
         if name in ("chunk", "finished"):
             call.chunks = _int(data.get("chunks"), call.chunks)
             call.tokens = _int(data.get("tokens"), call.tokens)
@@ -173,6 +187,10 @@ class LiveCalls:
     def clear(self) -> None:
         """Forget every call (the proxy went away: its calls will not be announced)."""
         self.calls.clear()
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _int(value: object, default: int) -> int:

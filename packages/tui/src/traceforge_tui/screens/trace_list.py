@@ -15,7 +15,8 @@ When a proxy runs (:attr:`ListSettings.live_url`), the calls it has in flight ar
 top of the table as soon as they start (:mod:`traceforge_tui.live`,
 :mod:`traceforge_tui.widgets.live_rows`): status ``⋯ 12 chunks``, their live token count;
 ``Enter`` on one shows the tail of its stream as chunks arrive. The saved trace's row replaces
-it.
+it. Only the calls that could match the filter and the test-traffic toggle show
+(:mod:`traceforge_tui.live_filter`); the header counts the others as hidden.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ import httpx
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from traceforge_shared.store import StoreError, TraceStore
 from traceforge_shared.trace import TraceSummary
 from traceforge_shared.views.filters import FilterQuery
-from traceforge_tui.live import LiveCalls, read_events
+from traceforge_tui.live import LiveCall, LiveCalls, read_events
+from traceforge_tui.live_filter import live_calls_matching
 from traceforge_tui.messages import (
     FilterSubmitted,
     LoadMore,
@@ -242,8 +245,18 @@ class TraceListScreen(Screen[None]):
         self._show_live()
 
     def _show_live(self) -> None:
-        self.table.show_live(self.live.calls.values())
-        self._show()
+        try:
+            self.table.show_live(self._live_shown())
+            self._show()
+        except NoMatches:  # an event came while the app closes: its widgets are gone
+            return
+
+    def _live_shown(self) -> list[LiveCall]:
+        """The calls in flight that could match the filter and the test-traffic toggle
+        (:mod:`traceforge_tui.live_filter`)."""
+        return live_calls_matching(
+            self.live.calls.values(), self.search, hide_test_traffic=self.hide_test_traffic
+        )
 
     # -- results ---------------------------------------------------------------------------
 
@@ -321,7 +334,7 @@ class TraceListScreen(Screen[None]):
         self._polling = False
         self.exhausted = False
         self._request_page(0, limit or self.page_size)
-        self._show()
+        self._show_live()  # the filter or the toggle may have changed
 
     # -- showing ---------------------------------------------------------------------------
 
@@ -365,12 +378,15 @@ class TraceListScreen(Screen[None]):
         return " · ".join(parts)
 
     def _header_line(self) -> str:
-        """``Traces 200/5,120 · filter: model:gpt-4o · 1 in flight`` (shown of matching)."""
+        """``Traces 200/5,120 · filter: model:gpt-4o · 1 in flight (2 hidden)`` (traces shown
+        of matching; calls in flight shown, and left out by the filter or the toggle)."""
         parts = [f"Traces {self.table.trace_count:,}/{self.total:,}"]
         parts.append(f"filter: {self.search}" if not self.search.is_empty else "no filter")
-        in_flight = sum(1 for call in self.live.calls.values() if not call.finished)
-        if in_flight:
-            parts.append(f"{in_flight} in flight")
+        running = [call.id for call in self.live.calls.values() if not call.finished]
+        shown = sum(1 for trace_id in running if self.table.is_live(trace_id))
+        if running:
+            hidden = len(running) - shown
+            parts.append(f"{shown} in flight" + (f" ({hidden} hidden)" if hidden else ""))
         return " · ".join(parts)
 
     # -- actions ---------------------------------------------------------------------------
