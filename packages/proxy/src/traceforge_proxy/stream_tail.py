@@ -24,13 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from traceforge_proxy.accumulate import ChatCompletionAccumulator
-from traceforge_proxy.bodies import depth_warning
-from traceforge_proxy.content import event_has_content
+from traceforge_proxy.answer_merge import AnswerMerge, decode_chunk
 from traceforge_proxy.exchange_record import TailRecord
 from traceforge_proxy.providers import StreamConverter
-from traceforge_proxy.responses_accumulate import ResponsesAccumulator, ResponsesEventTail
-from traceforge_proxy.trace_build import decode_chunk
+from traceforge_proxy.responses_accumulate import ResponsesEventTail
 
 __all__ = ["StreamTail", "TailMode"]
 
@@ -39,7 +36,7 @@ __all__ = ["StreamTail", "TailMode"]
 TailMode = Literal["openai", "native", "converted"]
 
 
-class StreamTail:
+class StreamTail(AnswerMerge[ResponsesEventTail]):
     """The events of one stream from index ``start`` (the chunk cap) on, merged as they come.
 
     Args:
@@ -59,18 +56,14 @@ class StreamTail:
         converter: StreamConverter | None = None,
         stored: Iterable[tuple[bytes, str | None]] = (),
     ) -> None:
+        super().__init__(ResponsesEventTail())
         self.mode = mode
         self._next = start
         self._converter = converter
-        self._chat = ChatCompletionAccumulator()
-        self._responses = ResponsesEventTail()
         self._notes: list[str] = []
         self._received = 0
         self._last_ns = 0
         self._converted = 0
-        self._malformed = 0
-        self._first_content_ns: int | None = None
-        self._stream_error: Any = None
         if converter is not None:
             for data, event in stored:
                 payload = decode_chunk(data)[0]
@@ -89,65 +82,20 @@ class StreamTail:
         self._next += 1
         self._received += 1
         self._last_ns = now_ns
-        payload, raw, cut = decode_chunk(data)
-        if cut:
-            self._note(depth_warning(f"chunk {index}"))
-        if raw is not None and raw != "[DONE]":
-            self._malformed += 1
-            if self._malformed == 1:
-                self._note(
-                    f"chunk {index}: stream data is not JSON (forwarded as is): {raw[:120]!r}"
-                )
+        payload, _ = self.decode(data, index)
         if not isinstance(payload, dict):
             return payload
         if self.mode == "openai":
-            self._merge_openai(event, payload, index, now_ns)
+            self.merge_openai(event, payload, index, now_ns)
         elif self.mode == "native":
-            self._convert(event, payload, now_ns)
+            self.merge_native(self._converter, event, payload, now_ns)
         return payload
-
-    def _merge_openai(
-        self, event: str | None, payload: dict[str, Any], index: int, at: int
-    ) -> None:
-        try:
-            kind = ResponsesAccumulator.kind(event, payload)
-            if kind is not None:
-                self._responses.add(kind, payload)
-            else:
-                if payload.get("error") and self._stream_error is None:
-                    self._stream_error = payload
-                self._chat.add(payload)
-        except Exception as exc:  # a malformed chunk must not break the stream
-            self._note(f"chunk {index}: could not be merged into the answer: {exc!r}")
-        if self._first_content_ns is None and event_has_content(event, payload):
-            self._first_content_ns = at
-
-    def _convert(self, event: str | None, payload: dict[str, Any], at: int) -> None:
-        converter = self._converter
-        if converter is None or converter.error is not None:
-            return
-        try:
-            chunks = converter.feed(event, payload)
-        except Exception as exc:  # an event the converter cannot read: noted, not raised
-            self._note(f"could not convert a stream event for the trace: {exc!r}")
-            return
-        self._merge_all(chunks)
-        if self._first_content_ns is None and any(event_has_content(None, c) for c in chunks):
-            self._first_content_ns = at
 
     def merge(self, chunks: list[dict[str, Any]]) -> None:
         """Converted route: merge the OpenAI chunks (or Responses events) the converter made
         from the tail's events, as sent to the client (not changed)."""
         self._converted += len(chunks)
-        self._merge_all(chunks)
-
-    def _merge_all(self, chunks: list[dict[str, Any]]) -> None:
-        for chunk in chunks:
-            kind = ResponsesAccumulator.kind(None, chunk)
-            if kind is not None:
-                self._responses.add(kind, chunk)
-            else:
-                self._chat.add(chunk)
+        self.merge_converted(chunks)
 
     @property
     def received(self) -> int:
@@ -161,9 +109,9 @@ class StreamTail:
 
     def record(self) -> TailRecord:
         """What the trace is built from (see :class:`TailRecord`)."""
-        chat = self._chat.as_chunk()
+        chat = self.chat.as_chunk()
         merged: list[Any] = [] if chat is None else [chat]
-        merged.extend(self._responses.events())
+        merged.extend(self.responses.events())
         converter = self._converter
         error = converter.error if converter is not None else None
         return TailRecord(
@@ -171,10 +119,10 @@ class StreamTail:
             last_ns=self._last_ns,
             merged=merged,
             converted=self._converted,
-            notes=[*self._notes, *self._chat.warnings],
-            malformed=self._malformed,
-            first_content_ns=self._first_content_ns,
-            stream_error=self._stream_error,
+            notes=[*self._notes, *self.chat.warnings],
+            malformed=self.malformed,
+            first_content_ns=self.first_content_ns,
+            stream_error=self.stream_error,
             native=converter is not None,
             native_error=None if error is None else (error.status, error.body),
             native_usage=converter.usage.as_openai() if converter is not None else None,

@@ -22,9 +22,8 @@ from typing import Any
 
 import msgspec
 
-from traceforge_proxy.accumulate import ChatCompletionAccumulator
+from traceforge_proxy.answer_merge import AnswerMerge, decode_chunk
 from traceforge_proxy.bodies import depth_warning, json_view
-from traceforge_proxy.content import event_has_content
 from traceforge_proxy.exchange_record import ExchangeRecord, TailRecord
 from traceforge_proxy.providers import ProviderAdapter, StreamConverter
 from traceforge_proxy.responses_accumulate import ResponsesAccumulator
@@ -76,19 +75,6 @@ def usage_from(obj: Any) -> Usage | None:
     return usage_from_openai(obj)
 
 
-def decode_chunk(data: bytes) -> tuple[Any, str | None, bool]:
-    """One event's ``data`` as stored: ``(payload, raw, cut)``: the decoded JSON (``None``
-    for ``[DONE]`` and data that is not JSON), the text kept instead (``"[DONE]"``, the
-    malformed data), and whether the JSON was cut at the depth limit."""
-    if data == b"[DONE]":
-        return None, "[DONE]", False
-    try:
-        payload, cut = json_view(data)
-        return payload, None, cut
-    except msgspec.DecodeError:
-        return None, data.decode("utf-8", "replace"), False
-
-
 def stored_chunk(
     index: int, data: bytes, event: str | None, at_ns: int, previous_ns: int, sent_ns: int
 ) -> StreamChunk:
@@ -125,18 +111,14 @@ def build_trace(record: ExchangeRecord) -> Trace:
         )
 
 
-class _Builder:
+class _Builder(AnswerMerge[ResponsesAccumulator]):
     """Replays one record's stream into the accumulators, then assembles the trace."""
 
     def __init__(self, record: ExchangeRecord) -> None:
+        super().__init__(ResponsesAccumulator(), record.first_content_ns)
         self.r = record
         self.notes: list[str] = []
         self.chunks: list[StreamChunk] = []
-        self.accumulator = ChatCompletionAccumulator()
-        self.responses = ResponsesAccumulator()
-        self.stream_error: dict[str, Any] | None = None
-        self.malformed = 0
-        self.first_content_ns = record.first_content_ns
         self.adapter: ProviderAdapter | None = (
             pickle.loads(record.adapter) if record.adapter is not None else None
         )
@@ -170,22 +152,12 @@ class _Builder:
         for index, data in enumerate(r.chunk_data):
             at = times[index]
             event = events.get(index)
-            payload, raw, cut = decode_chunk(data)
-            if cut:
-                self._note(depth_warning(f"chunk {index}"))
-            if raw is not None and raw != "[DONE]":
-                self.malformed += 1
-                if self.malformed == 1:
-                    self._note(
-                        f"chunk {index}: stream data is not JSON (forwarded as is): {raw[:120]!r}"
-                    )
+            payload, raw = self.decode(data, index)
             if merge and isinstance(payload, dict):
                 if r.native_stream:
-                    self._native(event, payload, at)
+                    self.merge_native(self.converter, event, payload, at)
                 else:
-                    self._merge(event, payload, index)
-                    if self.first_content_ns is None and event_has_content(event, payload):
-                        self.first_content_ns = at
+                    self.merge_openai(event, payload, index, at)
             if index < r.chunk_cap:
                 self.chunks.append(
                     StreamChunk(
@@ -199,8 +171,8 @@ class _Builder:
                     )
                 )
             previous = at
-        for chunk in () if bare else r.converted_chunks:
-            self._add_converted(chunk)
+        if not bare:
+            self.merge_converted(r.converted_chunks)
         tail = r.tail
         if tail is not None:
             self._merge_tail(tail, bare)
@@ -213,50 +185,11 @@ class _Builder:
         self.malformed += tail.malformed
         if bare:
             return
-        for event in tail.merged:
-            self._add_converted(event)
+        self.merge_converted(tail.merged)
         if self.stream_error is None and isinstance(tail.stream_error, dict):
             self.stream_error = tail.stream_error
         if self.first_content_ns is None:
             self.first_content_ns = tail.first_content_ns
-
-    def _merge(self, event: str | None, payload: dict[str, Any], index: int) -> None:
-        """Merge one decoded OpenAI event into the answer being rebuilt (chat chunk or
-        Responses event); a chunk that cannot be merged is noted, never raised."""
-        try:
-            kind = ResponsesAccumulator.kind(event, payload)
-            if kind is not None:
-                self.responses.add(kind, payload)
-            else:
-                error = payload.get("error")
-                if error and self.stream_error is None:
-                    self.stream_error = payload
-                self.accumulator.add(payload)
-        except Exception as exc:  # a malformed chunk must not break the trace
-            self._note(f"chunk {index}: could not be merged into the answer: {exc!r}")
-
-    def _native(self, event: str | None, payload: dict[str, Any], at_ns: int) -> None:
-        converter = self.converter
-        if converter is None or converter.error is not None:
-            return
-        try:
-            chunks = converter.feed(event, payload)
-        except Exception as exc:  # an event the converter cannot read: noted, not raised
-            self._note(f"could not convert a stream event for the trace: {exc!r}")
-            return
-        for chunk in chunks:
-            self._add_converted(chunk)
-        if self.first_content_ns is None and any(event_has_content(None, c) for c in chunks):
-            self.first_content_ns = at_ns
-
-    def _add_converted(self, chunk: Any) -> None:
-        """Merge one converted chunk: a chat chunk, or a Responses event (a Responses call
-        converted for another provider) into the Responses rebuild."""
-        kind = ResponsesAccumulator.kind(None, chunk)
-        if kind is not None:
-            self.responses.add(kind, chunk)
-        else:
-            self.accumulator.add(chunk)
 
     # -- the trace -------------------------------------------------------------------------
 
@@ -282,7 +215,7 @@ class _Builder:
         r = self.r
         self._replay(bare)
         notes[:0] = self.notes
-        notes.extend(self.accumulator.warnings)
+        notes.extend(self.chat.warnings)
         request, cut = _decode_view(r.request_body)
         if cut:
             notes.append(depth_warning("the request"))
@@ -297,7 +230,7 @@ class _Builder:
             body, cut = _decode_view(r.response_body)
             if cut:
                 notes.append(depth_warning("the answer"))
-        responses_stream = r.streaming and self.responses.events and not self.accumulator.chunks
+        responses_stream = r.streaming and self.responses.events and not self.chat.chunks
         response: Any
         usage: Usage | None
         if bare:
@@ -308,8 +241,8 @@ class _Builder:
                 usage_from_responses(response.get("usage")) if isinstance(response, dict) else None
             )
         elif r.streaming:
-            response = self.accumulator.result()
-            usage = usage_from(self.accumulator.usage)
+            response = self.chat.result()
+            usage = usage_from(self.chat.usage)
             if usage is None and isinstance(response, dict):
                 usage = usage_from(response.get("usage"))
             has_converter = r.converter_usage is not None or self.converter is not None
