@@ -84,14 +84,23 @@ def export_ratios(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def start_sink() -> tuple[str, Any]:
     """A local OTLP/HTTP sink (:class:`traceforge_proxy.otlp_sink.OtlpSink`) on its own event
-    loop thread; returns its URL and a function stopping it."""
+    loop thread, pinned to the helpers' core (it stands for a collector on another machine:
+    decoding 400 KB spans must not land on the proxy's core); returns its URL and a function
+    stopping it."""
     import asyncio
+    import os
     import threading
 
     from traceforge_proxy.otlp_sink import OtlpSink
 
     loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, name="otlp-sink", daemon=True).start()
+
+    def serve() -> None:
+        if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > HELPER_CPU:
+            os.sched_setaffinity(0, {HELPER_CPU})  # this thread only (Linux)
+        loop.run_forever()
+
+    threading.Thread(target=serve, name="otlp-sink", daemon=True).start()
     sink = OtlpSink()
     url = asyncio.run_coroutine_threadsafe(sink.__aenter__(), loop).result(10)
 

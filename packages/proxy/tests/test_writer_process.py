@@ -284,3 +284,120 @@ async def test_a_full_disk_degrades_healthz_and_the_traces_land_once_it_clears(
         assert health["dropped_traces"] == 0
         await client.close()
     assert {t.id for t in _traces(home)} == {first, *held, after}
+
+
+class _Heads:
+    """A ``saved`` addon that reads only the trace's head."""
+
+    saved_head_only = True
+
+    def __init__(self) -> None:
+        self.traces: list[Trace] = []
+
+    def saved(self, trace: Trace) -> None:
+        self.traces.append(trace)
+
+
+class _Wholes(_Heads):
+    """A ``saved`` addon that reads the whole trace (no ``saved_head_only``)."""
+
+    saved_head_only = False
+
+
+async def _saved_by(addon: _Heads, home: Path) -> Trace:
+    async with _service(home, "process", addons=[addon]) as service:
+        client = openai.AsyncOpenAI(base_url=service.url, api_key="sk-x", max_retries=0)
+        trace_id = await _stream(client)
+        await client.close()
+        assert service.writer.drain(WAIT_S)
+        for _ in range(int(WAIT_S / 0.05)):  # the reply follows the save
+            if addon.traces:
+                break
+            await asyncio.sleep(0.05)
+    (trace,) = addon.traces
+    assert trace.id == trace_id
+    return trace
+
+
+async def test_head_only_saved_hooks_get_the_head_and_others_the_whole_trace(
+    tmp_path: Path,
+) -> None:
+    head = await _saved_by(_Heads(), tmp_path / "a")
+    stored = TraceStore(tmp_path / "a", fsync=False).get(head.id)
+    assert stored.chunks and stored.request is not None and stored.response is not None
+    assert head.chunks == [] and head.request is None and head.response is None
+    assert head.metadata == stored.metadata  # usage, cost, times: what the hooks read
+    assert (head.model, head.provider, head.span) == (stored.model, stored.provider, stored.span)
+    whole = await _saved_by(_Wholes(), tmp_path / "b")
+    assert whole == TraceStore(tmp_path / "b", fsync=False).get(whole.id)
+
+
+async def test_a_stalled_writer_fills_the_pipe_and_nothing_is_lost_or_garbled(
+    tmp_path: Path,
+) -> None:
+    """The writer process stopped (SIGSTOP) while 3 MiB of calls are handed over: the pipe
+    (1 MiB) fills, frames are cut where the pipe is full and finished by the sender thread;
+    the calls still complete for the app, and once the writer runs again every trace is
+    saved once, whole."""
+    home = tmp_path / "home"
+    essay = "The quick brown fox jumps over the lazy dog. " * 2_000  # ~90 KB per request
+    async with _service(home, "process") as service:
+        writer = service.writer
+        assert isinstance(writer, ProcessTraceWriter)
+        client = openai.AsyncOpenAI(base_url=service.url, api_key="sk-x", max_retries=0)
+        await _stream(client)  # the writer process is started and ready
+        pid = writer.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            ids = []
+            for n in range(36):
+                raw = await client.chat.completions.with_raw_response.create(
+                    model="gpt-4o", messages=[{"role": "user", "content": f"{n} {essay}"}]
+                )
+                ids.append(raw.headers[TRACE_ID_HEADER])
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        await client.close()
+        assert await asyncio.to_thread(writer.drain, WAIT_S)
+        assert writer.restarts == 0 and writer.failures == 0
+    traces = {t.id: t for t in _traces(home)}
+    assert set(ids) <= set(traces)
+    for n, trace_id in enumerate(ids):
+        assert trace_id in traces
+        assert traces[trace_id].request["messages"][0]["content"] == f"{n} {essay}"
+
+
+def _policies(pid: int) -> list[int]:
+    return sorted(os.sched_getscheduler(int(t)) for t in os.listdir(f"/proc/{pid}/task"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="Linux scheduling policies")
+@pytest.mark.parametrize("setting", [None, "normal"])
+async def test_the_writer_saves_at_idle_priority_and_reads_at_normal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str | None
+) -> None:
+    """Every thread of the writer process but the pipe's reader runs ``SCHED_IDLE`` (the
+    proxy preempts it at once); ``TRACEFORGE_WRITER_SCHED=normal`` keeps them all normal.
+    Calls are saved either way."""
+    if setting is not None:
+        monkeypatch.setenv("TRACEFORGE_WRITER_SCHED", setting)
+    else:
+        monkeypatch.delenv("TRACEFORGE_WRITER_SCHED", raising=False)
+    home = tmp_path / "home"
+    async with _service(home, "process") as service:
+        writer = service.writer
+        assert isinstance(writer, ProcessTraceWriter)
+        client = openai.AsyncOpenAI(base_url=service.url, api_key="sk-x", max_retries=0)
+        trace_id = await _stream(client)
+        await client.close()
+        assert await asyncio.to_thread(writer.drain, WAIT_S)
+        assert writer.pid is not None
+        policies = _policies(writer.pid)
+    assert len(policies) >= 2  # the reader, the main thread, the saving thread
+    if setting == "normal":
+        assert set(policies) == {os.SCHED_OTHER}
+    else:
+        assert policies.count(os.SCHED_OTHER) == 1  # the reader
+        assert set(policies) == {os.SCHED_OTHER, os.SCHED_IDLE}
+    assert [t.id for t in _traces(home)] == [trace_id]

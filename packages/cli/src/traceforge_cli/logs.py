@@ -146,6 +146,9 @@ class AccessLog:
         as_json: lines are :func:`access_json` objects instead of :func:`access_line` text.
     """
 
+    #: Reads only the trace's head (metadata): a writer process sends no bodies back.
+    saved_head_only = True
+
     def __init__(self, emit: Callable[[str], None], *, as_json: bool = False) -> None:
         self.emit = emit
         self.format = access_json if as_json else access_line

@@ -96,6 +96,10 @@ class BudgetGuard:
         sqlite3.Error: the store's index cannot be read.
     """
 
+    #: ``saved`` reads only the trace's head (metadata, grouping, span): a writer process
+    #: sends no bodies back.
+    saved_head_only = True
+
     def __init__(
         self,
         budgets: Sequence[BudgetConfig],

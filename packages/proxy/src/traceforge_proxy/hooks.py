@@ -31,7 +31,11 @@ In the trace writer's thread, once the call is over:
   of secrets and PII plugs in here, first, so no other addon sees an unredacted trace;
   whatever the last one returns is what is stored.
 - ``saved(trace)``: the (redacted) trace is on disk. Live feeds and the test runner listen
-  here.
+  here. An addon whose ``saved`` reads only the trace's head (id, timestamp, provider,
+  model, endpoint, metadata, route, grouping, span: not ``request``, ``response``,
+  ``chunks`` or ``native``) says so with a class attribute ``saved_head_only = True``; when
+  every ``saved`` addon of a proxy does, a writer process sends back only the head
+  (:func:`trace_head`), which the proxy decodes in microseconds instead of a whole stream.
 
 An addon that raises is logged and skipped for that call; the call and the trace go on.
 """
@@ -41,6 +45,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
+
+import msgspec
 
 from traceforge_shared.trace import StreamChunk, Trace
 
@@ -87,6 +93,13 @@ class Saved(Protocol):
         ...
 
 
+def trace_head(trace: Trace) -> Trace:
+    """``trace`` without its bodies: ``request``, ``response`` and ``native`` ``None``,
+    ``chunks`` empty; everything else (ids, times, metadata with usage and cost, route,
+    grouping, span) as is. What ``saved_head_only`` addons are given by a writer process."""
+    return msgspec.structs.replace(trace, request=None, response=None, chunks=[], native=None)
+
+
 class Addons:
     """Calls the addons' hooks. Built once per proxy; the method look-ups are done here, so
     a hook no addon implements costs one empty loop.
@@ -105,6 +118,15 @@ class Addons:
     def has(self, name: str) -> bool:
         """Whether any addon implements hook ``name``."""
         return bool(self._hooks[name])
+
+    def saved_head_only(self) -> bool:
+        """Whether every ``saved`` addon reads only the trace's head (``saved_head_only``;
+        see the module docstring)."""
+        return all(
+            getattr(a, "saved_head_only", False) is True
+            for a in self.addons
+            if callable(getattr(a, "saved", None))
+        )
 
     def _fire(self, name: str, *args: Any) -> None:
         for hook in self._hooks[name]:

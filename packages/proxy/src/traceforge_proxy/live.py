@@ -106,6 +106,10 @@ class LiveCalls:
         keepalive_s: seconds without an event before a keep-alive comment.
     """
 
+    #: ``saved`` reads only the trace's head (metadata, grouping, span): a writer process
+    #: sends no bodies back.
+    saved_head_only = True
+
     def __init__(
         self,
         redactor: Redactor,

@@ -17,7 +17,7 @@ Ollama is configured; it never gets a canned mock answer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 #: Header a client may send to pick the provider explicitly.
 PROVIDER_HEADER = "X-TraceForge-Provider"
+#: Model names whose matching providers :class:`Router` remembers (then it starts over).
+_MATCH_CACHE_SIZE = 4096
 
 
 class RoutingError(ValueError):
@@ -116,6 +118,7 @@ class Router:
         self.default_provider = config.proxy.default_provider
         #: ``proxy.unsupported_params``: ``error`` or ``drop`` (converted route).
         self.unsupported_params = config.proxy.unsupported_params
+        self._match_cache: dict[str, tuple[str, ...]] = {}
 
     def route(self, model: str, header: str | None = None) -> RouteChoice:
         """Choose the provider for ``model`` (``header``: the ``X-TraceForge-Provider`` value).
@@ -136,12 +139,7 @@ class Router:
             return self._choice(prefix.lower(), rest)
         if model in self.deployments:
             return RouteChoice("azure", model, self.deployments[model])
-        lowered = model.lower()
-        matched = [
-            provider
-            for provider, patterns in self.patterns.items()
-            if any(fnmatchcase(lowered, pattern) for pattern in patterns)
-        ]
+        matched = self._matching(model)
         configured = self.configured
         for provider in matched:
             if configured is None or provider in configured:
@@ -154,6 +152,25 @@ class Router:
             return self._choice(self.default_provider, model)
         raise RoutingError(self._unknown_message(model))
 
+    def _matching(self, model: str) -> tuple[str, ...]:
+        """The providers whose model patterns match ``model`` (case-insensitive), in the
+        registry's order; remembered per model name (an app calls a few models many times;
+        the glob matching was ~1% of a call's CPU), forgotten past
+        :data:`_MATCH_CACHE_SIZE` names."""
+        cached = self._match_cache.get(model)
+        if cached is not None:
+            return cached
+        lowered = model.lower()
+        matched = tuple(
+            provider
+            for provider, patterns in self.patterns.items()
+            if any(fnmatchcase(lowered, pattern) for pattern in patterns)
+        )
+        if len(self._match_cache) >= _MATCH_CACHE_SIZE:
+            self._match_cache.clear()
+        self._match_cache[model] = matched
+        return matched
+
     def _choice(self, provider: str, model: str) -> RouteChoice:
         if provider == "azure":
             deployment = self.deployments.get(model)
@@ -165,7 +182,7 @@ class Router:
             return RouteChoice("azure", model, deployment)
         return RouteChoice(provider, model)
 
-    def _custom_name(self, matched: list[str]) -> str:
+    def _custom_name(self, matched: Sequence[str]) -> str:
         """The provider recorded for a model sent to the ``--upstream`` address: the provider
         whose host it is; else the first OpenAI-format, non-local provider whose patterns
         match the model (``mistral-large-latest`` → ``mistral``); else

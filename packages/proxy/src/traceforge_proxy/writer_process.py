@@ -6,8 +6,10 @@ redacting, pricing, saving, indexing and exporting never hold the proxy's GIL.
 call; :meth:`~ProcessTraceWriter.drain`, :meth:`~ProcessTraceWriter.storage_health`,
 ``on_health_change``, ``failures`` as there). On the event loop it only takes the call's
 :class:`~traceforge_proxy.exchange_record.ExchangeRecord` and encodes it once (msgspec
-MessagePack, :mod:`traceforge_proxy.writer_protocol`); a sender thread writes it to the
-writer process's stdin, a receiver thread reads the answers from its stdout.
+MessagePack, :mod:`traceforge_proxy.writer_protocol`) and writes it to the writer process's
+stdin, a non-blocking pipe (1 MiB): at once when nothing is queued before it (no thread
+wakes up), else (the pipe is full: the writer is behind) through a sender thread that waits
+for room. A receiver thread reads the answers from the writer's stdout.
 
 The writer process (:data:`WRITER_COMMAND`: this interpreter running :func:`main`) runs a
 :class:`~traceforge_proxy.writer.TraceWriter` (batches, one index commit each, store faults
@@ -16,16 +18,23 @@ held in memory and retried, pruning) whose flows build their trace from the reco
 ``before_save`` chain built there from the config (Redactor first, EmbeddingVectors,
 CostRecorder) and the OTLP export addon (``export.otlp``) as its ``saved`` hook. The proxy's
 own ``saved`` hooks (live feed, budgets, the access log) get each stored trace back: the
-writer sends it (MessagePack) only when the proxy has such hooks, and the proxy decodes it
-only while one listens (an addon with a ``subscribers`` count of 0, the live feed without
-subscribers, does not): decoding a 200-chunk trace costs ~0.5 ms of the proxy's GIL.
+writer sends it (MessagePack) only when the proxy has such hooks, only its head
+(:func:`~traceforge_proxy.hooks.trace_head`) when they all say ``saved_head_only`` (they
+do), and the proxy decodes it only while one listens (an addon with a ``subscribers`` count
+of 0, the live feed without subscribers, does not): decoding a whole 200-chunk trace costs
+~0.5 ms of the proxy's GIL, its head a few µs.
+
+Scheduling: the writer process runs at niceness :data:`WRITER_NICE`, and every thread but
+the one reading the pipe under Linux's ``SCHED_IDLE`` (:func:`_idle_priority`): the proxy
+preempts the saving work as soon as it has something to do.
 
 Crash safety: the proxy keeps every call it handed over until the writer says it is done
 with it (saved, held or dropped). If the writer process dies (SIGKILL, OOM), the receiver
 notices the closed pipe, starts a new one and sends it again every call not done (a trace
 saved twice is the same file, rewritten). If the proxy dies, the writer reads the end of its
 stdin, saves what it received and exits: a SIGKILL of the proxy loses only the calls still
-in flight in the proxy and those queued in its sender thread.
+in flight in the proxy and those queued in its sender thread (only while the pipe's 1 MiB
+is full: the writer's reader thread, at normal priority, keeps draining it).
 """
 
 from __future__ import annotations
@@ -33,8 +42,11 @@ from __future__ import annotations
 import collections
 import contextlib
 import fcntl
+import itertools
 import logging
 import os
+import queue
+import select
 import signal
 import subprocess
 import sys
@@ -47,7 +59,7 @@ from typing import IO, Any, Protocol
 import msgspec
 
 from traceforge_proxy.exchange_record import ExchangeRecord
-from traceforge_proxy.hooks import Addons
+from traceforge_proxy.hooks import Addons, trace_head
 from traceforge_proxy.writer import StorageHealth, TraceWriter
 from traceforge_proxy.writer_protocol import (
     Close,
@@ -74,8 +86,11 @@ log = logging.getLogger("traceforge.proxy")
 #: Seconds to wait for a new writer process to say it is ready.
 READY_TIMEOUT_S = 60.0
 #: The writer process's niceness: on a core shared with the proxy, the proxy's event loop
-#: runs first and the writer takes the idle time.
+#: runs first. Its saving threads are besides ``SCHED_IDLE`` (:func:`_idle_priority`).
 WRITER_NICE = 10
+#: Environment variable: ``normal`` keeps the saving threads at :data:`WRITER_NICE` instead
+#: of ``SCHED_IDLE`` (for comparisons; Linux only either way).
+SCHED_ENV = "TRACEFORGE_WRITER_SCHED"
 #: Pipe buffer asked for (bytes; Linux ``F_SETPIPE_SZ``): a burst of calls goes out without
 #: the sender thread waiting on the writer.
 PIPE_BYTES = 1 << 20
@@ -107,6 +122,32 @@ class RecordedFlow(Protocol):
     def record(self) -> ExchangeRecord:
         """What the trace is built from."""
         ...
+
+
+def _write_some(fd: int, data: bytes | memoryview) -> int:
+    """Write what fits of ``data`` to the non-blocking ``fd`` now; the bytes written.
+
+    Raises:
+        OSError: the pipe is closed (the writer process exited).
+    """
+    try:
+        return os.write(fd, data)
+    except BlockingIOError:
+        return 0
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to the non-blocking ``fd``, waiting for room as needed.
+
+    Raises:
+        OSError: the pipe is closed (the writer process exited).
+    """
+    view = memoryview(data)
+    while view:
+        written = _write_some(fd, view)
+        if written == 0:
+            select.select([], [fd], [fd])
+        view = view[written:]
 
 
 def _health(state: HealthState) -> StorageHealth:
@@ -160,6 +201,7 @@ class ProcessTraceWriter:
                 home=str(home),
                 fsync=fsync,
                 send_traces=self.addons.has("saved"),
+                head_only=self.addons.saved_head_only(),
                 prune_interval_s=prune_interval_s,
                 retry_interval_s=retry_interval_s,
             )
@@ -169,7 +211,7 @@ class ProcessTraceWriter:
         self.failures = 0
         self.restarts = 0
         self._failures_before = 0  # of writer processes that died
-        self._seq = 0
+        self._seqs = itertools.count(1)
         #: calls handed over and not done, by seq: their encoded Submit frame.
         self._pending: dict[int, bytes] = {}
         self._cond = threading.Condition()
@@ -229,7 +271,9 @@ class ProcessTraceWriter:
         if ready and ready[0] is not None:
             with contextlib.suppress(msgspec.DecodeError):
                 message = from_writer.decode(ready[0])
-        if not isinstance(message, Ready):
+        if isinstance(message, Ready):
+            os.set_blocking(process.stdin.fileno(), False)  # see _post
+        else:
             process.kill()
             process.wait()
             self._discard(process)
@@ -246,9 +290,7 @@ class ProcessTraceWriter:
         if self._receiver is None:
             self.start()
         record = flow.record()
-        with self._cond:
-            self._seq += 1
-            seq = self._seq
+        seq = next(self._seqs)  # atomic: itertools.count is one C call
         data = frame(Submit(seq=seq, record=record))
         with self._cond:
             self._pending[seq] = data
@@ -270,29 +312,52 @@ class ProcessTraceWriter:
     # -- the threads -----------------------------------------------------------------------
 
     def _post(self, data: bytes | None) -> None:
-        """Queue a frame for the sender thread (``b""``: close the writer's stdin; ``None``:
-        stop the thread)."""
+        """Write a frame to the writer's stdin now if nothing is queued before it and the
+        pipe has room, else queue it (or what did not fit) for the sender thread (``b""``:
+        close the writer's stdin; ``None``: stop the thread).
+
+        Frames are taken from the queue and written only under ``_write_lock``, so a frame
+        written here never lands inside another; a writer that died meanwhile is no error:
+        the receiver starts another and re-sends every call not done."""
+        if data and self._write_lock.acquire(blocking=False):
+            try:
+                process = self._process
+                if not self._outbox and process is not None and process.stdin is not None:
+                    try:
+                        written = _write_some(process.stdin.fileno(), data)
+                    except (OSError, ValueError):
+                        return
+                    if written == len(data):
+                        return
+                    self._outbox.appendleft(data[written:])  # the rest of this frame first
+                    self._outbox_ready.set()
+                    return
+            finally:
+                self._write_lock.release()
         self._outbox.append(data)
         self._outbox_ready.set()
 
     def _send_loop(self) -> None:
-        """Write queued frames to the current writer process."""
+        """Write queued frames to the current writer process, waiting for room in the
+        pipe (blocking only this thread)."""
         while True:
             self._outbox_ready.wait()
             self._outbox_ready.clear()
-            while self._outbox:
-                data = self._outbox.popleft()
-                if data is None:
-                    return
+            while True:
                 with self._write_lock:
+                    if not self._outbox:
+                        break
+                    data = self._outbox.popleft()
+                    if data is None:
+                        return
                     process = self._process
                     if process is None or process.stdin is None:
                         continue
                     try:
                         if data:
-                            write_frame(process.stdin, data)
+                            _write_all(process.stdin.fileno(), data)
                         else:
-                            write_frame(process.stdin, frame(Close()))
+                            _write_all(process.stdin.fileno(), frame(Close()))
                             process.stdin.close()
                     except (OSError, ValueError):
                         pass  # the writer died: the receiver starts another and re-sends
@@ -432,9 +497,10 @@ class _RecordFlow:
 class _Replies:
     """The writer process's answers on its stdout (one lock: several threads write)."""
 
-    def __init__(self, out: IO[bytes], send_traces: bool) -> None:
+    def __init__(self, out: IO[bytes], send_traces: bool, head_only: bool = False) -> None:
         self.out = out
         self.send_traces = send_traces
+        self.head_only = head_only
         self.lock = threading.Lock()
         self.writer: TraceWriter | None = None
 
@@ -457,9 +523,11 @@ class _Replies:
         )
 
     def saved(self, trace: Trace) -> None:
-        """``saved`` hook: the stored trace goes back to the proxy's ``saved`` hooks."""
+        """``saved`` hook: the stored trace (or its head) goes back to the proxy's ``saved``
+        hooks."""
         if self.send_traces:
-            self.send(Saved(msgspec.Raw(_trace_encoder.encode(trace))))
+            sent = trace_head(trace) if self.head_only else trace
+            self.send(Saved(msgspec.Raw(_trace_encoder.encode(sent))))
 
     def done(self, flows: list[Any]) -> None:
         self.send(Done([flow.seq for flow in flows], self.state()))
@@ -545,7 +613,14 @@ def main() -> int:
         print("traceforge writer: expected a start message", file=sys.stderr)
         return 2
     home = Path(start.home)
-    replies = _Replies(out, start.send_traces)
+    # The reader drains the pipe into memory at once (what the proxy handed over survives
+    # the proxy's death); every other thread (saving, export) runs idle once built.
+    handoff: queue.SimpleQueue[TraceWriter] = queue.SimpleQueue()
+    reader = threading.Thread(
+        target=_read_calls, args=(source, handoff), name="trace-reader", daemon=True
+    )
+    reader.start()
+    replies = _Replies(out, start.send_traces, start.head_only)
     addons, export = _addons(start.config, home, replies)
     writer = TraceWriter(
         TraceStore(home, fsync=start.fsync),
@@ -557,10 +632,9 @@ def main() -> int:
         on_done=replies.done,
     )
     replies.writer = writer
+    _idle_priority(keep=reader.native_id)
+    handoff.put(writer)  # before Ready: the proxy sends calls only after it
     replies.send(Ready(os.getpid()))
-    # Read at once (what was received survives the proxy's death), warm up meanwhile.
-    reader = threading.Thread(target=_read_calls, args=(source, writer), name="trace-reader")
-    reader.start()
     _warm_up(writer)
     reader.join()
     writer.close()
@@ -569,8 +643,31 @@ def main() -> int:
     return 0
 
 
-def _read_calls(source: IO[bytes], writer: TraceWriter) -> None:
-    """Hand each :class:`Submit` to ``writer`` until :class:`Close` or the end of stdin."""
+def _idle_priority(keep: int | None) -> None:
+    """Put every thread of this process but ``keep`` (a native thread id) under Linux's
+    ``SCHED_IDLE`` policy (sched(7)); threads they start inherit it. A thread of the proxy
+    that wakes up preempts them at once, so on a core shared with the proxy (a busy
+    machine, or the benchmark's pinned core) saving and exporting never delay a call; they
+    still get a small share when the core is busy (weight 3 against 1,024 for a nice-0
+    thread) and take every idle moment. ``$TRACEFORGE_WRITER_SCHED=normal`` leaves them at
+    :data:`WRITER_NICE`; without ``/proc`` (not Linux) nothing changes."""
+    if os.environ.get(SCHED_ENV) == "normal":
+        return
+    try:
+        threads = [int(t) for t in os.listdir("/proc/self/task")]
+    except (OSError, ValueError):
+        return
+    for thread in threads:
+        if thread != keep:
+            with contextlib.suppress(OSError, AttributeError):  # gone, or not allowed
+                os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
+
+
+def _read_calls(source: IO[bytes], handoff: queue.SimpleQueue[TraceWriter]) -> None:
+    """Hand each :class:`Submit` to the writer (given through ``handoff`` once built: calls
+    come only after :class:`Ready`, sent once it is) until :class:`Close` or the end of
+    stdin."""
+    writer: TraceWriter | None = None
     seen: set[int] = set()
     while (data := read_frame(source)) is not None:
         try:
@@ -584,6 +681,8 @@ def _read_calls(source: IO[bytes], writer: TraceWriter) -> None:
             if len(seen) >= _SEEN_MAX:  # duplicates only follow a restart closely
                 seen.clear()
             seen.add(message.seq)
+            if writer is None:
+                writer = handoff.get()
             writer.submit(_RecordFlow(message.seq, message.record))
 
 

@@ -38,12 +38,15 @@ _LENGTH = struct.Struct("<I")
 class Start(msgspec.Struct, tag="start", tag_field="t"):
     """Build the writer: the store at ``home`` (``fsync`` per trace or not), the
     ``before_save`` chain and the OTLP export from ``config``; ``send_traces``: answer each
-    saved trace with a :class:`Saved` (the proxy has ``saved`` hooks)."""
+    saved trace with a :class:`Saved` (the proxy has ``saved`` hooks); ``head_only``: only
+    its head (:func:`~traceforge_proxy.hooks.trace_head`: every ``saved`` hook of the proxy
+    reads no body)."""
 
     config: Config
     home: str
     fsync: bool
     send_traces: bool
+    head_only: bool = False
     prune_interval_s: float | None = 60.0
     retry_interval_s: float = 2.0
 

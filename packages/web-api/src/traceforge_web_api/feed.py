@@ -269,6 +269,10 @@ class TraceFeed:
             announced once no change came for ``step_ms``, or after ``debounce_ms`` at most.
     """
 
+    #: ``saved`` reads only the trace's head (metadata, grouping, span): a writer process
+    #: sends no bodies back.
+    saved_head_only = True
+
     def __init__(
         self,
         store: TraceStore,
