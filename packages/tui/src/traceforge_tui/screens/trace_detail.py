@@ -19,7 +19,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Container, Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Header, Static, TabbedContent, TabPane, Tabs
@@ -128,24 +128,6 @@ def chunk_widgets(trace: Trace) -> list[Widget]:
     ]
 
 
-class _Body(Container):
-    """The detail screen between its header and footer."""
-
-    DEFAULT_CSS = """
-    _Body {
-        height: 1fr;
-    }
-    """
-
-    def __init__(self, screen: TraceDetailScreen) -> None:
-        super().__init__()
-        self._detail = screen
-
-    def compose(self) -> ComposeResult:
-        """What the screen's state says (:meth:`TraceDetailScreen.compose_body`)."""
-        yield from self._detail.compose_body()
-
-
 class TraceDetailScreen(Screen[str | None]):
     """Details of the trace ``trace_id`` of ``store``, read in a worker when shown.
 
@@ -182,36 +164,43 @@ class TraceDetailScreen(Screen[str | None]):
     # -- composing -------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        """Header, the body (:meth:`compose_body`), footer."""
+        """Header, the body (:meth:`body_widgets`), footer."""
         yield Header()
-        yield _Body(self)
+        yield from self.body_widgets()
         yield KeyFooter()
 
-    def compose_body(self) -> ComposeResult:
-        """Loading, the error, or the trace (recomposed when the trace is read; the header
-        stays: Textual's Header does not survive a recompose of its screen mid-mount)."""
+    def body_widgets(self) -> list[Widget]:
+        """Loading, the error, or the trace: the widgets between the header and the footer,
+        each with the class ``detail-body`` (swapped by :meth:`_show_body` when the trace is
+        read; the screen is not recomposed: Textual's Header does not survive that mid-mount,
+        and a container around them would cost a full-screen paint per frame)."""
         if self.error is not None:
-            yield Static(
-                Text(f"Cannot show trace {self.trace_id}: {self.error}", style="red"),
-                id="detail-error",
-            )
-        elif self.trace is None:
-            yield Static(f"Loading trace {self.trace_id}…", id="detail-loading")
-        else:
-            with Vertical(id="detail"):
-                yield TraceMeta(self.trace, id="detail-meta")
-                yield from self._tabs(self.trace)
+            text = Text(f"Cannot show trace {self.trace_id}: {self.error}", style="red")
+            return [Static(text, id="detail-error", classes="detail-body")]
+        if self.trace is None:
+            loading = f"Loading trace {self.trace_id}…"
+            return [Static(loading, id="detail-loading", classes="detail-body")]
+        return [
+            TraceMeta(self.trace, id="detail-meta", classes="detail-body"),
+            self._tabs(self.trace),
+        ]
 
-    def _tabs(self, trace: Trace) -> ComposeResult:
+    def _tabs(self, trace: Trace) -> TabbedContent:
         """The tab strip and its panes: the Conversation pane's content now, each other
         pane's when it is first shown (:meth:`on_tabbed_content_tab_activated`)."""
         self._unfilled = pane_contents(trace)
-        with TabbedContent(id="detail-tabs"):
-            with TabPane("Conversation", id="tab-conversation"):
-                yield ConversationView(trace, id="conversation")
-            for pane_id, title in PANE_TITLES.items():
-                if pane_id in self._unfilled:
-                    yield TabPane(title, id=pane_id)
+        tabs = TabbedContent(id="detail-tabs", classes="detail-body")
+        conversation = ConversationView(trace, id="conversation")
+        tabs.compose_add_child(TabPane("Conversation", conversation, id="tab-conversation"))
+        for pane_id, title in PANE_TITLES.items():
+            if pane_id in self._unfilled:
+                tabs.compose_add_child(TabPane(title, id=pane_id))
+        return tabs
+
+    async def _show_body(self) -> None:
+        """Replace the body's widgets with what :meth:`body_widgets` says now."""
+        await self.query(".detail-body").remove()
+        await self.mount_all(self.body_widgets(), before=self.query_one(KeyFooter))
 
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Mount a pane's content the first time its tab is shown."""
@@ -239,14 +228,14 @@ class TraceDetailScreen(Screen[str | None]):
     async def on_trace_loaded(self, message: TraceLoaded) -> None:
         """Show the trace; the tab strip has the focus (left and right switch tabs)."""
         self.trace = message.trace
-        await self.query_one(_Body).recompose()
+        await self._show_body()
         self.query_one("#detail-tabs", TabbedContent).query_one(Tabs).focus()
         self.refresh_bindings()
 
     async def on_trace_load_failed(self, message: TraceLoadFailed) -> None:
         """Show why the trace cannot be shown."""
         self.error = message.reason
-        await self.query_one(_Body).recompose()
+        await self._show_body()
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

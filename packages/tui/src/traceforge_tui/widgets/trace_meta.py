@@ -55,8 +55,8 @@ class TraceMeta(VerticalScroll):
     }
     """
 
-    def __init__(self, trace: Trace, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, trace: Trace, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.trace = trace
 
     def compose(self) -> ComposeResult:
