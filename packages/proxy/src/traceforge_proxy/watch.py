@@ -22,22 +22,26 @@ class ClientWatch:
     that the client is still connected; when it is gone, cancels the waiting handler task
     (:attr:`gone` tells that cancellation from others). The handler awaits the upstream
     directly, so watching adds no step between the upstream's answer and its first read.
+    The checks are event-loop timers (``call_later``), not a task: a call that ends before
+    the first check costs one timer set and cancelled.
     """
 
     def __init__(self, request: web.Request) -> None:
         self.gone = False
+        self._request = request
         self._handler = asyncio.current_task()
-        self._watcher = asyncio.create_task(self._watch(request))
+        loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = loop.call_later(CLIENT_POLL_S, self._check)
 
-    async def _watch(self, request: web.Request) -> None:
-        while True:
-            await asyncio.sleep(CLIENT_POLL_S)
-            transport = request.transport
-            if transport is None or transport.is_closing():
-                self.gone = True
-                if self._handler is not None:
-                    self._handler.cancel()
-                return
+    def _check(self) -> None:
+        transport = self._request.transport
+        if transport is None or transport.is_closing():
+            self.gone = True
+            self._timer = None
+            if self._handler is not None:
+                self._handler.cancel()
+            return
+        self._timer = asyncio.get_running_loop().call_later(CLIENT_POLL_S, self._check)
 
     def ours(self) -> bool:
         """Whether a ``CancelledError`` just caught came from this watch (then it is
@@ -49,4 +53,6 @@ class ClientWatch:
 
     def stop(self) -> None:
         """Stop watching."""
-        self._watcher.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

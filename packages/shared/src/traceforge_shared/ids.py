@@ -27,7 +27,21 @@ def is_valid_id_prefix(text: str) -> bool:
     return bool(_ID_RE.fullmatch(text))
 
 
+#: The last whole second :func:`utc_timestamp` formatted for "now", and its text.
+_last_second: tuple[int, str] = (-1, "")
+
+
 def utc_timestamp(epoch_s: float | None = None) -> str:
-    """Return ``epoch_s`` (default: now) as ISO 8601 UTC with microseconds and a ``Z``."""
-    dt = datetime.fromtimestamp(time.time() if epoch_s is None else epoch_s, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Return ``epoch_s`` (default: now) as ISO 8601 UTC with microseconds and a ``Z``
+    (``2026-11-23T08:55:54.123456Z``). "Now" reuses the text of the current second (the
+    proxy stamps every call: ``datetime.strftime`` was ~2% of a call's CPU)."""
+    global _last_second
+    if epoch_s is not None:
+        dt = datetime.fromtimestamp(epoch_s, tz=UTC)
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    second, ns = divmod(time.time_ns(), 1_000_000_000)
+    last = _last_second
+    if last[0] != second:
+        last = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        _last_second = last  # one tuple, swapped whole: safe across threads
+    return f"{last[1]}.{ns // 1000:06d}Z"
