@@ -95,8 +95,13 @@ def create_proxy_app(
             if offline
             else aiohttp.TCPConnector(limit=proxy_config.max_connections)
         )
+        # No cookie jar: an upstream's Set-Cookie is relayed to the app that got it, never
+        # kept and sent with the next request (of any app sharing the proxy).
         app[SESSION_KEY] = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, trust_env=False
+            connector=connector,
+            auto_decompress=False,
+            trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
         yield
         await app[SESSION_KEY].close()
