@@ -12,6 +12,7 @@ import asyncio
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import openai
@@ -63,7 +64,9 @@ async def _ticker(lags: list[float], stop: asyncio.Event) -> None:
         lags.append(loop.time() - before - 0.01)
 
 
-async def _scenario(store: TraceStore, body: dict[str, object]) -> tuple[dict, float, float]:
+async def _scenario(
+    store: TraceStore, body: dict[str, object]
+) -> tuple[dict[str, Any], float, float]:
     """Start a test run through the API, make a proxied call while it runs; return the run,
     the call's duration and the largest loop lag seen (seconds)."""
     service = ProxyService(_config(), {}, store, mock_delay_ms=0)
@@ -88,10 +91,10 @@ async def _scenario(store: TraceStore, body: dict[str, object]) -> tuple[dict, f
     try:
         async with aiohttp.ClientSession() as http:
 
-            async def run_tests() -> dict:
+            async def run_tests() -> dict[str, Any]:
                 async with http.post(f"{api_url}/api/tests/run", json=body) as response:
                     assert response.status == 200, await response.text()
-                    run: dict = await response.json()
+                    run: dict[str, Any] = await response.json()
                     return run
 
             run_task = asyncio.create_task(run_tests())

@@ -4,6 +4,7 @@ written by ``traceforge test create-from-trace`` from traces in the test's home.
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,11 @@ from traceforge_shared.testing import make_trace
 ANSWER = "Quantum computing uses qubits to explore many states at once."
 
 
-@pytest_lsp.fixture(
+# pytest_lsp.fixture has no annotations (its decorator is untyped).
+@pytest_lsp.fixture(  # type: ignore[untyped-decorator]
     config=ClientServerConfig(server_command=[sys.executable, "-m", "traceforge_cli.main", "lsp"])
 )
-async def client(lsp_client: LanguageClient, home: Path):  # type: ignore[no-untyped-def]
+async def client(lsp_client: LanguageClient, home: Path) -> AsyncIterator[None]:
     await lsp_client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities("visual-studio-code"),
@@ -248,6 +250,7 @@ async def test_run_command_replays_and_puts_failures_on_their_lines(
             command="traceforge.runTest", arguments=[made.uri, "Quantum", "replay"]
         )
     )
+    assert result is not None
     assert result["status"] == "failed" and result["name"] == "Quantum"
     failed = [a for a in result["assertions"] if not a["passed"]]
     assert [(a["type"], a["expected"], a["line"]) for a in failed] == [
@@ -277,4 +280,5 @@ async def test_run_command_replays_and_puts_failures_on_their_lines(
             command="traceforge.runTest", arguments=[made.uri, "Quantum", "replay"]
         )
     )
+    assert passed is not None
     assert passed["status"] == "passed"

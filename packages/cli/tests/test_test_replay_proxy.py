@@ -34,7 +34,7 @@ def _write(path: Path, doc: dict[str, Any]) -> Path:
 
 
 def _doc(name: str, model: str, *, stream: bool, **extra: Any) -> dict[str, Any]:
-    request = {"model": model, "messages": [{"role": "user", "content": QUESTION}]}
+    request: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": QUESTION}]}
     if stream:
         request["stream"] = True
     return {

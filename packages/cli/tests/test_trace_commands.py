@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from traceforge_cli.main import cli
@@ -174,20 +175,21 @@ def test_show_converted_trace_has_route_native_panels_and_event_names(store: Tra
 
 def test_list_warns_on_stderr_when_the_store_is_not_writable(
     store: TraceStore,
-    monkeypatch,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import errno
     import os
     from pathlib import Path
 
     import traceforge_shared.store as store_module
+    from traceforge_shared.store.files import write_temp
 
     ids = _fill(store)
 
     def full(path: Path, data: bytes, **kwargs: object) -> Path:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    writable = store_module.write_temp
+    writable = write_temp  # the function store_module.write_temp is
     monkeypatch.setattr(store_module, "write_temp", full)
     result = CliRunner().invoke(cli, ["trace", "list", "--json"])
     assert result.exit_code == 0, result.output

@@ -15,6 +15,7 @@ from pathlib import Path
 import openai
 import pytest
 from click.testing import CliRunner
+from openai.types.chat import ChatCompletionMessageParam
 
 from traceforge_cli.main import cli
 from traceforge_proxy.runner import BackgroundProxy, ProxyService
@@ -23,7 +24,7 @@ from traceforge_shared.store import TraceStore
 from traceforge_shared.testing import make_trace
 
 SECRET = "sk-test-DO-NOT-PRINT-0123456789abcdef"
-USER = [{"role": "user", "content": "Say hello"}]
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello"}]
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

@@ -89,7 +89,12 @@ def web_ui(tmp_path: Path) -> Iterator[WebUi]:
         stops.append(await serve_beside(server, port))
         forward = await _forward(forwarded, port)
         stops.append(forward.wait_closed)
-        stops.append(lambda: asyncio.sleep(0, forward.close()))
+
+        def close_forward() -> Awaitable[None]:
+            forward.close()
+            return asyncio.sleep(0)
+
+        stops.append(close_forward)
         ready.set()
 
     thread = threading.Thread(target=loop.run_forever, daemon=True)

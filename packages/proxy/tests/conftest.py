@@ -16,6 +16,8 @@ from traceforge_shared.config import Config
 from traceforge_shared.store import TraceStore
 
 MakeProxy = Callable[..., Awaitable[ProxyService]]
+#: What the ``sdk`` fixture gives: ``sdk(service, api_key="sk-x", **options)``.
+Sdk = Callable[..., openai.AsyncOpenAI]
 
 
 @pytest.fixture(autouse=True)
@@ -88,7 +90,7 @@ async def make_proxy(store: TraceStore) -> AsyncIterator[MakeProxy]:
 
 
 @pytest.fixture
-async def sdk(make_proxy: MakeProxy) -> AsyncIterator[Callable[..., openai.AsyncOpenAI]]:
+async def sdk(make_proxy: MakeProxy) -> AsyncIterator[Sdk]:
     """``sdk(service, api_key="sk-x", **options)``: an ``openai.AsyncOpenAI`` client pointed at
     the proxy, with retries off (the proxy must never retry on its own, and tests see each
     failure once); closed at teardown."""

@@ -63,14 +63,16 @@ def data_lines(text: str) -> list[dict[str, Any]]:
 
 
 def last_usage(text: str) -> dict[str, Any]:
-    usages = [p["usage"] for p in data_lines(text) if p.get("usage") is not None]
+    usages: list[dict[str, Any]] = [
+        p["usage"] for p in data_lines(text) if p.get("usage") is not None
+    ]
     assert usages, "the transcript has a usage chunk"
     return usages[-1]
 
 
 def only_choice(result: dict[str, Any]) -> dict[str, Any]:
     assert len(result["choices"]) == 1
-    choice = result["choices"][0]
+    choice: dict[str, Any] = result["choices"][0]
     assert choice["index"] == 0
     return choice
 

@@ -472,7 +472,12 @@ def test_finish_reason_mapping(stop_reason: str | None, finish_reason: str) -> N
         None,
         finish_reason,
     ]
-    body = {"id": "msg_1", "type": "message", "content": [], "stop_reason": stop_reason}
+    body: dict[str, Any] = {
+        "id": "msg_1",
+        "type": "message",
+        "content": [],
+        "stop_reason": stop_reason,
+    }
     response = adapter.convert_response(body, model="m", created=CREATED)
     assert response["choices"][0]["finish_reason"] == finish_reason
 

@@ -23,6 +23,8 @@ from traceforge_shared.config import BudgetConfig, Config, UpstreamConfig
 from traceforge_shared.store import TraceStore
 from traceforge_shared.testing import make_trace
 
+from .conftest import MakeProxy, Sdk
+
 DATA = Path(__file__).parent / "data" / "provider-streams"
 #: gpt-4.1-nano, 16 prompt + 363 completion tokens (379 total).
 OPENAI_ANSWER = (DATA / "openai-chat" / "completion.json").read_bytes()
@@ -63,7 +65,9 @@ async def _call(client: openai.AsyncOpenAI, model: str = "gpt-4.1-nano", **heade
     )
 
 
-async def test_block_budget_answers_429_without_calling_the_upstream(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_block_budget_answers_429_without_calling_the_upstream(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     upstream = RecordingUpstream(OPENAI_ANSWER, JSON)
     async with upstream as url:
         budget = BudgetConfig(name="daily", limit_tokens=700, action="block")
@@ -97,7 +101,7 @@ async def test_block_budget_answers_429_without_calling_the_upstream(make_proxy,
     assert refused.value.response.headers["x-traceforge-trace-id"] == blocked.id
 
 
-async def test_usd_budget_counts_the_priced_cost(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_usd_budget_counts_the_priced_cost(make_proxy: MakeProxy, sdk: Sdk) -> None:
     upstream = RecordingUpstream(OPENAI_ANSWER, JSON)
     async with upstream as url:
         budget = BudgetConfig(name="usd", limit_usd=0.0002, action="block")
@@ -122,7 +126,7 @@ async def test_usd_budget_counts_the_priced_cost(make_proxy, sdk) -> None:  # ty
     assert len(upstream.requests) == 2
 
 
-async def test_unpriced_model_counts_toward_tokens_not_usd(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_unpriced_model_counts_toward_tokens_not_usd(make_proxy: MakeProxy, sdk: Sdk) -> None:
     # A self-hosted OpenAI-compatible server (vLLM...) answering in OpenAI's shape: no price
     # list exists for it, so its calls have tokens but no cost.
     upstream = RecordingUpstream(OPENAI_ANSWER, JSON)
@@ -148,7 +152,7 @@ async def test_unpriced_model_counts_toward_tokens_not_usd(make_proxy, sdk) -> N
     assert len(upstream.requests) == 2
 
 
-async def test_warn_budget_alerts_once_per_threshold(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_warn_budget_alerts_once_per_threshold(make_proxy: MakeProxy, sdk: Sdk) -> None:
     upstream = RecordingUpstream(OPENAI_ANSWER, JSON)
     async with upstream as url:
         budget = BudgetConfig(name="soft", limit_tokens=450)  # warn, alerts at 80% and 100%
@@ -170,7 +174,7 @@ async def test_warn_budget_alerts_once_per_threshold(make_proxy, sdk) -> None:  
     assert alerts[1].endswith("calls still go through (action: warn)")
 
 
-async def test_period_rollover_resets_spend_and_alerts(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_period_rollover_resets_spend_and_alerts(make_proxy: MakeProxy, sdk: Sdk) -> None:
     upstream = RecordingUpstream(OPENAI_ANSWER, JSON)
     async with upstream as url:
         budget = BudgetConfig(name="daily", limit_tokens=300, action="block")
@@ -204,7 +208,7 @@ async def test_period_rollover_resets_spend_and_alerts(make_proxy, sdk) -> None:
     assert guard.status()[0].spend.calls == 0
 
 
-async def test_scopes_model_provider_tag(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_scopes_model_provider_tag(make_proxy: MakeProxy, sdk: Sdk) -> None:
     openai_upstream = RecordingUpstream(OPENAI_ANSWER, JSON)
     anthropic_upstream = RecordingUpstream(ANTHROPIC_ANSWER, JSON)
     async with openai_upstream as openai_url, anthropic_upstream as anthropic_url:

@@ -16,6 +16,7 @@ import aiohttp
 import openai
 import pytest
 from aiohttp import web
+from openai.types.chat import ChatCompletionMessageParam
 
 from traceforge_proxy.modes import REPLAY_REDACTED_HEADER, REPLAYED_FROM_HEADER
 from traceforge_proxy.runner import ProxyService
@@ -37,7 +38,7 @@ Start = Callable[..., Awaitable[ProxyService]]
 
 OPENAI_KEY = "sk-proj-" + "Zq8Lr2Vn6Tx4Pb0Hc7Jm3Wd5Ky9Fs1Ga"
 AWS_KEY = "AKIA" + "Z7Q2MX4LPW9RT3KB"
-USER = [{"role": "user", "content": "hi"}]
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 SSE_LATIN1 = "text/event-stream; charset=iso-8859-1"
 
 
@@ -192,7 +193,7 @@ async def _dying(request: web.Request) -> web.StreamResponse:
 
 async def _read_until_broken(service: ProxyService) -> tuple[list[str | None], str]:
     async with openai.AsyncOpenAI(base_url=service.url, api_key="sk-test", max_retries=0) as sdk:
-        stream = await sdk.chat.completions.create(model="gpt-4o", messages=USER, stream=True)  # type: ignore[arg-type]
+        stream = await sdk.chat.completions.create(model="gpt-4o", messages=USER, stream=True)
         received: list[str | None] = []
 
         async def read_all() -> None:
@@ -263,7 +264,7 @@ async def test_a_stream_the_app_hung_up_on_is_recorded_and_replays(
         ) as sdk:
             stream = await sdk.chat.completions.create(
                 model="gpt-4o",
-                messages=USER,  # type: ignore[arg-type]
+                messages=USER,
                 stream=True,
             )
             received: list[str | None] = []
@@ -281,9 +282,9 @@ async def test_a_stream_the_app_hung_up_on_is_recorded_and_replays(
     assert recorded_trace.metadata.status == "client_disconnected"
     await recorder.stop()
     (interaction,) = Cassette("c", store.home)
-    response = interaction.response
-    assert response.broken is not None and response.broken.cause == "client_gone"
-    assert 3 <= len(b"".join(r.data for r in response.reads).split(b"\n\n")) - 1 < 10_000
+    recorded = interaction.response
+    assert recorded.broken is not None and recorded.broken.cause == "client_gone"
+    assert 3 <= len(b"".join(r.data for r in recorded.reads).split(b"\n\n")) - 1 < 10_000
 
     with socket_guard() as guard:
         player = await start("replay")

@@ -93,7 +93,7 @@ async def test_misses_use_each_providers_error_shape(start: Start) -> None:
         base_url=routes.root(player) + "/anthropic", api_key="sk-ant-test", max_retries=0
     )
     with pytest.raises(anthropic.BadRequestError) as caught:
-        await client.messages.create(model="claude-opus-4-6", max_tokens=99, messages=ASK)  # type: ignore[arg-type]
+        await client.messages.create(model="claude-opus-4-6", max_tokens=99, messages=ASK)
     await client.close()
     body = caught.value.body
     assert isinstance(body, dict) and body["type"] == "error"

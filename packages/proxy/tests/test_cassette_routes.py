@@ -24,6 +24,7 @@ import pytest
 from aiohttp import web
 from google import genai
 from google.genai import types as genai_types
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 
 from traceforge_proxy.modes import CassetteOptions, ReplayTiming
 from traceforge_proxy.runner import ProxyService
@@ -34,8 +35,8 @@ from traceforge_shared.config import Config
 from traceforge_shared.store import TraceStore
 from traceforge_shared.trace import Trace
 
-ASK = [{"role": "user", "content": "Hello, how are you?"}]
-WEATHER = {
+ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello, how are you?"}]
+WEATHER: ChatCompletionToolParam = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -108,7 +109,7 @@ def root(service: ProxyService) -> str:
 async def openai_chat_stream(base: str) -> Any:
     client = openai.AsyncOpenAI(base_url=f"{base}/v1", api_key="sk-test", max_retries=0)
     text = ""
-    stream = await client.chat.completions.create(model="gpt-4o-mini", messages=ASK, stream=True)  # type: ignore[arg-type]
+    stream = await client.chat.completions.create(model="gpt-4o-mini", messages=ASK, stream=True)
     async for chunk in stream:
         if chunk.choices:
             text += chunk.choices[0].delta.content or ""
@@ -121,8 +122,8 @@ async def openai_tool_call_stream(base: str) -> Any:
     calls: list[tuple[str | None, str]] = []
     stream = await client.chat.completions.create(
         model="gpt-4o-mini",
-        messages=ASK,  # type: ignore[arg-type]
-        tools=[WEATHER],  # type: ignore[list-item]
+        messages=ASK,
+        tools=[WEATHER],
         stream=True,
         stream_options={"include_usage": True},
     )
@@ -198,7 +199,8 @@ async def cohere_stream(base: str) -> Any:
         text = ""
         async for event in client.chat_stream(model="command-a-03-2025", messages=ASK):  # type: ignore[arg-type]
             if event.type == "content-delta" and event.delta is not None:
-                text += event.delta.message.content.text  # type: ignore[union-attr]
+                # cohere types every field of a delta Optional
+                text += event.delta.message.content.text  # type: ignore[union-attr, operator]
     return text
 
 
@@ -207,7 +209,7 @@ async def converted_claude_stream(base: str) -> Any:
     text, finish = "", None
     stream = await client.chat.completions.create(
         model="claude-opus-4-6",
-        messages=ASK,  # type: ignore[arg-type]
+        messages=ASK,
         stream=True,
         stream_options={"include_usage": True},
     )

@@ -19,6 +19,7 @@ import openai
 import pytest
 from google import genai
 from google.genai import types as genai_types
+from openai.types.chat import ChatCompletionMessageParam
 
 from traceforge_proxy.mock_upstream import LONG_TEXT_STREAM
 from traceforge_proxy.plan import ForwardingPlan, Target
@@ -28,8 +29,8 @@ from traceforge_proxy.testing import make_exchange, saved_traces, transcript_chu
 from traceforge_proxy.trace_build import build_trace
 from traceforge_shared.trace import Trace
 
-ASK = [{"role": "user", "content": "Hello, how are you?"}]
-WEATHER = {
+ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello, how are you?"}]
+WEATHER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -81,12 +82,13 @@ async def _chat(service: ProxyService, **options: Any) -> tuple[str, dict[int, s
     """Stream with the openai SDK; return text, arguments by tool-call index, finish, usage."""
     async with openai.AsyncOpenAI(base_url=service.url, api_key="sk-x", max_retries=0) as client:
         stream = await client.chat.completions.create(
-            messages=ASK,  # type: ignore[arg-type]
+            messages=ASK,
             stream=True,
             stream_options={"include_usage": True},
             **options,
         )
-        text, arguments, finish, usage = "", {}, None, None
+        text, finish, usage = "", None, None
+        arguments: dict[int, str] = {}
         async for chunk in stream:
             usage = chunk.usage or usage
             for choice in chunk.choices:

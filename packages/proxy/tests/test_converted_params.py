@@ -15,7 +15,11 @@ from typing import Any
 
 import openai
 import pytest
-from openai.types.chat import completion_create_params
+from openai.types.chat import (
+    ChatCompletionMessageParam,
+    ChatCompletionToolParam,
+    completion_create_params,
+)
 
 from traceforge_proxy.providers.params import (
     CONVERTED_PROVIDERS,
@@ -27,9 +31,11 @@ from traceforge_proxy.providers.params import (
 from traceforge_proxy.testing import RecordingUpstream, saved_traces
 from traceforge_shared.config import Config, UpstreamConfig
 
+from .conftest import MakeProxy, Sdk
+
 DATA = Path(__file__).parent / "data" / "provider-streams"
 DOCS = Path(__file__).parents[3] / "docs" / "providers.md"
-ASK = [{"role": "user", "content": "What is 2 + 2?"}]
+ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What is 2 + 2?"}]
 MODELS = {
     "anthropic": "claude-sonnet-4-5",
     "gemini": "gemini-2.5-flash",
@@ -160,14 +166,23 @@ async def test_harmless_values_are_accepted_and_not_sent(  # type: ignore[no-unt
     assert "team" not in str(body)
 
 
-async def test_mapped_parameters_reach_each_provider_in_its_terms(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
-    sampling = {"seed": 7, "presence_penalty": 0.25, "frequency_penalty": 0.5, "stop": ["END"]}
+async def test_mapped_parameters_reach_each_provider_in_its_terms(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
+    sampling: dict[str, Any] = {
+        "seed": 7,
+        "presence_penalty": 0.25,
+        "frequency_penalty": 0.5,
+        "stop": ["END"],
+    }
     received: dict[str, Any] = {}
     for provider in ("gemini", "ollama", "cohere"):
         upstream = _upstream(provider)
         async with upstream as url:
             client = sdk(await _proxy(make_proxy, provider, url))
-            extra = {"n": 2, "logprobs": True, "top_logprobs": 3} if provider == "gemini" else {}
+            extra: dict[str, Any] = (
+                {"n": 2, "logprobs": True, "top_logprobs": 3} if provider == "gemini" else {}
+            )
             await client.chat.completions.create(
                 model=MODELS[provider],
                 messages=ASK,
@@ -202,8 +217,8 @@ async def test_mapped_parameters_reach_each_provider_in_its_terms(make_proxy, sd
     assert (cohere["max_tokens"], cohere["stop_sequences"]) == (64, ["END"])
 
 
-async def test_anthropic_parallel_tool_calls_and_end_user(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
-    tool = {
+async def test_anthropic_parallel_tool_calls_and_end_user(make_proxy: MakeProxy, sdk: Sdk) -> None:
+    tool: ChatCompletionToolParam = {
         "type": "function",
         "function": {"name": "add", "parameters": {"type": "object", "properties": {}}},
     }
@@ -277,13 +292,15 @@ async def test_reasoning_effort_reaches_the_provider_as_a_thinking_setting(  # t
         await client.chat.completions.create(
             model=f"{provider}/{model}",
             messages=ASK,
-            reasoning_effort=effort,  # type: ignore[arg-type]
+            reasoning_effort=effort,
         )
     (body,) = upstream.bodies
     assert {key: body[key] for key in expected} == expected
 
 
-async def test_anthropic_thinking_conflicts_are_400s_naming_the_field(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_anthropic_thinking_conflicts_are_400s_naming_the_field(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     upstream = _upstream("anthropic")
     async with upstream as url:
         client = sdk(await _proxy(make_proxy, "anthropic", url))
@@ -313,7 +330,9 @@ _ADD = {
 }
 
 
-async def test_drop_mode_sends_without_and_warns_in_the_trace(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_drop_mode_sends_without_and_warns_in_the_trace(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     upstream = _upstream("anthropic")
     async with upstream as url:
         service = await _proxy(make_proxy, "anthropic", url, drop=True)
@@ -334,7 +353,7 @@ async def test_drop_mode_sends_without_and_warns_in_the_trace(make_proxy, sdk) -
     assert trace.request["seed"] == 7  # the trace keeps what the app sent
 
 
-async def test_gemini_logprobs_come_back_in_openai_shape(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_gemini_logprobs_come_back_in_openai_shape(make_proxy: MakeProxy, sdk: Sdk) -> None:
     # The recorded answer plus a logprobsResult in the API reference's shape
     # (https://ai.google.dev/api/generate-content#LogprobsResult): Gemini answers with one
     # when the request has responseLogprobs.

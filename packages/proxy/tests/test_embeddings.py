@@ -22,6 +22,8 @@ from traceforge_proxy.runner import ProxyService
 from traceforge_proxy.testing import saved_traces
 from traceforge_shared.views.metadata import metadata_rows
 
+from .conftest import MakeProxy, Sdk
+
 TEXTS = ["Why is the sky blue?", "Why is the grass green?"]
 #: One token per 4 characters, rounded up, per text (the mock's count): 20 and 23 characters.
 MOCK_TOKENS = 5 + 6
@@ -47,10 +49,10 @@ async def _direct(service: ProxyService, provider: str, model: str) -> list[list
             answer = await client.embeddings.create(model=model, input=TEXTS)
         return [item.embedding for item in answer.data]
     if provider == "gemini":
-        client = genai.Client(
+        gemini = genai.Client(
             api_key="AIza-test", http_options=genai_types.HttpOptions(base_url=f"{root}/gemini")
         )
-        async with client.aio as aio:
+        async with gemini.aio as aio:
             result = await aio.models.embed_content(model=model, contents=TEXTS)
         return [list(e.values or []) for e in result.embeddings or []]
     if provider == "ollama":
@@ -87,7 +89,7 @@ async def test_openai_sdk_embeddings_for_every_provider(  # type: ignore[no-unty
     if encoding_format == "float":
         vectors = [item.embedding for item in answer.data]
     else:  # the SDK returns base64 as the raw string when asked for it explicitly
-        vectors = [_floats(item.embedding) for item in answer.data]  # type: ignore[arg-type]
+        vectors = [_floats(item.embedding) for item in answer.data]
     direct = await _direct(service, provider, model)
     assert direct[0] != direct[1]  # each input its own vector
     # float32 precision: the OpenAI SDK asks for base64 unless told (the direct call).
@@ -123,7 +125,7 @@ async def test_openai_sdk_embeddings_for_every_provider(  # type: ignore[no-unty
         )
 
 
-async def test_dimensions_are_sent_in_each_providers_terms(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_dimensions_are_sent_in_each_providers_terms(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service: ProxyService = await make_proxy(default_provider=None)
     client = sdk(service)
     for model in ("gemini-embedding-001", "all-minilm", "embed-v4.0", "text-embedding-3-small"):
@@ -138,7 +140,7 @@ async def test_dimensions_are_sent_in_each_providers_terms(make_proxy, sdk) -> N
     assert all(t.response["embeddings"]["dimensions"] == 4 for t in traces)
 
 
-async def test_trace_keeps_configured_number_of_values(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_trace_keeps_configured_number_of_values(make_proxy: MakeProxy, sdk: Sdk) -> None:
     from traceforge_shared.config import Config
 
     config = Config()
@@ -154,7 +156,7 @@ async def test_trace_keeps_configured_number_of_values(make_proxy, sdk) -> None:
     assert native["values"] == pytest.approx(trace.response["data"][0]["embedding"]["values"])
 
 
-async def test_bad_input_is_a_400_in_openai_shape(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_input_is_a_400_in_openai_shape(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service: ProxyService = await make_proxy(default_provider=None)
     client = sdk(service)
     with pytest.raises(openai.BadRequestError, match="token arrays"):
@@ -168,7 +170,7 @@ async def test_bad_input_is_a_400_in_openai_shape(make_proxy, sdk) -> None:  # t
 # -- native routes: each provider's own SDK ------------------------------------------------------
 
 
-async def test_google_genai_embed_content_native(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_google_genai_embed_content_native(make_proxy: MakeProxy) -> None:
     service: ProxyService = await make_proxy(default_provider=None)
     base = service.url.removesuffix("/v1")
     client = genai.Client(
@@ -194,7 +196,7 @@ async def test_google_genai_embed_content_native(make_proxy) -> None:  # type: i
     assert trace.metadata.usage is not None and trace.metadata.usage.prompt_tokens == MOCK_TOKENS
 
 
-async def test_ollama_sdk_embed_native(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_ollama_sdk_embed_native(make_proxy: MakeProxy) -> None:
     service: ProxyService = await make_proxy(default_provider=None)
     base = service.url.removesuffix("/v1")
     async with ollama.AsyncClient(host=f"{base}/ollama") as local:
@@ -209,7 +211,7 @@ async def test_ollama_sdk_embed_native(make_proxy) -> None:  # type: ignore[no-u
     assert trace.metadata.cost_usd == 0.0  # local
 
 
-async def test_cohere_sdk_embed_native(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_cohere_sdk_embed_native(make_proxy: MakeProxy) -> None:
     service: ProxyService = await make_proxy(default_provider=None)
     base = service.url.removesuffix("/v1")
     async with httpx.AsyncClient() as http:
@@ -228,7 +230,9 @@ async def test_cohere_sdk_embed_native(make_proxy) -> None:  # type: ignore[no-u
     assert usage is not None and usage.prompt_tokens == MOCK_TOKENS
 
 
-async def test_provider_errors_reach_the_openai_client_in_openai_shape(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_provider_errors_reach_the_openai_client_in_openai_shape(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     service: ProxyService = await make_proxy(default_provider=None)
     # The mock's model-not-found for Ollama (404 {"error": "model '...' not found"}).
     with pytest.raises(openai.NotFoundError, match="not found"):
@@ -240,7 +244,9 @@ async def test_provider_errors_reach_the_openai_client_in_openai_shape(make_prox
     }
 
 
-async def test_secrets_in_the_input_are_redacted_in_the_trace(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_secrets_in_the_input_are_redacted_in_the_trace(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     secret = "sk-proj-Tf4kePlAnted0123456789abcdefGHIJ"
     service: ProxyService = await make_proxy(default_provider=None)
     answer = await sdk(service).embeddings.create(

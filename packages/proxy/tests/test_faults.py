@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from collections.abc import Callable
+from typing import cast
 
 import aiohttp
 import msgspec
 import openai
 import pytest
 from aiohttp import web
+from openai.types.chat import ChatCompletionMessageParam
 
 from traceforge_proxy.testing import saved_traces, transcript_chunks, upstream_app
 
-USER = [{"role": "user", "content": "hi"}]
+from .conftest import MakeProxy, Sdk
+
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 SSE = "text/event-stream; charset=utf-8"
 
 
@@ -24,7 +29,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_upstream_unreachable(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_upstream_unreachable(make_proxy: MakeProxy, sdk: Sdk) -> None:
     port = _free_port()  # nothing listens there
     service = await make_proxy(base_url=f"http://127.0.0.1:{port}/v1")
     with pytest.raises(openai.InternalServerError) as info:
@@ -39,7 +44,7 @@ async def test_upstream_unreachable(make_proxy, sdk) -> None:  # type: ignore[no
     assert trace.request["model"] == "gpt-4o"
 
 
-async def test_upstream_timeout_before_headers(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_upstream_timeout_before_headers(make_proxy: MakeProxy, sdk: Sdk) -> None:
     release = asyncio.Event()
 
     async def slow(request: web.Request) -> web.Response:
@@ -67,12 +72,12 @@ async def test_upstream_timeout_before_headers(make_proxy, sdk) -> None:  # type
     ],
 )
 async def test_upstream_http_error_relayed(
-    make_proxy,
-    sdk,
-    model,
-    status,
-    error_cls,  # type: ignore[no-untyped-def]
-    code,
+    make_proxy: MakeProxy,
+    sdk: Callable[..., openai.AsyncOpenAI],
+    model: str,
+    status: int,
+    error_cls: type[openai.APIStatusError],
+    code: str,
 ) -> None:
     service = await make_proxy()
     with pytest.raises(error_cls) as info:
@@ -87,7 +92,7 @@ async def test_upstream_http_error_relayed(
     assert not trace.metadata.streaming
 
 
-async def test_client_disconnects_mid_stream(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_client_disconnects_mid_stream(make_proxy: MakeProxy, sdk: Sdk) -> None:
     """The app stops reading after 3 chunks: the proxy closes the upstream request and saves
     the partial trace."""
     upstream_gone = asyncio.Event()
@@ -127,7 +132,7 @@ async def test_client_disconnects_mid_stream(make_proxy, sdk) -> None:  # type: 
     assert trace.response["choices"][0]["message"]["content"].startswith("I'm")
 
 
-async def test_upstream_dies_mid_stream(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_upstream_dies_mid_stream(make_proxy: MakeProxy, sdk: Sdk) -> None:
     async def dying(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": SSE})
         await response.prepare(request)
@@ -154,10 +159,13 @@ async def test_upstream_dies_mid_stream(make_proxy, sdk) -> None:  # type: ignor
     assert meta.status == "upstream_error"
     assert meta.error is not None and meta.error.type == "upstream_disconnected"
     assert meta.chunks_received == 5 == len(trace.chunks)
-    assert trace.response["choices"][0]["message"]["content"] == "".join(received)
+    # every delta of the transcript's first five chunks carries content (a str)
+    assert trace.response["choices"][0]["message"]["content"] == "".join(
+        cast("list[str]", received)
+    )
 
 
-async def test_malformed_sse_line_forwarded_and_noted(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_malformed_sse_line_forwarded_and_noted(make_proxy: MakeProxy, sdk: Sdk) -> None:
     events = transcript_chunks()
     broken = b"data: {this is not json\n\n"
     body = events[0] + events[1] + broken + b"".join(events[2:])
@@ -188,7 +196,7 @@ async def test_malformed_sse_line_forwarded_and_noted(make_proxy, sdk) -> None: 
     assert trace.response["choices"][0]["finish_reason"] == "stop"
 
 
-async def test_chunk_cap(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_chunk_cap(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy(chunk_cap=10)
     text = ""
     async for chunk in await sdk(service).chat.completions.create(
@@ -232,7 +240,9 @@ async def test_auth_passthrough_and_env_key(make_proxy, store) -> None:  # type:
         assert b"SECRET" not in raw
 
 
-async def test_no_stream_options_injected_for_unknown_upstreams(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_no_stream_options_injected_for_unknown_upstreams(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     bodies: list[dict[str, object]] = []
 
     async def strict(request: web.Request) -> web.StreamResponse:
@@ -256,7 +266,7 @@ async def test_no_stream_options_injected_for_unknown_upstreams(make_proxy, sdk)
     assert all(c.forwarded for c in trace.chunks)
 
 
-async def test_invalid_json_request_relayed(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_invalid_json_request_relayed(make_proxy: MakeProxy) -> None:
     service = await make_proxy()
     async with (
         aiohttp.ClientSession() as session,
@@ -274,7 +284,7 @@ async def test_invalid_json_request_relayed(make_proxy) -> None:  # type: ignore
     assert (trace.metadata.status, trace.metadata.status_code) == ("error", 400)
 
 
-async def test_100_concurrent_streams_all_saved(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_100_concurrent_streams_all_saved(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy(mock_delay_ms=1)
     client = sdk(service)
     expected = "".join(

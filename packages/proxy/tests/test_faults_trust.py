@@ -18,11 +18,14 @@ import msgspec
 import openai
 import pytest
 from aiohttp import web
+from openai.types.chat import ChatCompletionMessageParam
 
 from traceforge_proxy.bodies import MAX_DEPTH
 from traceforge_proxy.testing import saved_traces, transcript_chunks, upstream_app
 
-USER = [{"role": "user", "content": "hi"}]
+from .conftest import MakeProxy, Sdk
+
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 SSE = "text/event-stream; charset=utf-8"
 RESPONSES = Path(__file__).parent / "data" / "provider-streams" / "openai-responses"
 
@@ -61,7 +64,7 @@ def _streaming(body: bytes, seen: list[dict[str, Any]] | None = None) -> web.App
 # -- 1. a chunk index that is not an integer --------------------------------------------------
 
 
-async def test_non_integer_index_keeps_the_trace(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_non_integer_index_keeps_the_trace(make_proxy: MakeProxy) -> None:
     """Before: ``sorted()`` over int and str indexes raised in the accumulator and the
     writer dropped the trace (0 traces saved)."""
     body = b"".join(
@@ -155,7 +158,7 @@ async def test_deep_request_is_forwarded_and_recorded(make_proxy, depth: int) ->
     assert level == MAX_DEPTH and isinstance(node, str) and "not recorded" in node
 
 
-async def test_deep_request_with_routing_prefix_keeps_its_deep_part(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_deep_request_with_routing_prefix_keeps_its_deep_part(make_proxy: MakeProxy) -> None:
     """The model is rewritten (routing prefix) without decoding the deep part."""
     seen: list[bytes] = []
 
@@ -183,7 +186,7 @@ async def test_deep_request_with_routing_prefix_keeps_its_deep_part(make_proxy) 
 # -- 3. the client hangs up before the upstream's headers --------------------------------------
 
 
-async def test_client_gone_before_headers_cancels_upstream(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_client_gone_before_headers_cancels_upstream(make_proxy: MakeProxy) -> None:
     """Before: the upstream call stayed open until read_timeout_s (300 s here) and the trace
     said 504 upstream_timeout."""
     arrived = asyncio.Event()
@@ -243,7 +246,7 @@ def _gzip_bomb() -> tuple[bytes, int]:
     return b"".join(parts), size
 
 
-async def test_large_gzip_answer_does_not_stall_the_loop(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_large_gzip_answer_does_not_stall_the_loop(make_proxy: MakeProxy) -> None:
     """Before: aiohttp inflated all 200 MB on the event loop and the writer decoded and
     redacted them (holding the GIL): the loop stalled for seconds.
 
@@ -316,7 +319,9 @@ async def test_large_gzip_answer_does_not_stall_the_loop(make_proxy) -> None:  #
 # -- 5. an error object sent mid-stream (Groq style) ---------------------------------------------
 
 
-async def test_error_object_mid_stream_is_recorded_as_error(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_error_object_mid_stream_is_recorded_as_error(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     """Before: recorded ``success``."""
     error = {"message": "Service Unavailable", "type": "internal_server_error", "code": None}
     body = b"".join(
@@ -372,7 +377,7 @@ async def _read_responses_stream(client: openai.AsyncOpenAI) -> list[str]:
     return types
 
 
-async def test_responses_stream_completed_is_success(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_responses_stream_completed_is_success(make_proxy: MakeProxy, sdk: Sdk) -> None:
     """The baseline: a whole stream is ``success`` with the final response."""
     service = await make_proxy(_streaming(b"".join(_responses_events("stream-text.sse"))))
     types = await _read_responses_stream(sdk(service))
@@ -384,7 +389,7 @@ async def test_responses_stream_completed_is_success(make_proxy, sdk) -> None:  
     assert trace.metadata.usage is not None and trace.metadata.usage.total_tokens == 48
 
 
-async def test_responses_stream_ending_incomplete(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_responses_stream_ending_incomplete(make_proxy: MakeProxy, sdk: Sdk) -> None:
     """Before: ``success`` with an empty chat.completion as the response."""
     events = _responses_events("stream-text.sse")
     body = b"".join(events[:-1]) + _incomplete(events[-1])
@@ -400,7 +405,7 @@ async def test_responses_stream_ending_incomplete(make_proxy, sdk) -> None:  # t
     assert trace.response["output"][0]["content"][0]["text"] == "Dummy PDF file"
 
 
-async def test_responses_stream_cut_off_before_completed(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_responses_stream_cut_off_before_completed(make_proxy: MakeProxy, sdk: Sdk) -> None:
     """No ``response.completed`` (the stream ends cleanly after the text deltas). Before:
     ``success`` with an empty chat.completion."""
     events = _responses_events("stream-text.sse")
@@ -417,7 +422,7 @@ async def test_responses_stream_cut_off_before_completed(make_proxy, sdk) -> Non
     assert trace.response["output"][0]["content"][0]["text"] == "Dummy PDF file"
 
 
-async def test_responses_stream_failed_is_error(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_responses_stream_failed_is_error(make_proxy: MakeProxy, sdk: Sdk) -> None:
     """``error`` then ``response.failed`` (a real transcript). Before: ``success``."""
     body = b"".join(_responses_events("stream-error-insufficient-quota.sse"))
     service = await make_proxy(_streaming(body))
@@ -465,7 +470,9 @@ async def test_usage_injection_keeps_the_stripped_model(  # type: ignore[no-unty
     assert trace.metadata.usage is not None
 
 
-async def test_routing_prefix_is_stripped_on_other_openai_paths(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_routing_prefix_is_stripped_on_other_openai_paths(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     """``/v1/responses`` with ``openai/gpt-4.1-nano``: the upstream gets the bare name.
     Before: the prefixed name was forwarded."""
     seen: list[dict[str, Any]] = []

@@ -8,10 +8,11 @@ The fake upstreams answer with real recorded answers, byte for byte
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anthropic
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from traceforge_proxy.grouping import (
     MAX_SESSION_CHARS,
@@ -24,11 +25,15 @@ from traceforge_proxy.testing import RecordingUpstream, saved_traces
 from traceforge_shared.config import Config, UpstreamConfig
 from traceforge_shared.spans import is_span_id, is_trace_id
 
+from .conftest import MakeProxy, Sdk
+
 DATA = Path(__file__).parent / "data" / "provider-streams"
 OPENAI_ANSWER = (DATA / "openai-chat" / "completion.json").read_bytes()
 ANTHROPIC_ANSWER = (DATA / "anthropic-messages" / "message.json").read_bytes()
 JSON = "application/json"
-ASK = [{"role": "user", "content": "Hello, how are you?"}]
+ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello, how are you?"}]
+# ASK, as the anthropic SDK types it (the same list)
+ANTHROPIC_ASK = cast("list[anthropic.types.MessageParam]", ASK)
 
 # The example of https://www.w3.org/TR/trace-context/#examples-of-http-traceparent-headers
 RUN = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -56,7 +61,9 @@ def _value(headers: list[tuple[str, str]], name: str) -> str | None:
     return next((v for n, v in headers if n.lower() == name), None)
 
 
-async def test_openai_sdk_headers_recorded_stripped_and_forwarded(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_openai_sdk_headers_recorded_stripped_and_forwarded(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     upstream = RecordingUpstream(OPENAI_ANSWER, JSON)
     async with upstream as url:
         service = await _proxy(make_proxy, openai=url)
@@ -100,7 +107,9 @@ async def test_openai_sdk_headers_recorded_stripped_and_forwarded(make_proxy, sd
     assert (run.input_tokens, run.output_tokens) == (16, 363)
 
 
-async def test_calls_without_traceparent_start_their_own_runs(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_calls_without_traceparent_start_their_own_runs(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     """On the mock (a real recorded stream): two calls, two runs, one session."""
     service = await make_proxy()
     client = sdk(service, default_headers={"X-TraceForge-Session-Id": "s-1"})
@@ -122,7 +131,7 @@ async def test_calls_without_traceparent_start_their_own_runs(make_proxy, sdk) -
     assert [r.trace_id for r in runs] == [one.span.trace_id, two.span.trace_id]
 
 
-async def test_calls_of_one_run_are_sibling_spans(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_calls_of_one_run_are_sibling_spans(make_proxy: MakeProxy, sdk: Sdk) -> None:
     upstream = RecordingUpstream(OPENAI_ANSWER, JSON)
     async with upstream as url:
         service = await _proxy(make_proxy, openai=url)
@@ -168,7 +177,7 @@ async def test_malformed_traceparent_starts_a_run_but_is_forwarded(make_proxy, s
     assert any("not a valid W3C traceparent" in w for w in trace.metadata.warnings)
 
 
-async def test_anthropic_sdk_native_route(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_anthropic_sdk_native_route(make_proxy: MakeProxy) -> None:
     upstream = RecordingUpstream(ANTHROPIC_ANSWER, JSON)
     async with upstream as url:
         service = await _proxy(make_proxy, anthropic=url)
@@ -181,7 +190,7 @@ async def test_anthropic_sdk_native_route(make_proxy) -> None:  # type: ignore[n
         message = await client.messages.create(
             model="claude-sonnet-4-5",
             max_tokens=100,
-            messages=ASK,
+            messages=ANTHROPIC_ASK,
             extra_headers={
                 "traceparent": TRACEPARENT,
                 "X-TraceForge-Tags": "agent",
@@ -205,7 +214,9 @@ async def test_anthropic_sdk_native_route(make_proxy) -> None:  # type: ignore[n
     )
 
 
-async def test_meta_and_session_values_are_redacted_on_disk(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_meta_and_session_values_are_redacted_on_disk(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     secret = "sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z" * 2
     upstream = RecordingUpstream(OPENAI_ANSWER, JSON)
     async with upstream as url:
@@ -227,7 +238,7 @@ async def test_meta_and_session_values_are_redacted_on_disk(make_proxy, sdk) -> 
     assert any(entry.startswith("meta.note") for entry in trace.metadata.redacted_fields)
 
 
-async def test_long_values_are_cut_with_a_warning(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_long_values_are_cut_with_a_warning(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy()
     client = sdk(service)
     tags = ",".join(f"t{i}" for i in range(MAX_TAGS + 5))

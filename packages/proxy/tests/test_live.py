@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import aiohttp
@@ -54,7 +54,7 @@ class Events:
         return await asyncio.wait_for(find(), 10)
 
 
-async def subscribe(service: ProxyService) -> AsyncIterator[Events]:
+async def subscribe(service: ProxyService) -> AsyncGenerator[Events, None]:
     base = service.url.removesuffix("/v1")
     async with (
         aiohttp.ClientSession() as session,

@@ -12,6 +12,8 @@ from traceforge_proxy.runner import ProxyService
 from traceforge_proxy.testing import saved_traces
 from traceforge_shared.config import Config, UpstreamConfig
 
+from .conftest import MakeProxy, Sdk
+
 #: Each provider's models, as the mock lists them in that provider's own shape.
 EXPECTED = {
     "openai": ["gpt-4o-2024-08-06", "gpt-4.1-nano", "gpt-4o-mini", "text-embedding-3-small"],
@@ -23,13 +25,14 @@ EXPECTED = {
 }
 
 
-async def test_models_list_merges_every_provider(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_models_list_merges_every_provider(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service: ProxyService = await make_proxy(default_provider=None)
     client = sdk(service)
     page = await client.models.list()
     by_provider: dict[str, list[str]] = {}
     for model in page.data:
         assert model.object == "model"
+        # the proxy's extra field: openai's Model does not declare it
         assert model.owned_by == model.provider  # type: ignore[attr-defined]
         by_provider.setdefault(model.owned_by, []).append(model.id)
     assert by_provider == EXPECTED
@@ -66,7 +69,7 @@ async def test_models_retrieve_answers_from_the_routed_provider(  # type: ignore
     assert (trace.provider, trace.model, trace.metadata.status) == (provider, model, "success")
 
 
-async def test_models_retrieve_unknown_is_404(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_models_retrieve_unknown_is_404(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service: ProxyService = await make_proxy(default_provider=None)
     with pytest.raises(openai.NotFoundError, match="claude-nonexistent"):
         await sdk(service).models.retrieve("claude-nonexistent")
@@ -75,7 +78,7 @@ async def test_models_retrieve_unknown_is_404(make_proxy, sdk) -> None:  # type:
     assert trace.metadata.error is not None and trace.metadata.error.type == "model_not_found"
 
 
-async def test_a_failing_provider_is_skipped_and_named(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_a_failing_provider_is_skipped_and_named(make_proxy: MakeProxy, sdk: Sdk) -> None:
     config = Config()
     # Nothing listens on port 9 (discard): the Gemini list cannot be fetched.
     config.upstreams["gemini"] = UpstreamConfig(base_url="http://127.0.0.1:9")
@@ -85,14 +88,17 @@ async def test_a_failing_provider_is_skipped_and_named(make_proxy, sdk) -> None:
     )
     page = await sdk(service).models.list()
     assert {m.owned_by for m in page.data} == {"openai"}
-    skipped = page.model_extra["skipped"]  # type: ignore[index]
+    assert page.model_extra is not None
+    skipped = page.model_extra["skipped"]
     assert [s["provider"] for s in skipped] == ["gemini"]
     (trace,) = await saved_traces(service)
     assert trace.metadata.status == "success"
     assert any(w.startswith("gemini models skipped") for w in trace.metadata.warnings)
 
 
-async def test_mock_stand_ins_are_not_listed_beside_a_real_upstream(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_mock_stand_ins_are_not_listed_beside_a_real_upstream(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     """With a real OpenAI upstream (here a second mock app, not the embedded one), the
     providers that only fall back to the embedded mock are not listed."""
     service: ProxyService = await make_proxy(create_mock_app(delay_ms=0), default_provider=None)

@@ -8,6 +8,7 @@ import json
 import msgspec
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 
 from traceforge_proxy.mock_upstream import (
     COMPLETION,
@@ -24,8 +25,12 @@ from traceforge_shared.config import Config
 from traceforge_shared.store import TraceStore
 from traceforge_shared.trace import chunk_text
 
-USER = [{"role": "user", "content": "What's the weather like in SF?"}]
-WEATHER_TOOL = {
+from .conftest import MakeProxy, Sdk
+
+USER: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "What's the weather like in SF?"}
+]
+WEATHER_TOOL: ChatCompletionToolParam = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -38,7 +43,7 @@ WEATHER_TOOL = {
         },
     },
 }
-STOCK_TOOL = {
+STOCK_TOOL: ChatCompletionToolParam = {
     "type": "function",
     "function": {
         "name": "get_stock_price",
@@ -65,7 +70,7 @@ def _deltas(body: bytes) -> str:
     return "".join(out)
 
 
-async def test_plain_completion_async(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_plain_completion_async(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy()
     client = sdk(service, api_key="sk-test-key-123")
     completion = await client.chat.completions.create(
@@ -99,7 +104,7 @@ async def test_plain_completion_async(make_proxy, sdk) -> None:  # type: ignore[
     assert b"sk-test-key-123" not in service.store.path_for(trace.id).read_bytes()
 
 
-async def test_stream_bytes_reach_client_unchanged(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_stream_bytes_reach_client_unchanged(make_proxy: MakeProxy, sdk: Sdk) -> None:
     """The app receives exactly the upstream's SSE bytes: nothing added (no delta_ms), and the
     usage chunk the proxy asked for on its behalf withheld."""
     service = await make_proxy()
@@ -125,7 +130,7 @@ async def test_stream_bytes_reach_client_unchanged(make_proxy, sdk) -> None:  # 
     assert any("include_usage" in w for w in trace.metadata.warnings)
 
 
-async def test_stream_client_asking_for_usage_gets_it(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_stream_client_asking_for_usage_gets_it(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy()
     client = sdk(service)
     async with client.chat.completions.with_streaming_response.create(
@@ -142,7 +147,7 @@ async def test_stream_client_asking_for_usage_gets_it(make_proxy, sdk) -> None: 
     assert not any("include_usage" in w for w in trace.metadata.warnings)
 
 
-async def test_streaming_text_trace_async(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_streaming_text_trace_async(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy(mock_delay_ms=2)
     client = sdk(service)
     stream = await client.chat.completions.create(
@@ -167,6 +172,7 @@ async def test_streaming_text_trace_async(make_proxy, sdk) -> None:  # type: ign
     assert offsets == sorted(offsets)
     assert trace.chunks[0].delta_ms == trace.chunks[0].offset_ms == meta.first_chunk_latency_ms
     assert meta.stream_duration_ms == pytest.approx(offsets[-1] - offsets[0], abs=0.01)
+    assert meta.stream_duration_ms is not None
     assert meta.stream_duration_ms > 0  # the mock paced the events 2 ms apart
     # The rebuilt response is a chat.completion whose text is the concatenation of deltas.
     assert "".join(chunk_text(c) for c in trace.chunks) == text
@@ -182,7 +188,7 @@ async def test_streaming_text_trace_async(make_proxy, sdk) -> None:  # type: ign
     )
 
 
-async def test_streaming_tool_call_trace(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_streaming_tool_call_trace(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy()
     client = sdk(service)
     arguments = ""
@@ -210,7 +216,7 @@ async def test_streaming_tool_call_trace(make_proxy, sdk) -> None:  # type: igno
     assert trace.metadata.usage is not None and trace.metadata.usage.total_tokens > 0
 
 
-async def test_parallel_tool_calls_trace(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_parallel_tool_calls_trace(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy()
     client = sdk(service)
     async with client.chat.completions.with_streaming_response.create(

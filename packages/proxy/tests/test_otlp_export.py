@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status as ProtoStatus
@@ -20,17 +21,20 @@ from traceforge_proxy.testing import saved_traces
 from traceforge_shared.config import Config
 from traceforge_shared.otel.export_json import parse_otlp_json_line
 
+from .conftest import MakeProxy, Sdk
+
 RUN = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{RUN}-{PARENT}-01"
 EMAIL = "jane.doe@example.com"
-ASK = [{"role": "user", "content": f"Say hello to {EMAIL}"}]
+ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": f"Say hello to {EMAIL}"}]
 
 
 def _value(value: AnyValue) -> Any:
     kind = value.WhichOneof("value")
     if kind == "array_value":
         return [_value(v) for v in value.array_value.values]
+    assert kind is not None
     return getattr(value, kind)
 
 
@@ -141,7 +145,7 @@ async def test_saved_trace_exported_over_otlp_http(  # type: ignore[no-untyped-d
     assert ttfc.sum == pytest.approx(trace.metadata.first_chunk_latency_ms / 1000)
 
 
-async def test_content_capture_exports_redacted_messages(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_content_capture_exports_redacted_messages(make_proxy: MakeProxy, sdk: Sdk) -> None:
     sink = OtlpSink()
     async with sink as url:
         config = Config()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from openai.types.chat import ChatCompletionMessageParam
 
 from traceforge_proxy.providers import adapter_for, native_chat_model
 from traceforge_proxy.routing import RouteChoice, Router, RoutingError
@@ -31,7 +32,9 @@ from traceforge_shared.providers import (
     provider_names,
 )
 
-ASK = [{"role": "user", "content": "Hello, how are you?"}]
+from .conftest import MakeProxy, Sdk
+
+ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello, how are you?"}]
 
 #: One more OpenAI-compatible provider: all it takes is this entry.
 ACME = ProviderSpec(
@@ -272,7 +275,7 @@ async def test_groq_prefix_goes_to_the_groq_upstream_with_its_key(  # type: igno
         assert trace.metadata.request_headers["authorization"] == "[REDACTED]"
 
 
-async def test_groq_without_a_key_streams_from_the_mock(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_groq_without_a_key_streams_from_the_mock(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy(default_provider=None)
     assert (service.upstreams["groq"].base_url or "").endswith("/v1")
     stream = await sdk(service).chat.completions.create(
@@ -285,7 +288,7 @@ async def test_groq_without_a_key_streams_from_the_mock(make_proxy, sdk) -> None
     assert trace.metadata.usage is not None  # usage asked for on the client's behalf
 
 
-async def test_native_route_of_a_new_host(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_native_route_of_a_new_host(make_proxy: MakeProxy, sdk: Sdk) -> None:
     import openai
 
     service = await make_proxy(default_provider=None)

@@ -7,18 +7,23 @@ each provider's real recorded transcripts; expected values below are read off th
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import anthropic
 import openai
 import pytest
 from google import genai
 from google.genai import types as genai_types
+from openai.types.chat import ChatCompletionMessageParam
 
 from traceforge_proxy.runner import ProxyService
 from traceforge_proxy.testing import saved_traces
 
-ASK = [{"role": "user", "content": "Hello, how are you?"}]
+from .conftest import MakeProxy, Sdk
+
+ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello, how are you?"}]
+# ASK, as the anthropic SDK types it (the same list)
+ANTHROPIC_ASK = cast("list[anthropic.types.MessageParam]", ASK)
 WEATHER = {
     "type": "function",
     "function": {
@@ -56,7 +61,8 @@ async def _stream_text(
 ) -> tuple[str, dict[int, dict[str, str]], str | None, Any]:
     """Stream a chat completion; return text, tool calls by index, finish reason, usage.
     ``received`` collects every chunk."""
-    text, calls, finish, usage = "", {}, None, None
+    text, finish, usage = "", None, None
+    calls: dict[int, dict[str, str]] = {}
     stream = await client.chat.completions.create(model=model, messages=ASK, stream=True, **options)
     async for chunk in stream:
         if received is not None:
@@ -124,7 +130,9 @@ async def test_openai_sdk_streams_from_converted_providers(  # type: ignore[no-u
     assert "choices" not in (trace.chunks[0].data or {})
 
 
-async def test_openai_sdk_without_include_usage_gets_no_usage_chunk(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_openai_sdk_without_include_usage_gets_no_usage_chunk(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     service = await make_proxy(default_provider=None)
     _, _, _, usage = await _stream_text(sdk(service), "claude-opus-4-6")
     assert usage is None
@@ -159,7 +167,7 @@ async def test_openai_sdk_tool_call_streams(  # type: ignore[no-untyped-def]
     assert message["tool_calls"][0]["id"] == calls[0]["id"]
 
 
-async def test_openai_sdk_cohere_parallel_tool_calls(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_openai_sdk_cohere_parallel_tool_calls(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy(default_provider=None)
     _, calls, finish, _ = await _stream_text(sdk(service), "command-a-03-2025", tools=[WEATHER])
     assert finish == "tool_calls"
@@ -198,7 +206,7 @@ async def test_openai_sdk_non_streaming_converted(  # type: ignore[no-untyped-de
     assert cost == 0.0 if provider == "ollama" else (cost is not None and cost > 0)
 
 
-async def test_openai_sdk_grok_goes_to_xai_unconverted(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_openai_sdk_grok_goes_to_xai_unconverted(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy(default_provider=None)
     text, _, finish, _ = await _stream_text(sdk(service), "grok-3-mini")
     assert text == "Hello"  # xai/chat-stream-reasoning.sse
@@ -208,7 +216,9 @@ async def test_openai_sdk_grok_goes_to_xai_unconverted(make_proxy, sdk) -> None:
     assert trace.response["choices"][0]["message"]["reasoning_content"]
 
 
-async def test_openai_sdk_grok_tool_call_stream_and_non_streaming(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_openai_sdk_grok_tool_call_stream_and_non_streaming(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     service = await make_proxy(default_provider=None)
     client = sdk(service)
     _, calls, finish, _ = await _stream_text(client, "grok-3-mini", tools=[WEATHER])
@@ -234,8 +244,12 @@ def test_anthropic_sync_sdk_through_a_background_proxy(store) -> None:  # type: 
         client = anthropic.Anthropic(
             base_url=proxy.url.removesuffix("/v1") + "/anthropic", api_key="k", max_retries=0
         )
-        message = client.messages.create(model="claude-opus-4-6", max_tokens=10, messages=ASK)
-        with client.messages.stream(model="claude-opus-4-6", max_tokens=10, messages=ASK) as stream:
+        message = client.messages.create(
+            model="claude-opus-4-6", max_tokens=10, messages=ANTHROPIC_ASK
+        )
+        with client.messages.stream(
+            model="claude-opus-4-6", max_tokens=10, messages=ANTHROPIC_ASK
+        ) as stream:
             streamed = "".join(stream.text_stream)
         client.close()
         assert proxy.drain()
@@ -244,7 +258,7 @@ def test_anthropic_sync_sdk_through_a_background_proxy(store) -> None:  # type: 
     assert [s.provider for s in store.list()] == ["anthropic", "anthropic"]
 
 
-async def test_prefix_and_header_pick_the_provider(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_prefix_and_header_pick_the_provider(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy(default_provider=None)
     client = sdk(service)
     first = await client.chat.completions.create(model="anthropic/my-claude", messages=ASK)
@@ -263,7 +277,7 @@ async def test_prefix_and_header_pick_the_provider(make_proxy, sdk) -> None:  # 
     assert "x-traceforge-provider" not in two.metadata.request_headers
 
 
-async def test_unknown_model_is_a_clear_400_and_recorded(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_model_is_a_clear_400_and_recorded(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy(default_provider=None)
     with pytest.raises(openai.BadRequestError) as caught:
         await sdk(service).chat.completions.create(model="mystery-7b", messages=ASK)
@@ -275,7 +289,7 @@ async def test_unknown_model_is_a_clear_400_and_recorded(make_proxy, sdk) -> Non
     assert trace.metadata.error is not None and trace.metadata.error.type == "unknown_model"
 
 
-async def test_provider_http_errors_map_to_openai_errors(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_provider_http_errors_map_to_openai_errors(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy(default_provider=None)
     client = sdk(service)
     with pytest.raises(openai.APIStatusError) as overloaded:
@@ -292,7 +306,9 @@ async def test_provider_http_errors_map_to_openai_errors(make_proxy, sdk) -> Non
         assert "error" in trace.response  # the OpenAI-shaped error the app got
 
 
-async def test_anthropic_error_mid_stream_reaches_the_openai_client(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_anthropic_error_mid_stream_reaches_the_openai_client(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     service = await make_proxy(default_provider=None)
     received: list[str] = []
 
@@ -314,7 +330,9 @@ async def test_anthropic_error_mid_stream_reaches_the_openai_client(make_proxy, 
     assert trace.response["choices"][0]["message"]["content"] == "".join(received)
 
 
-async def test_unconvertible_request_is_a_400_naming_the_field(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_unconvertible_request_is_a_400_naming_the_field(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     service = await make_proxy(default_provider=None)
     with pytest.raises(openai.BadRequestError):
         await sdk(service).chat.completions.create(
@@ -349,11 +367,11 @@ def _anthropic(service: ProxyService) -> anthropic.AsyncAnthropic:
     )
 
 
-async def test_anthropic_sdk_native_create(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_anthropic_sdk_native_create(make_proxy: MakeProxy) -> None:
     service = await make_proxy(default_provider=None)
     client = _anthropic(service)
     message = await client.messages.create(
-        model="claude-opus-4-6", max_tokens=100, system="Be nice.", messages=ASK
+        model="claude-opus-4-6", max_tokens=100, system="Be nice.", messages=ANTHROPIC_ASK
     )
     await client.close()
     assert message.content[0].text == CLAUDE_TEXT  # type: ignore[union-attr]
@@ -375,11 +393,11 @@ async def test_anthropic_sdk_native_create(make_proxy) -> None:  # type: ignore[
     assert "sk-ant-test" not in str(headers)
 
 
-async def test_anthropic_sdk_native_stream_merges_usage(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_anthropic_sdk_native_stream_merges_usage(make_proxy: MakeProxy) -> None:
     service = await make_proxy(default_provider=None)
     client = _anthropic(service)
     async with client.messages.stream(
-        model="claude-opus-4-6", max_tokens=100, messages=ASK
+        model="claude-opus-4-6", max_tokens=100, messages=ANTHROPIC_ASK
     ) as stream:
         text = "".join([piece async for piece in stream.text_stream])
         final = await stream.get_final_message()
@@ -395,7 +413,7 @@ async def test_anthropic_sdk_native_stream_merges_usage(make_proxy) -> None:  # 
     assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (12, 30)
 
 
-async def test_anthropic_sdk_native_tool_use_stream(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_anthropic_sdk_native_tool_use_stream(make_proxy: MakeProxy) -> None:
     service = await make_proxy(default_provider=None)
     client = _anthropic(service)
     tool = {
@@ -406,13 +424,13 @@ async def test_anthropic_sdk_native_tool_use_stream(make_proxy) -> None:  # type
     async with client.messages.stream(
         model="claude-opus-4-6",
         max_tokens=100,
-        messages=ASK,
+        messages=ANTHROPIC_ASK,
         tools=[tool],  # type: ignore[list-item]
     ) as stream:
         final = await stream.get_final_message()
     await client.close()
     tool_use = [block for block in final.content if block.type == "tool_use"]
-    assert tool_use[0].input == {"location": "Paris"}  # type: ignore[union-attr]
+    assert tool_use[0].input == {"location": "Paris"}
     (trace,) = await saved_traces(service)
     message = trace.response["choices"][0]
     assert message["finish_reason"] == "tool_calls"
@@ -428,7 +446,7 @@ def _genai(service: ProxyService) -> genai.Client:
     )
 
 
-async def test_google_genai_native_generate_content(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_google_genai_native_generate_content(make_proxy: MakeProxy) -> None:
     service = await make_proxy(default_provider=None)
     response = await _genai(service).aio.models.generate_content(
         model="gemini-2.5-flash", contents="How many r's are in strawberry?"
@@ -448,7 +466,7 @@ async def test_google_genai_native_generate_content(make_proxy) -> None:  # type
     assert trace.metadata.request_headers["x-goog-api-key"] == "[REDACTED]"
 
 
-async def test_google_genai_native_stream(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_google_genai_native_stream(make_proxy: MakeProxy) -> None:
     service = await make_proxy(default_provider=None)
     stream = await _genai(service).aio.models.generate_content_stream(
         model="gemini-2.5-flash", contents="How many r's are in strawberry?"
@@ -462,7 +480,7 @@ async def test_google_genai_native_stream(make_proxy) -> None:  # type: ignore[n
     assert usage is not None and usage.prompt_tokens == 9  # the last usageMetadata
 
 
-async def test_ollama_native_ndjson_stream_relayed_byte_for_byte(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_ollama_native_ndjson_stream_relayed_byte_for_byte(make_proxy: MakeProxy) -> None:
     import aiohttp
 
     from traceforge_proxy.mock_upstream import transcript_bytes
@@ -588,7 +606,7 @@ async def test_provider_dying_mid_stream_breaks_the_converted_stream_and_is_reco
     assert trace.response["choices"][0]["message"]["content"] == "Hello"
 
 
-async def test_every_response_names_its_trace(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_every_response_names_its_trace(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy(default_provider=None)
     client = sdk(service)
     raw = await client.chat.completions.with_raw_response.create(
@@ -610,7 +628,7 @@ async def test_every_response_names_its_trace(make_proxy, sdk) -> None:  # type:
     assert [t.id for t in traces] == ids
 
 
-async def test_generic_passthrough_route_and_ollama_generate(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_generic_passthrough_route_and_ollama_generate(make_proxy: MakeProxy) -> None:
     import aiohttp
 
     from traceforge_proxy.mock_upstream import transcript_bytes

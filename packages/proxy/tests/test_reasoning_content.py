@@ -14,12 +14,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from openai.types.chat import ChatCompletionMessageParam
+
 from traceforge_proxy.testing import RecordingUpstream, saved_traces
 from traceforge_shared.config import Config, UpstreamConfig
 from traceforge_shared.views import reasoning_text
 
+from .conftest import MakeProxy, Sdk
+
 DATA = Path(__file__).parent / "data" / "provider-streams"
-ASK = [{"role": "user", "content": "Divide the previous result by 5."}]
+ASK: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "Divide the previous result by 5."}
+]
 SSE = "text/event-stream"
 
 
@@ -50,7 +56,7 @@ def _joined(chunks: list[Any], field: str) -> str:
     )
 
 
-async def test_groq_reasoning_stream_is_kept_in_the_trace(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_groq_reasoning_stream_is_kept_in_the_trace(make_proxy: MakeProxy, sdk: Sdk) -> None:
     recorded = _payloads("groq/chat-stream-reasoning.sse")
     reasoning = "".join(c["choices"][0]["delta"].get("reasoning", "") for c in recorded)
     content = "".join(c["choices"][0]["delta"].get("content", "") for c in recorded)
@@ -67,7 +73,7 @@ async def test_groq_reasoning_stream_is_kept_in_the_trace(make_proxy, sdk) -> No
     assert reasoning_text(trace) == reasoning
 
 
-async def test_anthropic_thinking_stream_round_trip(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_anthropic_thinking_stream_round_trip(make_proxy: MakeProxy, sdk: Sdk) -> None:
     recorded = _payloads("anthropic-messages/stream-thinking.sse")
     deltas = [p["delta"] for p in recorded if p["type"] == "content_block_delta"]
     thinking = "".join(d.get("thinking", "") for d in deltas)
@@ -112,7 +118,7 @@ async def test_anthropic_thinking_stream_round_trip(make_proxy, sdk) -> None:  #
     assert second.native is not None and second.native.request["messages"][1] == sent
 
 
-async def test_anthropic_thinking_answer_carries_signature(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_anthropic_thinking_answer_carries_signature(make_proxy: MakeProxy, sdk: Sdk) -> None:
     recorded = json.loads((DATA / "anthropic-messages/message-thinking.json").read_bytes())
     upstream = RecordingUpstream(json.dumps(recorded).encode(), "application/json")
     async with upstream as url:
@@ -127,7 +133,9 @@ async def test_anthropic_thinking_answer_carries_signature(make_proxy, sdk) -> N
     assert upstream.bodies[0]["thinking"] == {"type": "enabled", "budget_tokens": 2048}
 
 
-async def test_cohere_thinking_stream_and_answer_round_trip(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_cohere_thinking_stream_and_answer_round_trip(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     recorded = _payloads("cohere/chat-stream-thinking.sse")
     items = [p["delta"]["message"]["content"] for p in recorded if p["type"] == "content-delta"]
     thinking = "".join(item.get("thinking", "") for item in items)

@@ -34,6 +34,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from google import genai
 from google.genai import types as genai_types
+from openai.types.chat import ChatCompletionMessageParam
 
 from traceforge_proxy.runner import ProxyService
 from traceforge_proxy.upstream import Upstream
@@ -282,7 +283,7 @@ def _planted(batch: list[dict[str, str]]) -> str:
     return " " + " | ".join(entry["text"] for entry in batch) + " "
 
 
-def _chat_messages(batch: list[dict[str, str]]) -> list[dict[str, Any]]:
+def _chat_messages(batch: list[dict[str, str]]) -> list[ChatCompletionMessageParam]:
     """A conversation holding the batch in user text, tool-call arguments and a tool result."""
     text = _planted(batch)
     arguments = json.dumps({"password": batch[0]["secret"], "notes": text})

@@ -25,6 +25,8 @@ from traceforge_shared.evals.loader import load_test_file
 from traceforge_shared.evals.testcase import Contains, Exact, FinishReason, ToolCall
 from traceforge_shared.trace import Trace
 
+from .conftest import MakeProxy, Sdk
+
 WEATHER = {
     "type": "function",
     "name": "weather",
@@ -43,7 +45,7 @@ async def _responses_trace(make_proxy: Any, sdk: Any, **options: Any) -> Trace:
     return trace
 
 
-async def test_default_field_assertions_read_the_answer(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_default_field_assertions_read_the_answer(make_proxy: MakeProxy, sdk: Sdk) -> None:
     trace = await _responses_trace(
         make_proxy, sdk, input="What is in the file?", instructions="Answer briefly."
     )
@@ -67,10 +69,14 @@ async def test_default_field_assertions_read_the_answer(make_proxy, sdk) -> None
     assert resolve_field(trace, "response.output[0].content[0].text") == "Dummy PDF file"
 
 
-async def test_tool_call_assertions_on_a_streamed_responses_call(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_tool_call_assertions_on_a_streamed_responses_call(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     service = await make_proxy()
     async with sdk(service).responses.stream(
-        model="gpt-4.1-nano", input="Weather in SF?", tools=[WEATHER]
+        model="gpt-4.1-nano",
+        input="Weather in SF?",
+        tools=[WEATHER],  # type: ignore[list-item]  # no "strict": FunctionToolParam requires it, the API does not
     ) as stream:
         final = await stream.get_final_response()
     assert final.output[0].type == "function_call"
@@ -90,7 +96,9 @@ async def test_tool_call_assertions_on_a_streamed_responses_call(make_proxy, sdk
     assert chat_request(trace)["tools"][0]["function"]["name"] == "weather"
 
 
-async def test_a_responses_trace_diffs_against_a_chat_trace(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_a_responses_trace_diffs_against_a_chat_trace(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     service = await make_proxy()
     client = sdk(service)
     await client.chat.completions.create(
@@ -99,7 +107,11 @@ async def test_a_responses_trace_diffs_against_a_chat_trace(make_proxy, sdk) -> 
     await client.responses.create(model="gpt-4.1-nano", input="hi")
     chat, responses = await saved_traces(service, expected=2)
     diff = diff_traces(chat, responses)
-    paths = {entry.path for entry in (*diff.added, *diff.removed, *diff.changed)}
+    paths = (
+        {entry.path for entry in diff.added}
+        | {entry.path for entry in diff.removed}
+        | {entry.path for entry in diff.changed}
+    )
     # compared in the chat view: same messages, the answers' text differs
     assert "response.choices[0].message.content" in paths
     assert not any(p.startswith(("request.messages", "request.input")) for p in paths), paths

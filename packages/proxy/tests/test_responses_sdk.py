@@ -24,6 +24,8 @@ from traceforge_proxy.mock_upstream.replay import transcript_bytes
 from traceforge_proxy.runner import ProxyService
 from traceforge_proxy.testing import saved_traces
 
+from .conftest import MakeProxy, Sdk
+
 EVENT = TypeAdapter(ResponseStreamEvent)
 WEATHER = {
     "type": "function",
@@ -101,7 +103,7 @@ async def test_openai_stream_is_relayed_byte_for_byte(  # type: ignore[no-untype
     assert trace.metadata.usage is not None and trace.metadata.usage.total_tokens > 0
 
 
-async def test_openai_sdk_stream_and_retrieve(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_openai_sdk_stream_and_retrieve(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy()
     client = sdk(service)
     async with client.responses.stream(model="gpt-4.1-nano", input="hi") as stream:
@@ -117,13 +119,14 @@ async def test_openai_sdk_stream_and_retrieve(make_proxy, sdk) -> None:  # type:
     assert second.metadata.status == "success"
 
 
-async def test_openai_sdk_non_streaming(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_openai_sdk_non_streaming(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy()
     response = await sdk(service).responses.create(model="gpt-4.1-nano", input="hi")
     assert response.output_text
     (trace,) = await saved_traces(service)
     assert trace.response["id"] == response.id
     assert trace.metadata.usage is not None
+    assert response.usage is not None
     assert trace.metadata.usage.prompt_tokens == response.usage.input_tokens
 
 
@@ -169,7 +172,9 @@ async def test_converted_stream(  # type: ignore[no-untyped-def]
     assert trace.metadata.total_chunks == len(received)
 
 
-async def test_converted_sdk_stream_helper_and_retrieve_404(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_converted_sdk_stream_helper_and_retrieve_404(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     service = await make_proxy(default_provider=None)
     client = sdk(service)
     async with client.responses.stream(model="claude-opus-4-6", input="Hello") as stream:
@@ -231,20 +236,26 @@ async def test_converted_function_call_stream(  # type: ignore[no-untyped-def]
     assert json.loads(rebuilt[0]["arguments"]) == arguments
 
 
-async def test_function_call_round_trip_to_anthropic(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_function_call_round_trip_to_anthropic(make_proxy: MakeProxy, sdk: Sdk) -> None:
     """The app sends the call and its ``function_call_output`` back, as the Agents SDK
     does: Anthropic gets the ``tool_use`` and its ``tool_result``."""
     service = await make_proxy(default_provider=None)
     client = sdk(service)
     async with client.responses.stream(
-        model="claude-opus-4-6", input="Weather in Paris?", tools=[WEATHER]
+        model="claude-opus-4-6",
+        input="Weather in Paris?",
+        tools=[WEATHER],  # type: ignore[list-item]  # no "strict": FunctionToolParam requires it, the API does not
     ) as stream:
         first = await stream.get_final_response()
     call = next(item for item in first.output if item.type == "function_call")
     history: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
     history += [item.model_dump(exclude_none=True) for item in first.output]
     history.append({"type": "function_call_output", "call_id": call.call_id, "output": "18C"})
-    second = await client.responses.create(model="claude-opus-4-6", input=history, tools=[WEATHER])
+    second = await client.responses.create(
+        model="claude-opus-4-6",
+        input=history,
+        tools=[WEATHER],  # type: ignore[list-item]  # no "strict": FunctionToolParam requires it, the API does not
+    )
     assert second.output_text
     _, trace = await saved_traces(service, expected=2)
     messages = trace.native.request["messages"]  # type: ignore[union-attr]
@@ -262,7 +273,9 @@ async def test_function_call_round_trip_to_anthropic(make_proxy, sdk) -> None:  
     assert "18C" in json.dumps(result["content"])
 
 
-async def test_text_format_json_schema_becomes_response_format(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_text_format_json_schema_becomes_response_format(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     service = await make_proxy(default_provider=None)
     schema = {
         "type": "object",
@@ -304,7 +317,7 @@ async def test_stateful_and_hosted_features_on_a_converted_provider_are_400(  # 
     assert trace.metadata.status == "error" and trace.metadata.status_code == 400
 
 
-async def test_routing_prefix_and_header_route_responses(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_routing_prefix_and_header_route_responses(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await make_proxy(default_provider=None)
     client = sdk(service)
     await client.responses.create(model="anthropic/claude-opus-4-6", input="Hello")
@@ -338,7 +351,7 @@ async def test_secrets_in_a_converted_responses_call_never_reach_disk(  # type: 
     assert secret not in json.dumps(trace.request) + json.dumps(trace.native.request)
 
 
-async def test_provider_error_mid_stream_is_an_error_event(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_provider_error_mid_stream_is_an_error_event(make_proxy: MakeProxy, sdk: Sdk) -> None:
     """Anthropic's in-band ``overloaded_error`` (a real event shape) after two text deltas:
     the app gets the text so far, then an ``error`` event the SDK raises on; the trace is an
     error with the provider's type."""

@@ -25,11 +25,15 @@ from traceforge_proxy.testing import RecordingUpstream, saved_traces
 from traceforge_shared.config import Config
 from traceforge_shared.trace import Usage
 
+from .conftest import MakeProxy, Sdk
+
 STREAMS = Path(__file__).parent / "data" / "provider-streams"
 WEB_SEARCH = STREAMS / "openai-responses" / "stream-web-search.sse"
 
 
-async def test_reasoning_and_cached_tokens_of_a_recorded_stream_are_priced(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_reasoning_and_cached_tokens_of_a_recorded_stream_are_priced(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     async with RecordingUpstream(WEB_SEARCH.read_bytes(), "text/event-stream") as url:
         service = await make_proxy(base_url=f"{url}/v1")
         async with sdk(service).responses.stream(
@@ -58,10 +62,13 @@ async def test_reasoning_and_cached_tokens_of_a_recorded_stream_are_priced(make_
         provider_id="openai",
     )
     assert trace.metadata.cost_usd == pytest.approx(float(price.total_price))
+    assert trace.metadata.cost_usd is not None
     assert trace.metadata.cost_usd < float(uncached.total_price)  # the cache read was priced
 
 
-async def test_converted_answer_usage_carries_reasoning_tokens(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_converted_answer_usage_carries_reasoning_tokens(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     service = await make_proxy()
     async with sdk(service).responses.stream(model="gemini-2.5-flash", input="hi") as stream:
         final = await stream.get_final_response()
@@ -105,7 +112,7 @@ async def test_unsupported_parameter_is_a_400_naming_it(  # type: ignore[no-unty
     assert "unsupported_params: drop" in error["message"]
 
 
-async def test_drop_mode_drops_and_warns_in_the_trace(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_drop_mode_drops_and_warns_in_the_trace(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await _anthropic_proxy(make_proxy, drop=True)
     response = await sdk(service).responses.create(
         model="claude-opus-4-6",
@@ -128,7 +135,7 @@ async def test_drop_mode_drops_and_warns_in_the_trace(make_proxy, sdk) -> None: 
     assert sent["temperature"] == 0.2  # what Anthropic can take still goes
 
 
-async def test_stateful_parameters_stay_a_400_in_drop_mode(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_stateful_parameters_stay_a_400_in_drop_mode(make_proxy: MakeProxy, sdk: Sdk) -> None:
     service = await _anthropic_proxy(make_proxy, drop=True)
     with pytest.raises(openai.BadRequestError) as raised:
         await sdk(service).responses.create(

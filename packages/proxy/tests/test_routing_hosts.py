@@ -12,6 +12,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from traceforge_proxy.plan import ClientRequest, ForwardingPlan, plan_request
 from traceforge_proxy.routing import RouteChoice, Router
@@ -19,9 +20,11 @@ from traceforge_proxy.testing import RecordingUpstream, saved_traces
 from traceforge_proxy.upstream import resolve_upstreams
 from traceforge_shared.config import Config
 
+from .conftest import MakeProxy, Sdk
+
 DATA = Path(__file__).parent / "data" / "provider-streams"
 GROQ_STREAM = (DATA / "groq" / "chat-stream-reasoning.sse").read_bytes()
-USER = [{"role": "user", "content": "What is 1+2?"}]
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What is 1+2?"}]
 
 
 def router_for(env: dict[str, str], upstream: str | None = None) -> Router:
@@ -94,7 +97,7 @@ async def test_tester_cases_reach_the_upstream(make_proxy, sdk, model: str, prov
     assert trace.metadata.first_content_latency_ms == trace.chunks[1].offset_ms
 
 
-async def test_upstream_error_status_is_recorded(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_upstream_error_status_is_recorded(make_proxy: MakeProxy, sdk: Sdk) -> None:
     import openai
 
     body = (DATA / "openai-chat" / "error-401-invalid-api-key.json").read_bytes()
@@ -109,7 +112,7 @@ async def test_upstream_error_status_is_recorded(make_proxy, sdk) -> None:  # ty
     assert trace.metadata.usage is None  # no estimate for an error answer
 
 
-async def test_groq_x_groq_usage_only(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_groq_x_groq_usage_only(make_proxy: MakeProxy, sdk: Sdk) -> None:
     """Derived from the recording: the top-level ``usage`` of the last chunk removed, as Groq
     sends it when not asked for usage (only ``x_groq.usage``)."""
     events = GROQ_STREAM.split(b"\n\n")
@@ -133,7 +136,9 @@ async def test_groq_x_groq_usage_only(make_proxy, sdk) -> None:  # type: ignore[
     assert trace.metadata.cost_usd is not None  # priced at Groq (response model qwen/qwen3-32b)
 
 
-async def test_grok_reasoning_totals_add_up_through_the_proxy(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_grok_reasoning_totals_add_up_through_the_proxy(
+    make_proxy: MakeProxy, sdk: Sdk
+) -> None:
     """The xAI mock replays the real grok-3-mini recording; the trace's completion includes
     the 290 reasoning tokens and its cost is xAI's own bill for the call."""
     service = await make_proxy()

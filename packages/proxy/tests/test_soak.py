@@ -26,6 +26,7 @@ import openai
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from openai.types.chat import ChatCompletionMessageParam
 
 from traceforge_proxy.server import TRACE_ID_HEADER
 from traceforge_proxy.testing import saved_traces, transcript_chunks, upstream_app
@@ -34,7 +35,9 @@ from traceforge_shared.store import TraceStore
 from traceforge_shared.store.files import encode_trace, read_trace_file
 from traceforge_shared.trace import Trace
 
-USER = [{"role": "user", "content": "hi"}]
+from .conftest import MakeProxy, Sdk
+
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 SSE = "text/event-stream; charset=utf-8"
 
 #: The stream an app gets: no usage chunk, ``[DONE]`` last.
@@ -223,7 +226,7 @@ def _check_trace(call: Call, trace: Trace) -> None:
             assert meta.response_headers["retry-after"] == "7"
 
 
-async def test_mixed_faults_under_concurrency(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
+async def test_mixed_faults_under_concurrency(make_proxy: MakeProxy, sdk: Sdk) -> None:
     """60 streaming calls, 20 at a time, each meeting a fault a seeded RNG picked: each gets
     the right answer or error through the SDK and exactly one trace recording what happened."""
     calls = _plan(random.Random(20240611), 60)

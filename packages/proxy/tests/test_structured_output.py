@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]  # no types-jsonschema in the env
 import pytest
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 from pydantic import BaseModel
 
 from traceforge_proxy.mock_upstream.schema_instance import schema_instance
@@ -16,7 +17,11 @@ from traceforge_proxy.providers.anthropic import AnthropicAdapter
 from traceforge_proxy.providers.anthropic_request import RESPONSE_TOOL
 from traceforge_proxy.testing import saved_traces
 
-ASK = [{"role": "user", "content": "Solve 8x + 7 = -23 step by step."}]
+from .conftest import MakeProxy, Sdk
+
+ASK: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "Solve 8x + 7 = -23 step by step."}
+]
 
 
 class Step(BaseModel):
@@ -81,8 +86,8 @@ async def test_claude_with_thinking_uses_output_config(make_proxy, sdk, stream: 
     assert native["thinking"] == {"type": "enabled", "budget_tokens": 2048}
 
 
-async def test_claude_json_object_and_app_tools(make_proxy, sdk) -> None:  # type: ignore[no-untyped-def]
-    tool = {
+async def test_claude_json_object_and_app_tools(make_proxy: MakeProxy, sdk: Sdk) -> None:
+    tool: ChatCompletionToolParam = {
         "type": "function",
         "function": {
             "name": "lookup",

@@ -12,11 +12,14 @@ import ollama
 import pytest
 from google import genai
 from google.genai import types as genai_types
+from openai.types.chat import ChatCompletionMessageParam
 
 from traceforge_proxy.runner import ProxyService
 from traceforge_proxy.testing import saved_traces
 
-ASK = [{"role": "user", "content": "Hello, how are you?"}]
+from .conftest import MakeProxy
+
+ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello, how are you?"}]
 SYSTEM = "Be nice."
 
 
@@ -39,7 +42,7 @@ async def _anthropic_count(base: str) -> int:
     return counted.input_tokens
 
 
-async def test_anthropic_count_tokens(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_anthropic_count_tokens(make_proxy: MakeProxy) -> None:
     service: ProxyService = await make_proxy(default_provider=None)
     proxy, mock = _roots(service)
     count = await _anthropic_count(proxy)
@@ -67,7 +70,7 @@ async def _gemini_count(base: str) -> int | None:
     return counted.total_tokens
 
 
-async def test_google_genai_count_tokens(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_google_genai_count_tokens(make_proxy: MakeProxy) -> None:
     service: ProxyService = await make_proxy(default_provider=None)
     proxy, mock = _roots(service)
     count = await _gemini_count(proxy)
@@ -82,7 +85,7 @@ async def test_google_genai_count_tokens(make_proxy) -> None:  # type: ignore[no
     assert trace.response["totalTokens"] == 8
 
 
-async def test_ollama_show(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_ollama_show(make_proxy: MakeProxy) -> None:
     service: ProxyService = await make_proxy(default_provider=None)
     proxy, mock = _roots(service)
     async with ollama.AsyncClient(host=f"{proxy}/ollama") as client:
@@ -99,7 +102,7 @@ async def test_ollama_show(make_proxy) -> None:  # type: ignore[no-untyped-def]
     assert trace.response["details"]["parameter_size"] == "8.0B"
 
 
-async def test_ollama_show_unknown_model_is_404(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_ollama_show_unknown_model_is_404(make_proxy: MakeProxy) -> None:
     service: ProxyService = await make_proxy(default_provider=None)
     proxy, _ = _roots(service)
     async with ollama.AsyncClient(host=f"{proxy}/ollama") as client:
@@ -110,7 +113,7 @@ async def test_ollama_show_unknown_model_is_404(make_proxy) -> None:  # type: ig
     assert trace.metadata.status == "error" and trace.metadata.status_code == 404
 
 
-async def test_ollama_show_takes_the_deprecated_name_field(make_proxy) -> None:  # type: ignore[no-untyped-def]
+async def test_ollama_show_takes_the_deprecated_name_field(make_proxy: MakeProxy) -> None:
     """litellm posts ``{"name": ...}`` to ``/api/show``; Ollama still accepts it for
     ``model``, so the mock does too (it answered 400 ``model is required``)."""
     service: ProxyService = await make_proxy(default_provider=None)

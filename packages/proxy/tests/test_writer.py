@@ -591,11 +591,11 @@ def test_close_saves_the_held_traces_if_the_store_is_back(spy: SpyStore) -> None
 
 def test_store_faults_are_told_from_faults_of_one_trace() -> None:
     full = sqlite3.OperationalError("database or disk is full")
-    full.sqlite_errorcode = 13  # type: ignore[attr-defined]
+    full.sqlite_errorcode = 13
     readonly = sqlite3.OperationalError("attempt to write a readonly database")
-    readonly.sqlite_errorcode = 8  # type: ignore[attr-defined]
+    readonly.sqlite_errorcode = 8
     no_table = sqlite3.OperationalError("no such table: meta")
-    no_table.sqlite_errorcode = 1  # type: ignore[attr-defined]
+    no_table.sqlite_errorcode = 1
     assert is_store_fault(OSError(errno.ENOSPC, "No space left on device"))
     assert is_store_fault(OSError(errno.EROFS, "Read-only file system"))
     assert is_store_fault(OSError(errno.EACCES, "Permission denied"))

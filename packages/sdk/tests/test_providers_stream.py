@@ -55,8 +55,8 @@ async def serve(app: web.Application) -> AsyncIterator[str]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     server = site._server
-    assert server is not None
-    port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    assert isinstance(server, asyncio.Server)  # what loop.create_server made
+    port = server.sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -193,7 +193,7 @@ def expected_ollama(name: str) -> Expected:
 
 
 def expected_cohere(name: str) -> Expected:
-    text, reasoning, calls, finish, usage = [], [], {}, None, Usage()  # type: ignore[var-annotated]
+    text, reasoning, calls, finish, usage = [], [], {}, None, Usage()
     for event in sse_payloads(name):
         kind = event["type"]
         message = (event.get("delta") or {}).get("message") or {}

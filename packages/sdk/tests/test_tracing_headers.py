@@ -9,6 +9,7 @@ import anthropic
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Span
 
@@ -17,7 +18,9 @@ from traceforge_proxy.runner import BackgroundProxy
 from traceforge_shared.store import TraceStore
 from traceforge_shared.trace import Trace
 
-ASK = [{"role": "user", "content": "What's the weather like in SF?"}]
+ASK: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "What's the weather like in SF?"}
+]
 CLAUDE = "claude-sonnet-4-5"
 
 
@@ -65,12 +68,12 @@ def test_openai_sync_calls_nest_under_the_current_span(
         traceforge.session("user-42", tags=["nightly"], metadata={"feature": "trip"}),
         traceforge.span("plan", kind="agent") as agent,
     ):
-        client.chat.completions.create(model="gpt-4o-mini", messages=ASK)  # type: ignore[arg-type]
+        client.chat.completions.create(model="gpt-4o-mini", messages=ASK)
         with traceforge.span("get_weather", kind="tool") as tool:
             list(
                 client.chat.completions.create(
                     model="gpt-4o-mini",
-                    messages=ASK,  # type: ignore[arg-type]
+                    messages=ASK,
                     stream=True,
                 )
             )
@@ -87,7 +90,7 @@ def test_no_span_no_session_starts_a_run_of_its_own(
     with traceforge.instrument(
         openai.OpenAI(base_url=proxy.url, api_key="sk-test", max_retries=0)
     ) as client:
-        client.chat.completions.create(model="gpt-4o-mini", messages=ASK)  # type: ignore[arg-type]
+        client.chat.completions.create(model="gpt-4o-mini", messages=ASK)
     (trace,) = _saved(proxy, store)
     assert trace.span is not None and trace.span.parent_span_id is None
     assert trace.session_id is None and trace.tags == []
@@ -103,7 +106,7 @@ async def test_async_openai(
         with traceforge.session("user-42"), traceforge.span("plan", kind="agent") as agent:
             stream = await client.chat.completions.create(
                 model="gpt-4o-mini",
-                messages=ASK,  # type: ignore[arg-type]
+                messages=ASK,
                 stream=True,
             )
             assert isinstance(stream, openai.AsyncStream)
@@ -113,7 +116,7 @@ async def test_async_openai(
         with traceforge.span("again") as again:
             await client.with_options(timeout=30).chat.completions.create(
                 model="gpt-4o-mini",
-                messages=ASK,  # type: ignore[arg-type]
+                messages=ASK,
             )
     first, second = _saved(proxy, store)
     _assert_child_of(first, agent)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from dataclasses import FrozenInstanceError
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -168,7 +169,7 @@ def test_config_accepts_upstreams_of_new_providers(tmp_path: Path) -> None:
 
 
 def test_cost_reads_pricing_ids_and_local_providers() -> None:
-    usage = {"prompt_tokens": 1_000_000, "completion_tokens": 1_000_000}
+    usage: dict[str, Any] = {"prompt_tokens": 1_000_000, "completion_tokens": 1_000_000}
     assert cost_usd(make_trace(provider="ollama", model="llama3.2", **usage)) == 0.0
     assert cost_usd(make_trace(provider="openai-compatible", model="gpt-4o-mini", **usage)) is None
     # genai-prices lists this model at groq (USD per million tokens, input + output).

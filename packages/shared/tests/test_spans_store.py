@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from traceforge_shared.spans import Span, SpanProblem
+from traceforge_shared.spans import RunSummary, Span, SpanProblem
 from traceforge_shared.store import (
     AmbiguousRunIdError,
     RunFilter,
@@ -225,7 +225,10 @@ def test_filters_and_paging(store: TraceStore) -> None:
             )
         ]
     )
-    ids = lambda runs: [r.trace_id for r in runs]  # noqa: E731
+
+    def ids(runs: list[RunSummary]) -> list[str]:
+        return [r.trace_id for r in runs]
+
     assert ids(store.spans.list_runs()) == [RUN_C, RUN_B, RUN_A]
     assert ids(store.spans.list_runs(limit=1, offset=1)) == [RUN_B]
     assert ids(store.spans.list_runs(RunFilter(session_id="s-2"))) == [RUN_B]

@@ -650,7 +650,7 @@ def test_list_reflects_files_added_and_removed_by_hand(
     assert ids_of(store.list()) == [first.id]
 
     parses: list[Path] = []
-    real_read = store_module.read_trace_file
+    real_read = read_trace_file  # the function store_module.read_trace_file is
 
     def counting_read(path: Path) -> Trace:
         parses.append(path)
@@ -834,7 +834,7 @@ def test_save_many_indexes_what_it_wrote_before_a_failure(
     store: TraceStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     traces = [make_trace(epoch_s=1_700_000_000 + i) for i in range(3)]
-    real = store_module.write_atomic
+    real = write_atomic  # the function store_module.write_atomic is
 
     def failing(path: Path, data: bytes, *, fsync: bool = True) -> None:
         if path.stem == traces[2].id:

@@ -46,7 +46,9 @@ def sse_payloads(name: str) -> list[Any]:
 
 
 def last_usage(name: str) -> dict[str, Any]:
-    found = [p["usage"] for p in sse_payloads(name) if isinstance(p.get("usage"), dict)]
+    found: list[dict[str, Any]] = [
+        p["usage"] for p in sse_payloads(name) if isinstance(p.get("usage"), dict)
+    ]
     return found[-1]
 
 

@@ -16,6 +16,7 @@ import random
 import re
 import tempfile
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -415,8 +416,8 @@ def test_test_files_load_the_same_as_with_ruamel() -> None:
     texts = [t for t in TEST_DOCUMENTS if re.search(r"^(request|assertions):", t, re.MULTILINE)]
     assert len(texts) > 50
     for text in [*texts, *_generated_test_texts()]:
-        expected = _case_or_error(lambda text=text: _load(path, parse_yaml, text))
-        assert _case_or_error(lambda text=text: load_test_text(text, path)) == expected, text
+        expected = _case_or_error(partial(_load, path, parse_yaml, text))
+        assert _case_or_error(partial(load_test_text, text, path)) == expected, text
 
 
 def test_a_broken_test_file_names_the_same_line(tmp_path: Path) -> None:

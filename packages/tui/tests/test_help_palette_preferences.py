@@ -188,6 +188,7 @@ async def test_test_traffic_is_hidden_by_the_toggle_and_remembered(
         await settle(pilot)
         assert test_call.id not in _table_ids(app)
         assert len(_table_ids(app)) == len(traces)
+        assert app.screen.sub_title is not None
         assert "test traffic hidden" in app.screen.sub_title
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "Show test traffic" in titles

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import openai
 import pytest
@@ -86,6 +86,7 @@ async def test_a_call_in_flight_shows_at_once_then_becomes_its_trace(
         await asyncio.wait_for(held.holding.wait(), 10)
         await wait_until(pilot, lambda: traces.row_count == 1, what="the in-flight row")
         (call_id,) = row_ids(traces)
+        assert call_id is not None
         assert traces.is_live(call_id) and traces.trace_count == 0  # not saved yet
 
         def cell(key: str) -> str:
@@ -110,7 +111,7 @@ async def test_a_call_in_flight_shows_at_once_then_becomes_its_trace(
         so_far = "".join(received)
         await wait_until(
             pilot,
-            lambda: so_far and so_far in static_text(app, "#live-tail"),
+            lambda: bool(so_far) and so_far in static_text(app, "#live-tail"),
             what="the tail",
         )
         assert "Tell me a joke" not in "\n".join(screen_lines(app))  # requests not published
@@ -127,7 +128,9 @@ async def test_a_call_in_flight_shows_at_once_then_becomes_its_trace(
         )
         await pilot.press("enter")  # open the saved trace
         assert isinstance(app.screen, TraceDetailScreen)
-        await wait_until(pilot, lambda: app.screen.trace is not None, what="the trace")
+        await wait_until(
+            pilot, lambda: cast(TraceDetailScreen, app.screen).trace is not None, what="the trace"
+        )
         assert app.screen.trace_id == call_id
         await wait_until(pilot, lambda: bool(app.screen.query("#detail-tabs")), what="tabs")
         await pilot.press("escape")
@@ -252,14 +255,18 @@ async def test_calls_in_flight_follow_the_filter(
         await wait_until(pilot, lambda: service.live.subscribers == 1, what="the list to connect")
         await pilot.press("slash", *"model:~mini", "enter")
         await pilot.press("H")  # hide test traffic: these calls are not test traffic
-        assert app.hide_test_traffic  # type: ignore[attr-defined]
+        assert app.hide_test_traffic
 
         await streaming.start("gpt-4o-mini")
         (mini,) = await live_ids(pilot, traces, 1)
         await streaming.start("gpt-4o")
-        await wait_until(pilot, lambda: len(app.screen.live.calls) == 2, what="the 2nd call")
+        await wait_until(
+            pilot,
+            lambda: len(cast(TraceListScreen, app.screen).live.calls) == 2,
+            what="the 2nd call",
+        )
         await asyncio.wait_for(held.holding.wait(), 10)
-        (full,) = set(app.screen.live.calls) - {mini}
+        (full,) = set(cast(TraceListScreen, app.screen).live.calls) - {mini}
         assert await live_ids(pilot, traces, 1) == {mini}  # gpt-4o is filtered out
         assert str(traces.get_cell(mini, "model")) == "gpt-4o-mini"
         header = "Traces 0/0 · filter: model:~mini · 1 in flight (1 hidden)"

@@ -233,7 +233,7 @@ def test_home_screens(
 
 
 #: A call in flight as the proxy announces it (``traceforge_proxy.live``'s events).
-STARTED = {
+STARTED: dict[str, object] = {
     "id": "0f" * 12,
     "provider": "openai",
     "model": "gpt-4o",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import msgspec
 import pytest
 from rich.text import Text
+from textual.screen import Screen
 from textual.widgets import Static
 
 from traceforge_shared.store import TraceStore
@@ -297,7 +299,8 @@ async def test_marks_and_diff(store: TraceStore, traces: dict[str, Trace]) -> No
             assert "The diff view is not available yet" in notifications(app)
             assert isinstance(app.screen, TraceListScreen)
         else:
-            assert isinstance(app.screen, diff)  # comparing ANTHROPIC with OLLAMA
+            # comparing ANTHROPIC with OLLAMA (screen_class returns the screen's class)
+            assert isinstance(app.screen, cast("type[Screen[Any]]", diff))
 
 
 async def test_empty_store(store: TraceStore) -> None:

@@ -11,12 +11,12 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import anyio
 import msgspec
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Message
 
 from traceforge_shared.store import TraceStore
 from traceforge_shared.testing import make_trace
@@ -187,7 +187,7 @@ def test_a_failing_send_ends_the_stream_cleanly(store: TraceStore) -> None:
     """ASGI 2.4 servers raise ``OSError`` from ``send`` once the client is gone."""
     app = create_app(store)
     feed = getattr(app.state, events.FEED_STATE_KEY)
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
     scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.4"},
@@ -203,11 +203,11 @@ def test_a_failing_send_ends_the_stream_cleanly(store: TraceStore) -> None:
         "server": ("testserver", 80),
     }
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         await anyio.sleep_forever()
         raise AssertionError  # pragma: no cover
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if len(sent) == 3:  # start, ": connected", one keep-alive: then the client is gone
             raise OSError("connection lost")
         sent.append(message)

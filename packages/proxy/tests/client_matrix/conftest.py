@@ -184,7 +184,9 @@ class Matrix:
     @property
     def mock_root(self) -> str:
         """``http://127.0.0.1:PORT`` of the mock upstream (no path)."""
-        return self.service.upstreams["anthropic"].base_url.removesuffix("/anthropic")
+        base_url = self.service.upstreams["anthropic"].base_url
+        assert base_url is not None
+        return base_url.removesuffix("/anthropic")
 
     def root(self, direct: bool) -> str:
         """The mock's root when ``direct``, else the proxy's."""

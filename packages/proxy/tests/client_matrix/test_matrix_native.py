@@ -18,7 +18,7 @@ import pytest
 from google import genai
 from google.genai import types as genai_types
 
-ASK = [{"role": "user", "content": "Hello, how are you?"}]
+ASK: list[anthropic.types.MessageParam] = [{"role": "user", "content": "Hello, how are you?"}]
 
 
 # -- anthropic ------------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ async def test_anthropic_count_tokens(matrix, transcripts) -> None:  # type: ign
     counts = []
     for direct in (True, False):
         client = _anthropic(matrix, direct)
-        counted = await client.messages.count_tokens(model="claude-opus-4-6", messages=ASK)  # type: ignore[arg-type]
+        counted = await client.messages.count_tokens(model="claude-opus-4-6", messages=ASK)
         await client.close()
         counts.append(counted.input_tokens)
     # The mock estimates the count (no recording): the proxied answer must be the mock's.
@@ -187,7 +187,7 @@ async def test_cohere_chat(matrix, transcripts) -> None:  # type: ignore[no-unty
     results = []
     for direct in (True, False):
         async with _cohere(matrix, direct) as client:
-            response = await client.chat(model="command-a-03-2025", messages=ASK)  # type: ignore[arg-type]
+            response = await client.chat(model="command-a-03-2025", messages=ASK)
         results.append(response.model_dump())
     assert results[1] == results[0]
     expected = transcripts.cohere_usage("cohere/chat.json")
@@ -201,10 +201,10 @@ async def test_cohere_chat_stream(matrix, transcripts) -> None:  # type: ignore[
         async with _cohere(matrix, direct) as client:
             async for event in client.chat_stream(
                 model="command-a-03-2025",
-                messages=ASK,  # type: ignore[arg-type]
+                messages=ASK,
             ):
                 if event.type == "content-delta":
-                    text += event.delta.message.content.text  # type: ignore[union-attr]
+                    text += event.delta.message.content.text
                 elif event.type == "message-end":
                     ends.append(event.model_dump())
         results.append((text, ends))

@@ -9,11 +9,12 @@ from typing import Any
 import openai
 import pydantic
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from traceforge_proxy.mock_upstream import COMPLETION, choose_stream
 from traceforge_proxy.mock_upstream.openai_responses import RESPONSE, choose_responses_stream
 
-ASK = [{"role": "user", "content": "Hello, how are you?"}]
+ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello, how are you?"}]
 WEATHER = {
     "type": "function",
     "function": {
@@ -38,7 +39,8 @@ async def _chat_stream(client: openai.AsyncOpenAI, **options: Any) -> dict[str, 
     stream = await client.chat.completions.create(
         messages=ASK, stream=True, stream_options={"include_usage": True}, **options
     )
-    text, finish, usage, calls = "", None, None, {}
+    text, finish, usage = "", None, None
+    calls: dict[int, dict[str, str]] = {}
     async for chunk in stream:
         usage = chunk.usage.model_dump() if chunk.usage else usage
         for choice in chunk.choices:
@@ -141,7 +143,7 @@ async def test_embeddings(matrix, transcripts) -> None:  # type: ignore[no-untyp
             made = await client.embeddings.create(
                 model="text-embedding-3-small",
                 input=["Hello", "world"],
-                encoding_format=encoding,  # type: ignore[arg-type]
+                encoding_format=encoding,
             )
             results.append((encoding, [d.embedding for d in made.data], made.usage.prompt_tokens))
         await client.close()
