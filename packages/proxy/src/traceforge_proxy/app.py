@@ -35,6 +35,7 @@ from traceforge_proxy.hooks import Addons
 from traceforge_proxy.routing import Router
 from traceforge_proxy.server import (
     ADDED_HEADERS_KEY,
+    HANDLER_KEY,
     SESSION_KEY,
     TRACE_ID_HEADER,
     TRACE_ID_KEY,
@@ -88,6 +89,7 @@ def create_proxy_app(
         upstreams, Router(full, upstreams=upstreams), hooks, proxy_config, sender
     )
     app = web.Application(client_max_size=64 * 1024 * 1024)
+    app[HANDLER_KEY] = handler
 
     async def session_ctx(app: web.Application):  # type: ignore[no-untyped-def]
         connector: aiohttp.BaseConnector = (

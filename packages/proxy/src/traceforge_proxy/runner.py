@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -25,6 +26,7 @@ from traceforge_proxy.live import LiveCalls
 from traceforge_proxy.mock_upstream import create_mock_app
 from traceforge_proxy.modes import CassetteOptions
 from traceforge_proxy.otlp_export import otlp_export_addon
+from traceforge_proxy.server import HANDLER_KEY, ProxyHandler
 from traceforge_proxy.transport import UpstreamSender
 from traceforge_proxy.upstream import MOCK_PREFIXES, Upstream, resolve_upstreams
 from traceforge_proxy.writer import TraceWriter
@@ -195,6 +197,7 @@ class ProxyService:
         self.mock_delay_ms = mock_delay_ms
         self.upstream_app = upstream_app
         self._runners: list[web.AppRunner] = []
+        self._handler: ProxyHandler | None = None
         self.url = ""
         self.port = 0
 
@@ -237,6 +240,7 @@ class ProxyService:
             sender=self.cassette if self.cassette is not None else self.sender,
             offline=offline,
         )
+        self._handler = app[HANDLER_KEY]
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         proxy = self.config.proxy
@@ -250,6 +254,13 @@ class ProxyService:
     def upstream(self) -> Upstream:
         """The OpenAI upstream."""
         return self.upstreams["openai"]
+
+    @property
+    def calls_in_flight(self) -> int:
+        """Calls received and not yet handed to the writer (0 before :meth:`start`). A
+        client can have read a whole answer a moment before its call is handed over."""
+        handler = self._handler
+        return 0 if handler is None else handler.calls_in_flight
 
     async def _serve_upstream(self, app: web.Application) -> str:
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -295,8 +306,15 @@ class BackgroundProxy:
         return self
 
     def drain(self, timeout: float = 30.0) -> bool:
-        """Wait until every trace recorded so far is saved."""
-        return self.service.writer.drain(timeout)
+        """Wait until every call received so far has ended and its trace is saved (the
+        proxy runs in another thread: a client may have read its whole answer before the
+        call was handed to the writer); ``False`` after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.service.calls_in_flight:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
+        return self.service.writer.drain(max(0.0, deadline - time.monotonic()))
 
     def stop(self) -> None:
         """Stop the service and the thread."""

@@ -119,6 +119,9 @@ class ProxyHandler:
         self.router = router
         self.addons = addons
         self.config = config
+        #: Calls whose ``response`` / ``error`` hook has not run yet (a call counts from
+        #: the request's arrival until its trace is handed to the writer).
+        self.calls_in_flight = 0
         self.models = ModelsLister(self.upstreams, router)
         self.timeout = aiohttp.ClientTimeout(
             total=None,
@@ -130,6 +133,13 @@ class ProxyHandler:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """``/v1/{tail}`` (chat completions routed by model; the rest to OpenAI),
         ``/{provider}/{tail}`` and ``/passthrough/{provider}/{tail}`` (relayed as is)."""
+        self.calls_in_flight += 1
+        try:
+            return await self._handle(request)
+        finally:
+            self.calls_in_flight -= 1
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter_ns()
         timestamp = utc_timestamp()
         body = await request.read()
@@ -384,3 +394,7 @@ class ProxyHandler:
     def _chunks(self, exchange: Exchange, stored: int) -> None:
         for index in range(stored, exchange.chunks_stored):
             self.addons.chunk(exchange, exchange.stored_chunk(index))
+
+
+#: The app's :class:`ProxyHandler` (its ``calls_in_flight``, for draining).
+HANDLER_KEY: web.AppKey[ProxyHandler] = web.AppKey("handler", ProxyHandler)

@@ -37,7 +37,12 @@ def make_exchange(
 
 
 async def saved_traces(service: ProxyService, expected: int = 1) -> list[Trace]:
-    """Wait for the writer, then return every trace in the store, oldest first."""
+    """Wait for the calls in flight to end and the writer to save them, then return every
+    trace in the store, oldest first."""
+    for _ in range(5_000):  # 10 s: a stream's last bytes go out before its call ends
+        if not service.calls_in_flight:
+            break
+        await asyncio.sleep(0.002)
     assert await asyncio.to_thread(service.writer.drain, 10.0)
     summaries = service.store.list(limit=None)
     assert len(summaries) == expected, [s.status for s in summaries]
