@@ -86,7 +86,7 @@ log = logging.getLogger("traceforge.proxy")
 #: Seconds to wait for a new writer process to say it is ready.
 READY_TIMEOUT_S = 60.0
 #: The writer process's niceness: on a core shared with the proxy, the proxy's event loop
-#: runs first. Its saving threads are besides ``SCHED_IDLE`` (:func:`_idle_priority`).
+#: runs first. Its saving threads also run under ``SCHED_IDLE`` (:func:`_idle_priority`).
 WRITER_NICE = 10
 #: Environment variable: ``normal`` keeps the saving threads at :data:`WRITER_NICE` instead
 #: of ``SCHED_IDLE`` (for comparisons; Linux only either way).
