@@ -394,7 +394,13 @@ async def test_the_writer_saves_at_idle_priority_and_reads_at_normal(
         assert await asyncio.to_thread(writer.drain, WAIT_S)
         assert writer.pid is not None
         policies = _policies(writer.pid)
+        nices = [
+            os.getpriority(os.PRIO_PROCESS, int(t)) for t in os.listdir(f"/proc/{writer.pid}/task")
+        ]
     assert len(policies) >= 2  # the reader, the main thread, the saving thread
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert sorted(nices).count(own) == 1  # the reader, at the proxy's priority
+    assert all(n > own for n in nices if n != own)  # the rest niced
     if setting == "normal":
         assert set(policies) == {os.SCHED_OTHER}
     else:

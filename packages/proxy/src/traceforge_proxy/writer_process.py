@@ -24,8 +24,9 @@ do), and the proxy decodes it only while one listens (an addon with a ``subscrib
 of 0, the live feed without subscribers, does not): decoding a whole 200-chunk trace costs
 ~0.5 ms of the proxy's GIL, its head a few µs.
 
-Scheduling: the writer process runs at niceness :data:`WRITER_NICE`, and every thread but
-the one reading the pipe under Linux's ``SCHED_IDLE`` (:func:`_idle_priority`): the proxy
+Scheduling: the thread reading the pipe runs at the proxy's own priority (it only copies
+the bytes out, so the pipe never stays full); every other thread runs at niceness
+:data:`WRITER_NICE` and under Linux's ``SCHED_IDLE`` (:func:`_idle_priority`): the proxy
 preempts the saving work as soon as it has something to do.
 
 Crash safety: the proxy keeps every call it handed over until the writer says it is done
@@ -34,7 +35,7 @@ notices the closed pipe, starts a new one and sends it again every call not done
 saved twice is the same file, rewritten). If the proxy dies, the writer reads the end of its
 stdin, saves what it received and exits: a SIGKILL of the proxy loses only the calls still
 in flight in the proxy and those queued in its sender thread (only while the pipe's 1 MiB
-is full: the writer's reader thread, at normal priority, keeps draining it).
+is full: the writer's reader thread keeps draining it).
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ import itertools
 import logging
 import os
 import queue
-import select
 import signal
 import subprocess
 import sys
@@ -137,17 +137,23 @@ def _write_some(fd: int, data: bytes | memoryview) -> int:
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    """Write all of ``data`` to the non-blocking ``fd``, waiting for room as needed.
+    """Write all of ``data`` to ``fd`` (non-blocking for the event loop), in blocking mode
+    for the time of the write: one system call for a whole frame, the GIL released once
+    (writing what fits, waiting for room and writing again held and released it per piece,
+    and the event loop paid for each). Call it holding the write lock, so the loop never
+    sees the pipe blocking.
 
     Raises:
         OSError: the pipe is closed (the writer process exited).
     """
     view = memoryview(data)
-    while view:
-        written = _write_some(fd, view)
-        if written == 0:
-            select.select([], [fd], [fd])
-        view = view[written:]
+    os.set_blocking(fd, True)
+    try:
+        while view:  # a signal can cut a blocking write short
+            view = view[os.write(fd, view) :]
+    finally:
+        with contextlib.suppress(OSError):
+            os.set_blocking(fd, False)
 
 
 def _health(state: HealthState) -> StorageHealth:
@@ -599,8 +605,6 @@ def main() -> int:
     source = sys.stdin.buffer
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the replies
-    with contextlib.suppress(OSError, AttributeError):
-        os.nice(int(os.environ.get("TRACEFORGE_WRITER_NICE", WRITER_NICE)))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the proxy's: it closes us
     first = read_frame(source)
     if first is None:
@@ -613,13 +617,17 @@ def main() -> int:
         print("traceforge writer: expected a start message", file=sys.stderr)
         return 2
     home = Path(start.home)
-    # The reader drains the pipe into memory at once (what the proxy handed over survives
-    # the proxy's death); every other thread (saving, export) runs idle once built.
+    # The reader, at the proxy's own priority, drains the pipe into memory at once: what
+    # the proxy handed over survives its death, and the proxy never waits on a full pipe
+    # (a copy of the bytes is all it does). Every other thread is niced (Linux: per thread,
+    # so after the reader started) and, once built, runs idle.
     handoff: queue.SimpleQueue[TraceWriter] = queue.SimpleQueue()
     reader = threading.Thread(
         target=_read_calls, args=(source, handoff), name="trace-reader", daemon=True
     )
     reader.start()
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(int(os.environ.get("TRACEFORGE_WRITER_NICE", WRITER_NICE)))
     replies = _Replies(out, start.send_traces, start.head_only)
     addons, export = _addons(start.config, home, replies)
     writer = TraceWriter(
