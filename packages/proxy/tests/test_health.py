@@ -4,24 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
-
-from traceforge_proxy.runner import ProxyService
-
-
-async def _health(service: ProxyService) -> dict[str, Any]:
-    url = service.url.removesuffix("/v1") + "/healthz"
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
-        assert response.status == 200
-        body: dict[str, Any] = await response.json()
-        return body
+from traceforge_proxy.testing import get_health
 
 
 async def test_upstream_passwords_and_url_keys_are_not_shown(make_proxy: Any) -> None:
     # A password in --upstream (basic auth to a company gateway) and a key in the query.
     secret_url = "https://bob:hunter2-gateway-pass@llm.internal:8443/v1?api-key=sk-live-12345678"
     service = await make_proxy(base_url=secret_url)
-    body = await _health(service)
+    body = await get_health(service)
     text = str(body)
     assert "hunter2-gateway-pass" not in text
     assert "sk-live-12345678" not in text
@@ -32,6 +22,6 @@ async def test_upstream_passwords_and_url_keys_are_not_shown(make_proxy: Any) ->
 
 async def test_plain_upstreams_are_shown_as_they_are(make_proxy: Any) -> None:
     service = await make_proxy()  # the embedded mock
-    body = await _health(service)
+    body = await get_health(service)
     assert body["upstream"].startswith("http://127.0.0.1:")
     assert "[REDACTED]" not in str(body)

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
@@ -28,6 +27,7 @@ from openai.types.chat import ChatCompletionMessageParam
 import traceforge_shared.store as store_module
 from traceforge_proxy.runner import ProxyService
 from traceforge_proxy.server import TRACE_ID_HEADER
+from traceforge_proxy.testing import get_health
 from traceforge_shared.store import TraceStore
 from traceforge_shared.testing import make_trace
 
@@ -60,14 +60,6 @@ async def _call(client: openai.AsyncOpenAI) -> str:
     return raw.headers[TRACE_ID_HEADER]
 
 
-async def _health(service: ProxyService) -> dict[str, Any]:
-    url = service.url.removesuffix("/v1") + "/healthz"
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
-        assert response.status == 200  # degraded is still 200: the proxy proxies
-        body: dict[str, Any] = await response.json()
-        return body
-
-
 async def _drain(service: ProxyService) -> None:
     assert await asyncio.to_thread(service.writer.drain, WAIT_S)
 
@@ -91,12 +83,12 @@ async def test_a_full_or_read_only_disk_holds_traces_and_every_one_lands_once_it
     client = sdk(service)
     changes: list[str] = []
     service.writer.on_health_change = lambda health: changes.append(health.status)
-    assert (await _health(service))["status"] == "ok"
+    assert (await get_health(service))["status"] == "ok"
 
     disk = BrokenDisk(monkeypatch, code)
     held = [await _call(client) for _ in range(4)]  # every call is answered
     await _drain(service)
-    health = await _health(service)
+    health = await get_health(service)
     assert health["status"] == "degraded"
     assert health["unsaved_traces"] == 4
     assert health["dropped_traces"] == 0
@@ -109,7 +101,7 @@ async def test_a_full_or_read_only_disk_holds_traces_and_every_one_lands_once_it
     await _drain(service)
     assert _on_disk(store) == sorted([*held, last])
     assert [s.id for s in TraceStore(store.home).list(limit=None)] == [last, *reversed(held)]
-    health = await _health(service)
+    health = await get_health(service)
     assert (health["status"], health["unsaved_traces"], health["store_error"]) == ("ok", 0, None)
     assert changes == ["degraded", "ok"]
     assert service.writer.failures == 0
@@ -124,11 +116,11 @@ async def test_held_traces_are_retried_on_a_timer(
     disk = BrokenDisk(monkeypatch, errno.ENOSPC)
     held = [await _call(client) for _ in range(3)]
     await _drain(service)
-    assert (await _health(service))["unsaved_traces"] == 3
+    assert (await get_health(service))["unsaved_traces"] == 3
     disk.fix()  # no new call: the writer's timer retries
     await _until(lambda: service.writer.storage_health().unsaved_traces == 0)
     assert _on_disk(store) == sorted(held)
-    assert (await _health(service))["status"] == "ok"
+    assert (await get_health(service))["status"] == "ok"
 
 
 async def test_a_full_unsaved_queue_drops_the_oldest_and_counts_them(
@@ -143,13 +135,13 @@ async def test_a_full_unsaved_queue_drops_the_oldest_and_counts_them(
     service.writer.max_unsaved_bytes = int(one * 2.5)  # room for two of these traces
     ids = [first] + [await _call(client) for _ in range(4)]
     await _drain(service)
-    health = await _health(service)
+    health = await get_health(service)
     assert (health["unsaved_traces"], health["dropped_traces"]) == (2, 3)
     disk.fix()
     service.writer.retry_interval_s = 0.02
     await _until(lambda: service.writer.storage_health().unsaved_traces == 0)
     assert _on_disk(store) == sorted(ids[-2:])  # the newest two survived
-    health = await _health(service)
+    health = await get_health(service)
     assert (health["status"], health["dropped_traces"]) == ("ok", 3)
 
 
@@ -167,7 +159,7 @@ async def test_a_real_read_only_traces_directory(
         client = sdk(service)
         held = await _call(client)
         await _drain(service)
-        health = await _health(service)
+        health = await get_health(service)
         assert (health["status"], health["unsaved_traces"]) == ("degraded", 1)
     finally:
         store.traces_dir.chmod(0o700)
@@ -206,7 +198,7 @@ async def test_a_corrupt_index_at_start_is_moved_aside_and_rebuilt(
     new = [await _call(sdk(service)) for _ in range(3)]
     await _drain(service)
     assert service.writer.failures == 0
-    assert (await _health(service))["status"] == "ok"
+    assert (await get_health(service))["status"] == "ok"
 
     listed = {s.id for s in TraceStore(store.home).list(limit=None)}
     assert listed == {*old, *new}

@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import anthropic
 import msgspec
 import openai
@@ -28,6 +27,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from traceforge_proxy.runner import ProxyService, writer_mode
 from traceforge_proxy.server import TRACE_ID_HEADER
+from traceforge_proxy.testing import get_health
 from traceforge_proxy.upstream import Upstream
 from traceforge_proxy.writer_process import ProcessTraceWriter
 from traceforge_shared.config import Config
@@ -241,14 +241,6 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-async def _health(service: ProxyService) -> dict[str, Any]:
-    url = service.url.removesuffix("/v1") + "/healthz"
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
-        assert response.status == 200
-        body: dict[str, Any] = await response.json()
-        return body
-
-
 def _fill(path: Path) -> None:
     """Write zeros until the file system is full."""
     with path.open("wb") as out, contextlib.suppress(OSError):
@@ -269,17 +261,17 @@ async def test_a_full_disk_degrades_healthz_and_the_traces_land_once_it_clears(
         _fill(filler)
         held = [await _stream(client) for _ in range(3)]  # the proxy keeps proxying
         assert await asyncio.to_thread(service.writer.drain, WAIT_S)
-        health = await _health(service)
+        health = await get_health(service)
         assert health["status"] == "degraded" and health["unsaved_traces"] >= 1
         assert health["store_error"]
         filler.unlink()
         after = await _stream(client)  # a new save retries the held ones first
         assert await asyncio.to_thread(service.writer.drain, WAIT_S)
         for _ in range(200):
-            if (await _health(service))["status"] == "ok":
+            if (await get_health(service))["status"] == "ok":
                 break
             await asyncio.sleep(0.05)
-        health = await _health(service)
+        health = await get_health(service)
         assert health["status"] == "ok" and health["unsaved_traces"] == 0
         assert health["dropped_traces"] == 0
         await client.close()

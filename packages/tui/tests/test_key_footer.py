@@ -210,13 +210,23 @@ class _Keys(Screen[None]):
         return None if action == "other" and not self.other_allowed else True
 
 
-class _KeysApp(App[None]):
+class _ScreenApp(App[None]):
+    """An app showing one screen (made at mount)."""
+
+    def __init__(self, screen: type[Screen[None]]) -> None:
+        super().__init__()
+        self._screen = screen
+
     def on_mount(self) -> None:
-        self.push_screen(_Keys())
+        self.push_screen(self._screen())
+
+
+class _NoPaletteApp(_ScreenApp):
+    ENABLE_COMMAND_PALETTE = False
 
 
 async def test_one_key_per_action_and_hover_highlights_it() -> None:
-    app = _KeysApp()
+    app = _ScreenApp(_Keys)
     async with app.run_test(size=(60, 5)) as pilot:
         await pilot.pause()
         screen = app.screen
@@ -242,7 +252,7 @@ async def test_one_key_per_action_and_hover_highlights_it() -> None:
 
 
 async def test_a_binding_update_repaints_the_changed_key() -> None:
-    app = _KeysApp()
+    app = _ScreenApp(_Keys)
     async with app.run_test(size=(60, 5)) as pilot:
         await pilot.pause()
         screen = app.screen
@@ -280,15 +290,8 @@ class _Crowded(Screen[None]):
         """Nothing."""
 
 
-class _CrowdedApp(App[None]):
-    ENABLE_COMMAND_PALETTE = False
-
-    def on_mount(self) -> None:
-        self.push_screen(_Crowded())
-
-
 async def test_when_keys_are_left_out_the_way_back_stays() -> None:
-    app = _CrowdedApp()
+    app = _NoPaletteApp(_Crowded)
     async with app.run_test(size=(40, 5)) as pilot:
         await pilot.pause()
         line = footer_of(app.screen).plain

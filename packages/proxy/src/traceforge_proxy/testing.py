@@ -7,6 +7,7 @@ import asyncio
 import json
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiohttp.typedefs import Handler
@@ -47,6 +48,16 @@ async def saved_traces(service: ProxyService, expected: int = 1) -> list[Trace]:
     summaries = service.store.list(limit=None)
     assert len(summaries) == expected, [s.status for s in summaries]
     return [service.store.get(s.id) for s in reversed(summaries)]
+
+
+async def get_health(service: ProxyService) -> dict[str, Any]:
+    """The proxy's ``GET /healthz`` answer as JSON, asserted to be HTTP 200 (a degraded
+    store is still 200: the proxy proxies)."""
+    url = service.url.removesuffix("/v1") + "/healthz"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert response.status == 200
+        body: dict[str, Any] = await response.json()
+        return body
 
 
 def transcript_chunks(name: str = TEXT_STREAM, *, include_usage: bool = False) -> list[bytes]:

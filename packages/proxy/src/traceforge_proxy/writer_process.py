@@ -73,6 +73,7 @@ from traceforge_proxy.writer_protocol import (
     frame,
     from_writer,
     read_frame,
+    read_messages,
     to_writer,
     write_frame,
 )
@@ -418,12 +419,7 @@ class ProcessTraceWriter:
         source = process.stdout
         assert source is not None
         listeners = [a for a in self.addons.addons if callable(getattr(a, "saved", None))]
-        while (data := read_frame(source)) is not None:
-            try:
-                message = from_writer.decode(data)
-            except msgspec.DecodeError:
-                log.exception("unreadable message from the trace writer process")
-                continue
+        for message in read_messages(source, from_writer, "the trace writer process"):
             if isinstance(message, Saved):
                 # Decoded only while a hook listens (the live feed: while it has subscribers):
                 # a 200-chunk trace costs ~0.5 ms of the proxy's GIL, 99% of it the chunks.
@@ -677,12 +673,7 @@ def _read_calls(source: IO[bytes], handoff: queue.SimpleQueue[TraceWriter]) -> N
     stdin."""
     writer: TraceWriter | None = None
     seen: set[int] = set()
-    while (data := read_frame(source)) is not None:
-        try:
-            message = to_writer.decode(data)
-        except msgspec.DecodeError:
-            log.exception("unreadable message from the proxy; skipped")
-            continue
+    for message in read_messages(source, to_writer, "the proxy"):
         if isinstance(message, Close):
             return
         if isinstance(message, Submit) and message.seq not in seen:

@@ -12,8 +12,10 @@ per batch (the calls saved, held or dropped: no longer the proxy's to re-send), 
 
 from __future__ import annotations
 
+import logging
 import struct
-from typing import IO
+from collections.abc import Iterator
+from typing import IO, TypeVar
 
 import msgspec
 
@@ -29,8 +31,12 @@ __all__ = [
     "Start",
     "Submit",
     "read_frame",
+    "read_messages",
     "write_frame",
 ]
+
+log = logging.getLogger("traceforge.proxy")
+_M = TypeVar("_M")
 
 _LENGTH = struct.Struct("<I")
 
@@ -134,3 +140,18 @@ def read_frame(source: IO[bytes]) -> bytes | None:
     if len(body) < size:
         return None
     return body
+
+
+def read_messages(
+    source: IO[bytes], decoder: msgspec.msgpack.Decoder[_M], sender: str
+) -> Iterator[_M]:
+    """Each message framed on ``source`` (:func:`read_frame`) until the pipe's end, decoded
+    with ``decoder`` (:data:`to_writer` or :data:`from_writer`); one that does not decode is
+    logged as unreadable, naming ``sender``, and skipped."""
+    while (data := read_frame(source)) is not None:
+        try:
+            message = decoder.decode(data)
+        except msgspec.DecodeError:
+            log.exception("unreadable message from %s; skipped", sender)
+            continue
+        yield message
