@@ -25,6 +25,7 @@ The handler (:class:`~traceforge_proxy.server.ProxyHandler`) does the forwarding
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import aiohttp
@@ -41,8 +42,14 @@ from traceforge_proxy.server import (
     TRACE_ID_KEY,
     ProxyHandler,
 )
-from traceforge_proxy.transport import OfflineConnector, UpstreamSender
+from traceforge_proxy.transport import (
+    LiveSender,
+    OfflineConnector,
+    PooledSender,
+    UpstreamSender,
+)
 from traceforge_proxy.upstream import Upstream
+from traceforge_proxy.upstream_pool import UpstreamPool
 from traceforge_shared.config import PROVIDERS, Config, ProxyConfig
 from traceforge_shared.redact.urls import safe_url
 
@@ -73,8 +80,11 @@ def create_proxy_app(
         offline: the app's session never connects (:class:`~traceforge_proxy.transport.
             OfflineConnector`): replaying a cassette with no network.
 
-    The app owns one ``ClientSession`` (pool of ``proxy.max_connections`` upstream
-    connections), closed with the app.
+    The app owns one :class:`~traceforge_proxy.upstream_pool.UpstreamPool` (kept-alive
+    upstream connections, at most ``proxy.max_connections`` requests in flight) that sends
+    the calls, and one ``ClientSession`` for what the pool leaves to aiohttp, both closed with
+    the app. ``TRACEFORGE_UPSTREAM_CLIENT=aiohttp`` sends everything with the session (the
+    client before the pool; kept for comparison and as a way out).
     """
     full = config if isinstance(config, Config) else Config()
     proxy_config = config if isinstance(config, ProxyConfig) else full.proxy
@@ -85,6 +95,13 @@ def create_proxy_app(
         table[upstreams.provider] = upstreams
         upstreams = table
     hooks = addons if isinstance(addons, Addons) else Addons([addons])
+    pool: UpstreamPool | None = None
+    if sender is None:
+        if offline or os.environ.get("TRACEFORGE_UPSTREAM_CLIENT", "").lower() == "aiohttp":
+            sender = LiveSender()
+        else:
+            pool = UpstreamPool(proxy_config.max_connections)
+            sender = PooledSender(pool)
     handler = ProxyHandler(
         upstreams, Router(full, upstreams=upstreams), hooks, proxy_config, sender
     )
@@ -106,6 +123,8 @@ def create_proxy_app(
             cookie_jar=aiohttp.DummyCookieJar(),
         )
         yield
+        if pool is not None:
+            await pool.close()
         await app[SESSION_KEY].close()
 
     async def health(_: web.Request) -> web.Response:

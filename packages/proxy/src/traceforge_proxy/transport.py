@@ -1,6 +1,9 @@
 """How the handler reaches an upstream: the one place a planned request is sent.
 
-:class:`LiveSender` sends it with the app's ``aiohttp`` session. A cassette
+:class:`PooledSender` (the proxy's default) sends it through the app's
+:class:`~traceforge_proxy.upstream_pool.UpstreamPool`, and what the pool leaves to aiohttp
+with the app's ``aiohttp`` session; :class:`LiveSender` sends everything with the session
+(``TRACEFORGE_UPSTREAM_CLIENT=aiohttp``, offline replay). A cassette
 (:class:`~traceforge_proxy.cassette_session.CassetteSession`) is another sender: it answers
 from recordings with a socket-free :class:`UpstreamResponse`, or records what the live sender
 got. Either way the answer then goes through the same relay, conversion and trace building
@@ -18,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 from multidict import CIMultiDictProxy
+
+from traceforge_proxy.upstream_pool import UnsafeHeaderError, UpstreamPool, pool_request_target
 
 if TYPE_CHECKING:
     from traceforge_proxy.exchange import Exchange
@@ -94,6 +99,42 @@ class LiveSender:
         client_timeout: aiohttp.ClientTimeout,
     ) -> UpstreamResponse | ProxyAnswer:
         """See :meth:`UpstreamSender.send`."""
+        return await session.request(
+            plan.method,
+            plan.url,
+            data=plan.body or None,
+            headers=headers,
+            timeout=client_timeout,
+            allow_redirects=False,
+        )
+
+
+class PooledSender:
+    """Sends requests through ``pool`` (kept-alive connections, answers parsed by llhttp);
+    what the pool does not send (:func:`~traceforge_proxy.upstream_pool.pool_request_target`:
+    credentials in the URL, HEAD, a header with a line break) goes through the session."""
+
+    def __init__(self, pool: UpstreamPool) -> None:
+        self.pool = pool
+
+    async def send(
+        self,
+        session: aiohttp.ClientSession,
+        client: ClientRequest,
+        plan: ForwardingPlan,
+        exchange: Exchange,
+        headers: dict[str, str],
+        client_timeout: aiohttp.ClientTimeout,
+    ) -> UpstreamResponse | ProxyAnswer:
+        """See :meth:`UpstreamSender.send`."""
+        where = pool_request_target(plan.url, plan.method)
+        if where is not None:
+            try:
+                return await self.pool.request(
+                    plan.method, where[0], where[1], headers, plan.body, client_timeout
+                )
+            except UnsafeHeaderError:
+                pass  # aiohttp refuses it as it always did
         return await session.request(
             plan.method,
             plan.url,
