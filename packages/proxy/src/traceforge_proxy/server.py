@@ -132,14 +132,40 @@ class ProxyHandler:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """``/v1/{tail}`` (chat completions routed by model; the rest to OpenAI),
-        ``/{provider}/{tail}`` and ``/passthrough/{provider}/{tail}`` (relayed as is)."""
+        ``/{provider}/{tail}`` and ``/passthrough/{provider}/{tail}`` (relayed as is).
+
+        The ``response`` / ``error`` hook runs once the answer was written: aiohttp writes a
+        whole answer after this returns, so the hooks are called back on the loop's next turn
+        (:meth:`_over`), never between the upstream's answer and the client's copy of it."""
         self.calls_in_flight += 1
+        exchange: Exchange | None = None
         try:
-            return await self._handle(request)
+            exchange, client = await self._exchange(request)
+            return await self._handle(request, exchange, client)
+        finally:
+            if exchange is None:  # the request's body could not be read: nothing to record
+                self.calls_in_flight -= 1
+            else:
+                exchange.end(time.perf_counter_ns())
+                asyncio.get_running_loop().call_soon(self._over, exchange)
+
+    def _over(self, exchange: Exchange) -> None:
+        """The call is over and its answer written: the ``response`` or ``error`` hook."""
+        try:
+            if exchange.failed:
+                self.addons.error(exchange)
+            else:
+                self.addons.response(exchange)
         finally:
             self.calls_in_flight -= 1
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def _exchange(self, request: web.Request) -> tuple[Exchange, ClientRequest]:
+        """Read the client's request: its :class:`Exchange` (the ``request`` hook fired) and
+        what the planner reads.
+
+        Raises:
+            aiohttp's errors reading the body (the client hung up, the body is too large).
+        """
         started = time.perf_counter_ns()
         timestamp = utc_timestamp()
         body = await request.read()
@@ -170,6 +196,11 @@ class ProxyHandler:
         request[TRACE_ID_KEY] = exchange.trace_id
         exchange.grouped(read_grouping(client.headers))
         self.addons.request(exchange)
+        return exchange, client
+
+    async def _handle(
+        self, request: web.Request, exchange: Exchange, client: ClientRequest
+    ) -> web.StreamResponse:
         try:
             try:
                 if is_models_request(client):  # merged from every provider, not forwarded
@@ -198,12 +229,6 @@ class ProxyHandler:
         except asyncio.CancelledError:
             exchange.client_gone(time.perf_counter_ns())
             raise
-        finally:
-            exchange.end(time.perf_counter_ns())
-            if exchange.failed:
-                self.addons.error(exchange)
-            else:
-                self.addons.response(exchange)
 
     def _answer(self, exchange: Exchange, answer: ProxyAnswer) -> web.Response:
         """The proxy answers itself."""
