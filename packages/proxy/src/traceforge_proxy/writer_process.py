@@ -70,11 +70,14 @@ from traceforge_proxy.writer_protocol import (
     Saved,
     Start,
     Submit,
+    SubmitUndecoded,
+    decode_record,
     frame,
     from_writer,
     read_frame,
     read_messages,
     to_writer,
+    to_writer_undecoded,
     write_frame,
 )
 from traceforge_shared.config import Config
@@ -478,22 +481,41 @@ class ProcessTraceWriter:
 
 
 class _RecordFlow:
-    """A submitted call in the writer process: builds its trace from the record."""
+    """A submitted call in the writer process: builds its trace from the record, decoded
+    by the thread that builds it (not by the pipe reader: see :class:`SubmitUndecoded`)."""
 
-    __slots__ = ("_record", "seq")
+    __slots__ = ("_encoded", "_record", "seq")
 
-    def __init__(self, seq: int, record: ExchangeRecord) -> None:
+    def __init__(self, seq: int, record: msgspec.Raw) -> None:
         self.seq = seq
-        self._record = record
+        self._encoded: msgspec.Raw | None = record
+        self._record: ExchangeRecord | None = None
+
+    @property
+    def record(self) -> ExchangeRecord:
+        """The call's record (decoded at first use).
+
+        Raises:
+            msgspec.DecodeError: the proxy sent a record that does not decode.
+        """
+        record = self._record
+        if record is None:
+            assert self._encoded is not None
+            record = self._record = decode_record(self._encoded)
+            self._encoded = None
+        return record
 
     @property
     def trace_id(self) -> str:
-        return self._record.trace_id
+        try:
+            return self.record.trace_id
+        except msgspec.DecodeError:
+            return f"(undecodable call {self.seq})"
 
     def to_trace(self) -> Trace:
         from traceforge_proxy.trace_build import build_trace
 
-        return build_trace(self._record)
+        return build_trace(self.record)
 
 
 class _Replies:
@@ -673,10 +695,10 @@ def _read_calls(source: IO[bytes], handoff: queue.SimpleQueue[TraceWriter]) -> N
     stdin."""
     writer: TraceWriter | None = None
     seen: set[int] = set()
-    for message in read_messages(source, to_writer, "the proxy"):
+    for message in read_messages(source, to_writer_undecoded, "the proxy"):
         if isinstance(message, Close):
             return
-        if isinstance(message, Submit) and message.seq not in seen:
+        if isinstance(message, SubmitUndecoded) and message.seq not in seen:
             if len(seen) >= _SEEN_MAX:  # duplicates only follow a restart closely
                 seen.clear()
             seen.add(message.seq)

@@ -64,6 +64,16 @@ class Submit(msgspec.Struct, tag="submit", tag_field="t"):
     record: ExchangeRecord
 
 
+class SubmitUndecoded(msgspec.Struct, tag="submit", tag_field="t"):
+    """A :class:`Submit` as the writer's pipe reader takes it: its record left encoded
+    (:func:`decode_record`), for the idle-scheduled thread that builds the trace to decode.
+    Decoding a long stream's record is most of what reading it costs, and the reader runs at
+    the proxy's own priority on what may be the proxy's core."""
+
+    seq: int
+    record: msgspec.Raw
+
+
 class Close(msgspec.Struct, tag="close", tag_field="t"):
     """Save everything received, then exit."""
 
@@ -110,6 +120,20 @@ FromWriter = Ready | Saved | Done | Health
 
 _encoder = msgspec.msgpack.Encoder()
 to_writer = msgspec.msgpack.Decoder(ToWriter)
+#: What the writer's pipe reader decodes: records stay encoded (:class:`SubmitUndecoded`).
+to_writer_undecoded = msgspec.msgpack.Decoder(Start | SubmitUndecoded | Close)
+_record_decoder = msgspec.msgpack.Decoder(ExchangeRecord)
+
+
+def decode_record(record: msgspec.Raw) -> ExchangeRecord:
+    """The :class:`ExchangeRecord` a :class:`SubmitUndecoded` carries.
+
+    Raises:
+        msgspec.DecodeError: the record's bytes are not an ``ExchangeRecord``.
+    """
+    return _record_decoder.decode(record)
+
+
 from_writer = msgspec.msgpack.Decoder(FromWriter)
 
 
