@@ -9,8 +9,9 @@ signals and a flow-controlled stream reader. The proxy needs less: write the pla
 
 What it does, as the app's aiohttp session did (``auto_decompress=False``, no cookie jar, no
 proxy from the environment, no redirects): sends the plan's headers plus ``Host``,
-``Content-Length`` and aiohttp's defaults (``Accept: */*``, its ``User-Agent``,
-``Content-Type: application/octet-stream`` for a body without one) when the client sent none;
+``Content-Length`` (``0`` for an empty body but GET's) and aiohttp's defaults (``Accept:
+*/*``, its ``User-Agent``, ``Content-Type: application/octet-stream`` for POST, PUT, PATCH or
+a body) where the client sent none;
 keeps a connection for the next request while the upstream allows (``Connection:
 keep-alive``, a whole answer read) for at most :data:`KEEPALIVE_S` idle seconds; caps the
 requests in flight at ``proxy.max_connections``; answers bodies framed by length, by
@@ -53,6 +54,9 @@ READ_HIGH_WATER = 256 * 1024
 
 #: Methods the pool sends (their answers' bodies are framed as the head says).
 POOLED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+#: Methods aiohttp gives a ``Content-Type`` (``application/octet-stream``) even without a body.
+_TYPED_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 #: Bodies up to this size are joined to the head and sent in one write.
 _JOIN_BODY_MAX = 64 * 1024
@@ -125,6 +129,11 @@ class PooledResponse:
     def __init__(self, connection: _Connection, read_timeout_s: float | None) -> None:
         self._connection = connection
         self._read_timeout_s = read_timeout_s
+        self._loop = asyncio.get_running_loop()
+        # The read timeout: one timer at a time, due read_timeout_s after the last read, moved
+        # on (not made anew) when it fires early; a timer per wait cost more than the read.
+        self._last_read = self._loop.time()
+        self._timer: asyncio.TimerHandle | None = None
         self.status = 0
         self.headers: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
         self._raw_headers: list[tuple[bytes, bytes]] = []
@@ -166,34 +175,50 @@ class PooledResponse:
     def release(self) -> None:
         """The body was read to the end (or is not wanted): keep the connection for the next
         request when the upstream allows, else close it."""
+        self._stop_timer()
         self._connection.finished(self, reusable=self._complete and self._error is None)
 
     def close(self) -> None:
         """Abandon the answer: close its connection."""
+        self._stop_timer()
         self._connection.finished(self, reusable=False)
 
     # -- fed by the connection -------------------------------------------------------------
 
     async def _wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        waiter = self._waiter = loop.create_future()
-        timer = (
-            loop.call_later(self._read_timeout_s, self._timed_out, waiter)
-            if self._read_timeout_s
-            else None
-        )
+        """Wait for the next read (or the end, or a failure).
+
+        Raises:
+            aiohttp.SocketTimeoutError: nothing was read for ``read_timeout_s`` seconds.
+        """
+        waiter = self._waiter = self._loop.create_future()
+        if self._timer is None and self._read_timeout_s:
+            self._timer = self._loop.call_at(
+                self._last_read + self._read_timeout_s, self._check_timeout
+            )
         try:
             await waiter
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
 
-    def _timed_out(self, waiter: asyncio.Future[None]) -> None:
-        if not waiter.done():
-            waiter.set_exception(aiohttp.SocketTimeoutError("Timeout on reading data from socket"))
+    def _check_timeout(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done() or not self._read_timeout_s:
+            return  # not waiting: the next wait sets the timer again
+        due = self._last_read + self._read_timeout_s
+        if self._loop.time() < due:  # read meanwhile: wait on
+            self._timer = self._loop.call_at(due, self._check_timeout)
+            return
+        waiter.set_exception(aiohttp.SocketTimeoutError("Timeout on reading data from socket"))
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _wake(self) -> None:
+        self._last_read = self._loop.time()
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -462,8 +487,9 @@ class UpstreamPool:
         tls: ssl.SSLContext | None = None
         if origin.tls:
             tls = self._ssl_context
-            if tls is None:
+            if tls is None:  # as aiohttp's: the system's CAs, hostname checked, HTTP/1.1
                 tls = self._ssl_context = ssl.create_default_context()
+                tls.set_alpn_protocols(["http/1.1"])
         limit = timeout.sock_connect or timeout.connect
         try:
             async with asyncio.timeout(limit):
@@ -490,6 +516,8 @@ class UpstreamPool:
         if keep and not self._closed:
             connection.idle_since = asyncio.get_running_loop().time()
             self._idle.setdefault(connection.origin, []).append(connection)
+        elif keep:  # the pool closed while this answer was read: nobody will reuse it
+            connection.abort()
         self._release()
 
     def forget(self, connection: _Connection) -> None:
@@ -546,12 +574,10 @@ def _request_head(
         lines.append("Accept: */*\r\n")
     if "user-agent" not in seen:
         lines.append(f"User-Agent: {SERVER_SOFTWARE}\r\n")
-    if body:
-        if "content-type" not in seen:
-            lines.append("Content-Type: application/octet-stream\r\n")
+    if "content-type" not in seen and (body or method in _TYPED_METHODS):
+        lines.append("Content-Type: application/octet-stream\r\n")
+    if body or method != "GET":
         lines.append(f"Content-Length: {len(body)}\r\n\r\n")
-    elif method in ("POST", "PUT", "PATCH"):
-        lines.append("Content-Length: 0\r\n\r\n")
     else:
         lines.append("\r\n")
     return "".join(lines).encode("utf-8")
