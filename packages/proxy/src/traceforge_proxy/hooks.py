@@ -23,7 +23,9 @@ On the event loop, for every call (``flow`` is the proxy's
   upstream failed, timed out or hung up, or the client hung up. ``flow.error`` says which.
   An upstream's own HTTP error answer (a 429 relayed as is) is a ``response``.
 
-Exactly one of ``response`` and ``error`` fires per call, after which the flow is final.
+Exactly one of ``response`` and ``error`` fires per call, after which the flow is final. It
+fires on the event loop's turn after the handler finished, so once the answer was written
+to the client (a whole answer too: aiohttp writes it after the handler returns).
 
 In the trace writer's thread, once the call is over:
 
