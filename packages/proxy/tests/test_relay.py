@@ -274,3 +274,79 @@ def test_the_record_sent_to_the_writer_process_builds_the_same_trace(case: Case)
     assert direct.metadata.chunks_received == exchange.chunks_received > 0
     if target.route == "passthrough" and direct.metadata.status == "success":
         assert isinstance(direct.response, dict) and direct.response.get("choices")
+
+
+RAW_CASES = [case for case in CASES if case[1] == "raw"]
+
+
+def _kept_or_framed(
+    name: str,
+    target: Target,
+    pieces: list[bytes],
+    *,
+    keep_reads: bool,
+    chunk_cap: int = 10_000,
+    ending: str = "close",
+) -> tuple[bytes, bytes]:
+    """Relay ``pieces`` (read ``i`` arriving at ``NOW + i`` µs) with the raw relay, keeping
+    the reads for the builder or framing them on the loop; end the stream as ``ending``
+    says (``close``, or ``broke``: the upstream failed after the last read). Returns the
+    bytes written and the trace built from the record as it crosses the writer's pipe."""
+    exchange = make_exchange(request_body=b'{"model": "m"}', chunk_cap=chunk_cap)
+    exchange.routed(target)
+    plan = _plan("raw", target)
+    exchange.sending(plan, 1_000_000)
+    exchange.headers_received(200, [("Content-Type", "text/event-stream")], 2_000_000, 1_700)
+    relay = start_relay(plan, exchange, _framing(name), 200, 1_700, keep_reads=keep_reads)
+    out = [relay.feed(piece, NOW + 1_000 * i) for i, piece in enumerate(pieces)]
+    end = NOW + 1_000 * len(pieces)
+    if ending == "close":
+        out.append(relay.close(end))
+        exchange.end(end + 1)
+    else:
+        exchange.upstream_failed("failed", "connection reset", end)
+    record = exchange.record()
+    if ending == "close" and chunk_cap == 10_000:  # kept whole up to the builder, or not
+        assert (record.stream_reads is not None) == keep_reads
+    trace = build_trace(decode_record(encode_record(record)))
+    return b"".join(out), msgspec.json.encode(trace)
+
+
+def _pieces(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
+
+
+@pytest.mark.parametrize("case", RAW_CASES, ids=[_id(c) for c in RAW_CASES])
+@pytest.mark.parametrize("size", [1 << 30, 997, 64, 7])
+@pytest.mark.parametrize("chunk_cap", [10_000, 3])
+def test_reads_kept_for_the_builder_make_the_trace_events_framed_on_the_loop_make(
+    case: Case, size: int, chunk_cap: int
+) -> None:
+    """The raw relay keeping reads (no ``chunk`` hook listens) writes the same bytes and
+    records the same trace as framing each read on the loop: every event at the time of the
+    read that completed it, the chunk cap and its merged tail, for every transcript, read
+    size and route."""
+    name, _, target = case
+    pieces = _pieces(TRANSCRIPTS[name][1], size)
+    framed = _kept_or_framed(name, target, pieces, keep_reads=False, chunk_cap=chunk_cap)
+    kept = _kept_or_framed(name, target, pieces, keep_reads=True, chunk_cap=chunk_cap)
+    assert kept == framed
+    assert b'"chunks":[' in kept[1]
+
+
+@pytest.mark.parametrize("ending", ["close", "broke"])
+@pytest.mark.parametrize("cut", [1, 2, 40])
+def test_reads_kept_for_the_builder_end_as_events_framed_on_the_loop_end(
+    ending: str, cut: int
+) -> None:
+    """A stream that ends inside an event (closed: its last bytes make one more event, with
+    the warning; broke off: they are dropped) is recorded the same either way."""
+    name = "openai-chat/stream-text-usage.sse"
+    data = TRANSCRIPTS[name][1][:-cut]
+    pieces = _pieces(data, 50)
+    framed = _kept_or_framed(name, Target("openai"), pieces, keep_reads=False, ending=ending)
+    kept = _kept_or_framed(name, Target("openai"), pieces, keep_reads=True, ending=ending)
+    assert kept == framed
+    trace = msgspec.json.decode(kept[1])
+    warned = any("ended inside an event" in w for w in trace["metadata"]["warnings"])
+    assert warned == (ending == "close")  # the last bytes cut hold data

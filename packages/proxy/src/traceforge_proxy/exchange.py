@@ -30,9 +30,10 @@ from traceforge_proxy.errors import error_body
 from traceforge_proxy.exchange_record import ExchangeRecord, FailureRecord
 from traceforge_proxy.grouping import Grouping
 from traceforge_proxy.headers import redact_headers
-from traceforge_proxy.plan import Failure, ForwardingPlan, ProxyAnswer, Target
+from traceforge_proxy.plan import Failure, ForwardingPlan, Framing, ProxyAnswer, Target
 from traceforge_proxy.providers import ProviderAdapter, StreamConverter
 from traceforge_proxy.sse import SSEEvent
+from traceforge_proxy.stream_reads import UNTERMINATED, StreamReads, frame_reads
 from traceforge_proxy.stream_tail import StreamTail
 from traceforge_proxy.trace_build import build_trace, decode_json, stored_chunk, usage_from
 from traceforge_shared.trace import StreamChunk, Trace, TraceError
@@ -120,6 +121,10 @@ class Exchange:
         self._events: dict[int, str] = {}
         self._withheld: list[int] = []
         self._converted: list[dict[str, Any]] = []
+        # The raw relay's stream kept as reads (framed when the trace is built), and when it
+        # ended; ``None``: events are recorded one by one.
+        self._reads: StreamReads | None = None
+        self._reads_closed_ns: int | None = None
         self._headers_ns: int | None = None
         self._created = 0
         self._failure: Failure | None = None
@@ -273,6 +278,48 @@ class Exchange:
 
     # -- recording, called on the event loop ------------------------------------------------
 
+    def keep_reads(self, framing: Framing) -> None:
+        """Record the stream as the upstream's reads (:meth:`add_read`), framed into events
+        when the trace is built (:mod:`~traceforge_proxy.stream_reads`)."""
+        self._reads = StreamReads(framing)
+
+    def add_read(self, data: bytes, now_ns: int) -> bool:
+        """Keep one read of the stream that arrived at ``now_ns``; ``False``: the reads may
+        now hold ``chunk_cap`` events: call :meth:`take_reads` and record events from here."""
+        reads = self._reads
+        assert reads is not None
+        if self.first_chunk_ns is None:
+            self.first_chunk_ns = now_ns
+        self.last_chunk_ns = now_ns
+        return reads.add(data, now_ns) < self.chunk_cap
+
+    def take_reads(self) -> StreamReads | None:
+        """Stop keeping reads: those kept so far (the caller frames and records them)."""
+        reads, self._reads = self._reads, None
+        return reads
+
+    def reads_closed(self, now_ns: int) -> None:
+        """The stream kept as reads ended at ``now_ns`` (its last bytes make an event)."""
+        self._reads_closed_ns = now_ns
+
+    def _framed(self) -> None:
+        """Frame the reads kept so far into recorded events now (an accessor of the events
+        was called on the loop: the chunk count of a failure message, tests)."""
+        reads = self.take_reads()
+        if reads is None:
+            return
+        framed = frame_reads(
+            reads.framing,
+            reads.data,
+            reads.ns,
+            native=self.native_stream,
+            closed_ns=self._reads_closed_ns,
+        )
+        if framed.unterminated:
+            self.warnings.append(UNTERMINATED)
+        self._data, self._times, self._events = framed.data, framed.ns, framed.events
+        self._received = len(framed.data)
+
     def _keep(self, data: bytes, event: str | None, now_ns: int) -> bool:
         """Keep one event's raw ``data`` and arrival time; ``False``: it is past the chunk
         cap (not kept: the caller hands it to :attr:`tail`)."""
@@ -396,6 +443,7 @@ class Exchange:
     @property
     def chunks_received(self) -> int:
         """Stream events with data received so far (chunks)."""
+        self._framed()
         return self._received
 
     @property
@@ -406,11 +454,13 @@ class Exchange:
     @property
     def chunks_stored(self) -> int:
         """Chunks the trace will store (at most ``chunk_cap``)."""
+        self._framed()
         return len(self._data)
 
     def stored_chunk(self, index: int) -> StreamChunk:
         """Stored chunk ``index`` as the trace will have it (decoded now: for the ``chunk``
         hook, when an addon listens)."""
+        self._framed()
         previous = self._times[index - 1] if index else self.sent_ns
         chunk = stored_chunk(
             index,
@@ -440,6 +490,7 @@ class Exchange:
         error = converter.error if converter is not None else None
         usage = converter.usage.as_openai() if converter is not None else None
         passthrough_adapter = self.adapter if self.route == "passthrough" else None
+        reads = self._reads
         return ExchangeRecord(
             trace_id=self.trace_id,
             timestamp=self.timestamp,
@@ -482,6 +533,10 @@ class Exchange:
             meta=dict(grouping.meta) if grouping is not None else {},
             span=grouping.span if grouping is not None else None,
             tail=self._tail.record() if self._tail is not None else None,
+            stream_reads=None if reads is None else reads.data,
+            stream_read_ns=b"" if reads is None else reads.ns.tobytes(),
+            stream_framing=None if reads is None else reads.framing,
+            stream_closed_ns=self._reads_closed_ns,
         )
 
     def to_trace(self) -> Trace:

@@ -12,7 +12,7 @@ arrival times packed as int64 nanoseconds), and decoded by the builder.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -110,6 +110,11 @@ class ExchangeRecord(msgspec.Struct, kw_only=True, array_like=True):
             made (the other routes' is found by the builder).
         session_id, tags, meta, span: the grouping headers' run, session, tags and metadata.
         tail: the events past the chunk cap, merged (``None``: the stream stayed within it).
+        stream_reads: the raw relay's stream as the upstream's reads (``None``: recorded as
+            events in ``chunk_data``), framed by the builder
+            (:func:`~traceforge_proxy.stream_reads.frame_reads`); ``stream_read_ns``: their
+            arrival times (``array('q')`` bytes); ``stream_framing``: ``sse`` or
+            ``ndjson``; ``stream_closed_ns``: when the stream ended (``None``: it broke off).
     """
 
     trace_id: str
@@ -153,6 +158,10 @@ class ExchangeRecord(msgspec.Struct, kw_only=True, array_like=True):
     meta: dict[str, str] = {}
     span: SpanContext | None = None
     tail: TailRecord | None = None
+    stream_reads: list[bytes] | None = None
+    stream_read_ns: bytes = b""
+    stream_framing: Literal["sse", "ndjson"] | None = None
+    stream_closed_ns: int | None = None
 
 
 _encoder = msgspec.msgpack.Encoder()

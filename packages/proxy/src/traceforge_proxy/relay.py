@@ -28,6 +28,7 @@ from traceforge_proxy.ndjson import NDJSONParser
 from traceforge_proxy.plan import ForwardingPlan, Framing, ProxyAnswer, provider_error, proxy_error
 from traceforge_proxy.providers.responses_stream import ResponsesStreamConverter
 from traceforge_proxy.sse import SSEEvent, SSEParser
+from traceforge_proxy.stream_reads import UNTERMINATED, new_parser
 
 _encode = msgspec.json.encode
 
@@ -56,9 +57,7 @@ class Relay:
 
     def __init__(self, exchange: Exchange, framing: Framing) -> None:
         self.exchange = exchange
-        self._parser: SSEParser | NDJSONParser = (
-            NDJSONParser() if framing == "ndjson" else SSEParser()
-        )
+        self._parser: SSEParser | NDJSONParser = new_parser(framing)
         #: No more input is wanted (the convert relay after a provider error).
         self.done = False
 
@@ -71,9 +70,7 @@ class Relay:
         """The upstream's stream ended at ``now_ns``: return the last bytes to write."""
         rest = self._parser.close()
         if any(ev.data for ev in rest):
-            self.exchange.warnings.append(
-                "the stream ended inside an event (no blank line or newline after it)"
-            )
+            self.exchange.warnings.append(UNTERMINATED)
         return self._last(rest, now_ns)
 
     def _last(self, rest: list[SSEEvent], now_ns: int) -> bytes:
@@ -82,11 +79,40 @@ class Relay:
 
 class RawRelay(Relay):
     """Writes the upstream's bytes as read; records OpenAI chunks (or, on passthrough chat
-    calls, the provider's events and their OpenAI view)."""
+    calls, the provider's events and their OpenAI view).
+
+    With ``keep_reads`` the events are not framed on the loop: the exchange keeps each read
+    whole and the trace's builder frames them (:mod:`~traceforge_proxy.stream_reads`); from
+    the read that may complete ``chunk_cap`` events on, they are framed here as usual."""
+
+    def __init__(self, exchange: Exchange, framing: Framing, *, keep_reads: bool = False) -> None:
+        super().__init__(exchange, framing)
+        self._keeping_reads = keep_reads
+        if keep_reads:
+            exchange.keep_reads(framing)
 
     def feed(self, data: bytes, now_ns: int) -> bytes:
+        if self._keeping_reads:
+            if self.exchange.add_read(data, now_ns):
+                return data
+            self._frame_kept_reads()
+            return data
         self._record(self._parser.feed(data), now_ns)
         return data
+
+    def close(self, now_ns: int) -> bytes:
+        if self._keeping_reads:
+            self.exchange.reads_closed(now_ns)
+            return b""  # written as read; the builder frames the last event
+        return super().close(now_ns)
+
+    def _frame_kept_reads(self) -> None:
+        """Frame the reads kept so far here (this read included) and go on event by event."""
+        self._keeping_reads = False
+        reads = self.exchange.take_reads()
+        if reads is not None:
+            for data, at in zip(reads.data, reads.ns, strict=True):
+                self._record(self._parser.feed(data), at)
 
     def _last(self, rest: list[SSEEvent], now_ns: int) -> bytes:
         self._record(rest, now_ns)
@@ -159,11 +185,18 @@ class ConvertRelay(Relay):
 
 
 def start_relay(
-    plan: ForwardingPlan, exchange: Exchange, framing: Framing, status: int, created: int
+    plan: ForwardingPlan,
+    exchange: Exchange,
+    framing: Framing,
+    status: int,
+    created: int,
+    *,
+    keep_reads: bool = False,
 ) -> Relay:
     """Start relaying a stream answer (``status``, ``created`` epoch seconds) as ``plan``
     says: marks the exchange's stream started, with the converter the converted route
-    needs."""
+    needs. ``keep_reads``: a raw relay keeps the reads for the builder to frame (no
+    ``chunk`` hook listens; see :class:`RawRelay`)."""
     target = plan.target
     adapter = target.adapter
     model = target.model if target.model is not None else exchange.model
@@ -178,7 +211,7 @@ def start_relay(
     exchange.stream_started(None, native=adapter is not None)
     if plan.mode == "withhold_usage":
         return WithholdUsageRelay(exchange, framing)
-    return RawRelay(exchange, framing)
+    return RawRelay(exchange, framing, keep_reads=keep_reads)
 
 
 def converted_answer(plan: ForwardingPlan, status: int, body: bytes, created: int) -> ProxyAnswer:

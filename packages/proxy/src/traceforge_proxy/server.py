@@ -291,7 +291,8 @@ class ProxyHandler:
             decoder, as_is = None, True
         keep_encoding = as_is and encoding is not None and encoding.lower() != "identity"
         if framing is not None:
-            relay = start_relay(plan, exchange, framing, status, created)
+            chunk_hook = self._chunk_hook_active()
+            relay = start_relay(plan, exchange, framing, status, created, keep_reads=not chunk_hook)
             response = web.StreamResponse(status=status)
             if plan.mode == "convert":
                 response.headers.update(_SSE_HEADERS)
@@ -304,7 +305,7 @@ class ProxyHandler:
                     response.headers["Content-Encoding"] = encoding
             self.addons.response_headers(exchange)
             return await self._stream(
-                request, upstream_response, response, relay, exchange, decoder, as_is
+                request, upstream_response, response, relay, exchange, decoder, as_is, chunk_hook
             )
         watch = ClientWatch(request)
         try:
@@ -344,16 +345,18 @@ class ProxyHandler:
         exchange: Exchange,
         decoder: BodyDecoder | None = None,
         as_is: bool = True,
+        chunk_hook: bool = False,
     ) -> web.StreamResponse:
         """Pump the upstream's reads through ``relay`` to the client. With a ``decoder``
         the relay reads the decoded bytes; the client gets the upstream's own (``as_is``)
-        or the relay's."""
-        chunk_hook = self._chunk_hook_active()
+        or the relay's. ``chunk_hook``: fire the ``chunk`` hook for each stored chunk."""
         complete = False
+        stored = 0
         try:
             await response.prepare(request)
             async for data in upstream_response.content.iter_any():
-                stored = exchange.chunks_stored
+                if chunk_hook:
+                    stored = exchange.chunks_stored
                 now = time.perf_counter_ns()
                 if decoder is None:
                     out = relay.feed(data, now)
@@ -368,7 +371,8 @@ class ProxyHandler:
                     self._chunks(exchange, stored)
                 if relay.done:
                     break  # the provider's stream failed; the client got the error
-            stored = exchange.chunks_stored
+            if chunk_hook:
+                stored = exchange.chunks_stored
             if decoder is not None:
                 if decoder.capped:
                     exchange.warnings.append(

@@ -27,6 +27,7 @@ from traceforge_proxy.bodies import depth_warning, json_view
 from traceforge_proxy.exchange_record import ExchangeRecord, TailRecord
 from traceforge_proxy.providers import ProviderAdapter, StreamConverter
 from traceforge_proxy.responses_accumulate import ResponsesAccumulator
+from traceforge_proxy.stream_reads import UNTERMINATED, frame_reads
 from traceforge_shared.token_estimate import estimate_usage
 from traceforge_shared.trace import (
     NativeCall,
@@ -102,6 +103,8 @@ def build_trace(record: ExchangeRecord) -> Trace:
     why in ``metadata.warnings``. Bodies nested deeper than
     :data:`~traceforge_proxy.bodies.MAX_DEPTH` are recorded cut there, with a warning.
     """
+    if record.stream_reads is not None:
+        record = _framed(record)
     try:
         return _Builder(record).build([])
     except Exception as exc:
@@ -109,6 +112,31 @@ def build_trace(record: ExchangeRecord) -> Trace:
         return _Builder(record).build(
             [f"the answer could not be rebuilt for the trace: {exc!r}"], bare=True
         )
+
+
+def _framed(record: ExchangeRecord) -> ExchangeRecord:
+    """``record`` with its stream's reads framed into events (what the raw relay kept)."""
+    times = array.array("q")
+    times.frombytes(record.stream_read_ns)
+    framed = frame_reads(
+        record.stream_framing or "sse",
+        record.stream_reads or [],
+        times,
+        native=record.native_stream,
+        closed_ns=record.stream_closed_ns,
+    )
+    warnings = record.warnings
+    if framed.unterminated and UNTERMINATED not in warnings:
+        warnings = [*warnings, UNTERMINATED]
+    return msgspec.structs.replace(
+        record,
+        chunk_data=framed.data,
+        chunk_ns=framed.ns.tobytes(),
+        chunk_events=framed.events,
+        warnings=warnings,
+        stream_reads=None,
+        stream_read_ns=b"",
+    )
 
 
 class _Builder(AnswerMerge[ResponsesAccumulator]):
