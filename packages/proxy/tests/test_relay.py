@@ -350,3 +350,27 @@ def test_reads_kept_for_the_builder_end_as_events_framed_on_the_loop_end(
     trace = msgspec.json.decode(kept[1])
     warned = any("ended inside an event" in w for w in trace["metadata"]["warnings"])
     assert warned == (ending == "close")  # the last bytes cut hold data
+
+
+def test_events_read_on_the_loop_mid_stream_leave_the_later_reads_recorded() -> None:
+    """An accessor of the events (the chunk count a failure message names) frames the reads
+    kept so far; the relay then records the later reads event by event, none lost."""
+    name = "openai-chat/stream-text-usage.sse"
+    events = [e + b"\n\n" for e in TRANSCRIPTS[name][1].split(b"\n\n") if e.strip()]
+    exchange = make_exchange(request_body=b'{"model": "m"}')
+    plan = _plan("raw", Target("openai"))
+    exchange.sending(plan, 1_000_000)
+    exchange.headers_received(200, [("Content-Type", "text/event-stream")], 2_000_000, 1_700)
+    relay = start_relay(plan, exchange, "sse", 200, 1_700, keep_reads=True)
+    for i, event in enumerate(events[:3]):
+        relay.feed(event, NOW + 1_000 * i)
+    assert exchange.chunks_received == 3
+    for i, event in enumerate(events[3:], start=3):
+        relay.feed(event, NOW + 1_000 * i)
+    relay.close(NOW + 1_000 * len(events))
+    exchange.end(NOW + 1_000 * len(events))
+    trace = build_trace(decode_record(encode_record(exchange.record())))
+    assert len(trace.chunks) == len(events) > 3
+    assert [c.offset_ms for c in trace.chunks] == [  # each at its read's time (1 µs apart)
+        round((NOW + 1_000 * i - 1_000_000) / 1e6, 3) for i in range(len(events))
+    ]

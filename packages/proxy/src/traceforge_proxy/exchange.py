@@ -287,7 +287,8 @@ class Exchange:
         """Keep one read of the stream that arrived at ``now_ns``; ``False``: the reads may
         now hold ``chunk_cap`` events: call :meth:`take_reads` and record events from here."""
         reads = self._reads
-        assert reads is not None
+        if reads is None:  # framed meanwhile (an accessor of the events): record events
+            return False
         if self.first_chunk_ns is None:
             self.first_chunk_ns = now_ns
         self.last_chunk_ns = now_ns

@@ -95,7 +95,7 @@ class RawRelay(Relay):
         if self._keeping_reads:
             if self.exchange.add_read(data, now_ns):
                 return data
-            self._frame_kept_reads()
+            self._frame_kept_reads(data, now_ns)
             return data
         self._record(self._parser.feed(data), now_ns)
         return data
@@ -106,13 +106,17 @@ class RawRelay(Relay):
             return b""  # written as read; the builder frames the last event
         return super().close(now_ns)
 
-    def _frame_kept_reads(self) -> None:
-        """Frame the reads kept so far here (this read included) and go on event by event."""
+    def _frame_kept_reads(self, data: bytes, now_ns: int) -> None:
+        """Frame the reads kept so far here (``data``, read at ``now_ns``, is the last of
+        them, or the only one when the exchange framed the others itself) and go on event by
+        event."""
         self._keeping_reads = False
         reads = self.exchange.take_reads()
-        if reads is not None:
-            for data, at in zip(reads.data, reads.ns, strict=True):
-                self._record(self._parser.feed(data), at)
+        if reads is None:
+            self._record(self._parser.feed(data), now_ns)
+            return
+        for read, at in zip(reads.data, reads.ns, strict=True):
+            self._record(self._parser.feed(read), at)
 
     def _last(self, rest: list[SSEEvent], now_ns: int) -> bytes:
         self._record(rest, now_ns)
