@@ -109,10 +109,11 @@ class LiveSender:
         )
 
 
-class PooledSender:
+class PooledSender(LiveSender):
     """Sends requests through ``pool`` (kept-alive connections, answers parsed by llhttp);
     what the pool does not send (:func:`~traceforge_proxy.upstream_pool.pool_request_target`:
-    credentials in the URL, HEAD, a header with a line break) goes through the session."""
+    credentials in the URL, HEAD, a header with a line break) goes through the session, as
+    :class:`LiveSender` sends it."""
 
     def __init__(self, pool: UpstreamPool) -> None:
         self.pool = pool
@@ -135,14 +136,7 @@ class PooledSender:
                 )
             except UnsafeHeaderError:
                 pass  # aiohttp refuses it as it always did
-        return await session.request(
-            plan.method,
-            plan.url,
-            data=plan.body or None,
-            headers=headers,
-            timeout=client_timeout,
-            allow_redirects=False,
-        )
+        return await super().send(session, client, plan, exchange, headers, client_timeout)
 
 
 class NetworkBlocked(aiohttp.ClientConnectionError):
