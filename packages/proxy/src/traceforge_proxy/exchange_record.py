@@ -173,8 +173,9 @@ def encode_record(record: ExchangeRecord) -> bytes:
     return _encoder.encode(record)
 
 
-def decode_record(data: bytes) -> ExchangeRecord:
-    """The :class:`ExchangeRecord` encoded in ``data``.
+def decode_record(data: bytes | msgspec.Raw) -> ExchangeRecord:
+    """The :class:`ExchangeRecord` encoded in ``data`` (bytes, or a message's field left
+    encoded: :class:`~traceforge_proxy.writer_protocol.SubmitUndecoded`).
 
     Raises:
         msgspec.DecodeError: ``data`` is not an encoded record.

@@ -58,7 +58,7 @@ from typing import IO, Any, Protocol
 
 import msgspec
 
-from traceforge_proxy.exchange_record import ExchangeRecord
+from traceforge_proxy.exchange_record import ExchangeRecord, decode_record
 from traceforge_proxy.hooks import Addons, trace_head
 from traceforge_proxy.writer import StorageHealth, TraceWriter
 from traceforge_proxy.writer_protocol import (
@@ -71,7 +71,6 @@ from traceforge_proxy.writer_protocol import (
     Start,
     Submit,
     SubmitUndecoded,
-    decode_record,
     frame,
     from_writer,
     read_frame,

@@ -65,10 +65,11 @@ class Submit(msgspec.Struct, tag="submit", tag_field="t"):
 
 
 class SubmitUndecoded(msgspec.Struct, tag="submit", tag_field="t"):
-    """A :class:`Submit` as the writer's pipe reader takes it: its record left encoded
-    (:func:`decode_record`), for the idle-scheduled thread that builds the trace to decode.
-    Decoding a long stream's record is most of what reading it costs, and the reader runs at
-    the proxy's own priority on what may be the proxy's core."""
+    """A :class:`Submit` as the writer's pipe reader takes it: its record left encoded, for
+    the idle-scheduled thread that builds the trace to decode
+    (:func:`~traceforge_proxy.exchange_record.decode_record`). Decoding a long stream's
+    record is most of what reading it costs, and the reader runs at the proxy's own priority
+    on what may be the proxy's core."""
 
     seq: int
     record: msgspec.Raw
@@ -122,16 +123,6 @@ _encoder = msgspec.msgpack.Encoder()
 to_writer = msgspec.msgpack.Decoder(ToWriter)
 #: What the writer's pipe reader decodes: records stay encoded (:class:`SubmitUndecoded`).
 to_writer_undecoded = msgspec.msgpack.Decoder(Start | SubmitUndecoded | Close)
-_record_decoder = msgspec.msgpack.Decoder(ExchangeRecord)
-
-
-def decode_record(record: msgspec.Raw) -> ExchangeRecord:
-    """The :class:`ExchangeRecord` a :class:`SubmitUndecoded` carries.
-
-    Raises:
-        msgspec.DecodeError: the record's bytes are not an ``ExchangeRecord``.
-    """
-    return _record_decoder.decode(record)
 
 
 from_writer = msgspec.msgpack.Decoder(FromWriter)
