@@ -107,10 +107,8 @@ class Exchange:
         self.response_body: bytes | None = None
         self.streaming = False
         self.ended_ns: int | None = None
-        self.first_chunk_ns: int | None = None
         #: when the first event carrying content (text, reasoning, tool call) arrived.
         self.first_content_ns: int | None = None
-        self.last_chunk_ns: int | None = None
         # The stored events (the first chunk_cap) as received: data bytes, arrival times
         # (ns), names by index; indexes withheld from the client (any); converted route: the
         # chunks the client got for them. Later events go to the tail.
@@ -289,9 +287,6 @@ class Exchange:
         reads = self._reads
         if reads is None:  # framed meanwhile (an accessor of the events): record events
             return False
-        if self.first_chunk_ns is None:
-            self.first_chunk_ns = now_ns
-        self.last_chunk_ns = now_ns
         return reads.add(data, now_ns) < self.chunk_cap
 
     def take_reads(self) -> StreamReads | None:
@@ -326,9 +321,6 @@ class Exchange:
         cap (not kept: the caller hands it to :attr:`tail`)."""
         index = self._received
         self._received += 1
-        if self.first_chunk_ns is None:
-            self.first_chunk_ns = now_ns
-        self.last_chunk_ns = now_ns
         if index >= self.chunk_cap:
             return False
         self._data.append(data)
