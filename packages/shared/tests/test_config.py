@@ -82,7 +82,16 @@ def test_default_config_yaml_spells_out_every_setting() -> None:
         "read_timeout_s": 300,
         "max_connections": 100,
         "chunk_cap": 10000,
+        "stream_coalesce_ms": 1,
     }
+
+
+@pytest.mark.parametrize("value", ["-1", "101", "soon"])
+def test_stream_coalesce_ms_out_of_range_is_refused_naming_the_key(
+    tmp_path: Path, value: str
+) -> None:
+    with pytest.raises(ConfigError, match="stream_coalesce_ms"):
+        load_config(write(tmp_path, f"proxy:\n  stream_coalesce_ms: {value}\n"))
 
 
 def test_values_override_defaults(tmp_path: Path) -> None:

@@ -5,7 +5,9 @@
 
 Relayed streams (``text/event-stream``, Ollama's ``application/x-ndjson``) are written to the
 client read by read, as the upstream's bytes; events are framed and timed alongside, never
-altered. The only bytes ever withheld are those of the usage-only chunk the proxy asked for on
+altered. While other calls are in flight, a stream the upstream sends in a burst is read at
+most every ``proxy.stream_coalesce_ms`` (:meth:`~traceforge_proxy.upstream_pool.
+PooledResponse.coalesce`): fewer, larger reads and writes for the same bytes. The only bytes ever withheld are those of the usage-only chunk the proxy asked for on
 the client's behalf (``stream_options.include_usage``).
 
 Compressed answers: the upstream is asked for the codings the client accepts (limited to
@@ -58,6 +60,7 @@ from traceforge_proxy.relay import Relay, converted_answer, start_relay
 from traceforge_proxy.routing import Router
 from traceforge_proxy.transport import LiveSender, UpstreamResponse, UpstreamSender
 from traceforge_proxy.upstream import Upstream
+from traceforge_proxy.upstream_pool import PooledResponse
 from traceforge_proxy.watch import ClientWatch
 from traceforge_shared.config import ProxyConfig
 from traceforge_shared.ids import new_trace_id, utc_timestamp
@@ -291,6 +294,8 @@ class ProxyHandler:
             decoder, as_is = None, True
         keep_encoding = as_is and encoding is not None and encoding.lower() != "identity"
         if framing is not None:
+            if isinstance(upstream_response, PooledResponse) and self.config.stream_coalesce_ms:
+                upstream_response.coalesce(self.config.stream_coalesce_ms / 1000)
             chunk_hook = self._chunk_hook_active()
             relay = start_relay(plan, exchange, framing, status, created, keep_reads=not chunk_hook)
             response = web.StreamResponse(status=status)

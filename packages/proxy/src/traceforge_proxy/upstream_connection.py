@@ -4,6 +4,13 @@ by llhttp (`httptools <https://github.com/MagicStack/httptools>`_) as it arrives
 by length, chunked encoding or the connection's close, reading paused while the handler has
 not taken :data:`READ_HIGH_WATER` bytes. Failures are aiohttp's exception types (see the
 pool's module docstring).
+
+A streamed answer can be read in batches (:meth:`PooledResponse.coalesce`): while the
+upstream sends a burst (reads less than :data:`BURST_HOLDS` hold periods apart) and another
+request is in flight through the pool, reading pauses for one hold period after each read,
+so what the upstream sent meanwhile arrives as one read. Each read then costs the proxy one
+relay step and the client one write instead of one per piece, and the upstream's sends do not
+each wake the proxy; pieces sent further apart, and a lone call's, are read as they come.
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ if TYPE_CHECKING:
 
 #: Bytes read but not yet taken by the handler at which the connection stops reading.
 READ_HIGH_WATER = 256 * 1024
+
+#: A body read less than this many hold periods after the one before it is part of a burst
+#: (:meth:`PooledResponse.coalesce`).
+BURST_HOLDS = 3
 
 #: Bodies up to this size are joined to the head and sent in one write.
 _JOIN_BODY_MAX = 64 * 1024
@@ -87,6 +98,17 @@ class PooledResponse:
                 return
             else:
                 await self._wait()
+
+    def coalesce(self, hold_s: float) -> None:
+        """Read a burst in batches: after a body read that came less than
+        :data:`BURST_HOLDS` ``* hold_s`` seconds after the one before it, while another
+        request is in flight through the pool, stop reading for ``hold_s`` seconds, so that
+        the pieces the upstream sends meanwhile arrive as one read (a piece sent after a
+        longer pause, or while this is the only request, is read at once). ``0``: read
+        every piece as it comes (the default). The first read after this call counts from
+        the last one before it (the head's)."""
+        self._connection.hold_s = hold_s
+        self._connection._last_read = self._last_read
 
     def release(self) -> None:
         """The body was read to the end (or is not wanted): keep the connection for the next
@@ -188,6 +210,10 @@ class UpstreamConnection(asyncio.Protocol):
         self._until_close = False
         self._keep_alive = False
         self._paused = False
+        #: :meth:`PooledResponse.coalesce`'s hold period, in seconds (0: none).
+        self.hold_s = 0.0
+        self._held: asyncio.TimerHandle | None = None
+        self._last_read = float("-inf")
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -204,6 +230,9 @@ class UpstreamConnection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(aiohttp.ClientPayloadError(f"malformed answer from the upstream: {exc}"))
             self.abort()
+            return
+        if self.hold_s and self._held is None:
+            self._hold_if_burst()
 
     def eof_received(self) -> bool:
         return False  # close the transport: connection_lost follows
@@ -225,6 +254,33 @@ class UpstreamConnection(asyncio.Protocol):
             )
         else:
             response._failed(aiohttp.ServerDisconnectedError(str(exc or "Server disconnected")))
+
+    def _hold_if_burst(self) -> None:
+        """After a read of a streamed body: stop reading for ``hold_s`` when this read came
+        soon after the one before it (see :meth:`PooledResponse.coalesce`)."""
+        response = self._response
+        if response is None or not response._head or response._complete or self.closed:
+            return
+        loop = response._loop
+        now = loop.time()
+        if (
+            now - self._last_read < self.hold_s * BURST_HOLDS
+            and self.pool.in_flight > 1
+            and self.transport is not None
+        ):
+            self.transport.pause_reading()
+            self._held = loop.call_later(self.hold_s, self._unhold)
+        self._last_read = now
+
+    def _unhold(self) -> None:
+        self._held = None
+        if not self._paused and not self.closed and self.transport is not None:
+            self.transport.resume_reading()
+
+    def _stop_holding(self) -> None:
+        if self._held is not None:
+            self._held.cancel()
+            self._held = None
 
     # -- llhttp callbacks (httptools) ------------------------------------------------------
 
@@ -252,7 +308,7 @@ class UpstreamConnection(asyncio.Protocol):
         response = self._response
         if response is not None and response._body(body) and not self._paused:
             self._paused = True
-            if self.transport is not None:
+            if self.transport is not None and self._held is None:
                 self.transport.pause_reading()
 
     def on_message_complete(self) -> None:
@@ -271,6 +327,8 @@ class UpstreamConnection(asyncio.Protocol):
         """Start ``response``: write the request's ``head`` and ``body``."""
         self._response = response
         self._keep_alive = False
+        self.hold_s = 0.0
+        self._last_read = float("-inf")
         transport = self.transport
         assert transport is not None
         if body and len(body) <= _JOIN_BODY_MAX:
@@ -284,7 +342,7 @@ class UpstreamConnection(asyncio.Protocol):
         """The handler took what was read: read on."""
         if self._paused:
             self._paused = False
-            if self.transport is not None and not self.closed:
+            if self.transport is not None and not self.closed and self._held is None:
                 self.transport.resume_reading()
 
     def finished(self, response: PooledResponse, *, reusable: bool) -> None:
@@ -297,8 +355,10 @@ class UpstreamConnection(asyncio.Protocol):
             and not self.closed
             and not self._until_close
             and not self._paused
+            and self._held is None
             and self._keep_alive
         )
+        self._stop_holding()
         if not keep:
             self.abort()
         self.pool.returned(self, keep)
@@ -306,6 +366,7 @@ class UpstreamConnection(asyncio.Protocol):
     def abort(self) -> None:
         """Close the connection now."""
         self.closed = True
+        self._stop_holding()
         if self.transport is not None:
             self.transport.abort()
 

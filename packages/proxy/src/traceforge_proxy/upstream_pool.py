@@ -234,6 +234,11 @@ class UpstreamPool:
             ) from exc
         return protocol
 
+    @property
+    def in_flight(self) -> int:
+        """Requests sent (or sending) through the pool whose answers are not done with."""
+        return self._busy
+
     def returned(self, connection: UpstreamConnection, keep: bool) -> None:
         """A request is over; ``keep``: its connection waits for the next one."""
         if keep and not self._closed:

@@ -59,6 +59,12 @@ class ProxyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         max_connections: upstream connection pool size (caps concurrent upstream calls).
         chunk_cap: chunks kept per streamed trace; past it chunks are still forwarded and
             counted but not stored.
+        stream_coalesce_ms: while an upstream sends a stream in a burst (reads less than 3
+            times this apart), the proxy reads it at most every this many milliseconds, so
+            the app gets fewer, larger writes and the proxy, the app and the upstream spend
+            less CPU per chunk; chunks sent further apart are relayed as they come. Chunk
+            times in the trace are when the proxy read them. ``0``: read every piece as it
+            arrives.
         default_provider: provider for OpenAI-format requests whose model matches no
             provider's patterns; ``None`` (default): such requests get a 400 that lists the
             patterns, rather than a guess.
@@ -74,6 +80,7 @@ class ProxyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     read_timeout_s: PositiveFloat = 300.0
     max_connections: PositiveInt = 100
     chunk_cap: PositiveInt = 10_000
+    stream_coalesce_ms: Annotated[float, msgspec.Meta(ge=0, le=100)] = 1.0
     default_provider: str | None = None
     unsupported_params: Literal["error", "drop"] = "error"
 
@@ -396,6 +403,7 @@ proxy:
   read_timeout_s: 300      # seconds between two reads from the upstream (not a total limit)
   max_connections: 100     # upstream connection pool size
   chunk_cap: 10000         # SSE chunks stored per trace; later chunks are forwarded, not stored
+  stream_coalesce_ms: 1    # a stream sent in a burst is read at most every 1 ms (0: every piece)
   # default_provider: openai  # for models no pattern matches (default: answer 400)
   # unsupported_params: drop  # Claude/Gemini/Ollama/Cohere, a parameter they can't take: send
   #                           # without it, warn in the trace (default error: answer 400)
