@@ -7,8 +7,9 @@ Relayed streams (``text/event-stream``, Ollama's ``application/x-ndjson``) are w
 client read by read, as the upstream's bytes; events are framed and timed alongside, never
 altered. While other calls are in flight, a stream the upstream sends in a burst is read at
 most every ``proxy.stream_coalesce_ms`` (:meth:`~traceforge_proxy.upstream_pool.
-PooledResponse.coalesce`): fewer, larger reads and writes for the same bytes. The only bytes ever withheld are those of the usage-only chunk the proxy asked for on
-the client's behalf (``stream_options.include_usage``).
+PooledResponse.coalesce`): fewer, larger reads and writes for the same bytes. The only
+bytes ever withheld are those of the usage-only chunk the proxy asked for on the client's
+behalf (``stream_options.include_usage``).
 
 Compressed answers: the upstream is asked for the codings the client accepts (limited to
 ``gzip`` and ``deflate``, which the proxy can decode). An answer relayed as is reaches the
