@@ -11,6 +11,7 @@ SDK, as an app would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 
@@ -116,30 +117,53 @@ async def finish(script: Scripted, reader: Reader, response: PooledResponse) -> 
     return b"".join(reader.pieces)
 
 
+@contextlib.asynccontextmanager
+async def another_call_in_flight(pool: UpstreamPool) -> AsyncIterator[None]:
+    """While inside: one more request in flight through ``pool``, its answer not yet come;
+    on exit it gets an empty answer and is released."""
+    other = Scripted()
+    async with RawUpstream(other.answer) as waiting:
+        origin, target = waiting.target()
+        pending = asyncio.create_task(pool.request("POST", origin, target, {}, b"{}", TIMEOUT))
+        await until(lambda: pool.in_flight == 1)
+        yield
+        other.write(HEAD + b"0\r\n\r\n")
+        (await pending).release()
+
+
+async def read_one_by_one(
+    script: Scripted, reader: Reader, connection: UpstreamConnection, gap_s: float = 0.0
+) -> None:
+    """Events 1-3, each written after the one before it arrived (``gap_s`` later); the
+    connection reads on after each (none is held)."""
+    assert connection.transport is not None
+    for index in (1, 2, 3):
+        await asyncio.sleep(gap_s)
+        script.write(chunk(EVENTS[index]))
+        await reader.got(index + 1)
+        assert connection.transport.is_reading()
+
+
 async def test_a_burst_is_read_as_one_piece_while_another_request_is_in_flight(
     pool: UpstreamPool,
 ) -> None:
-    other, script = Scripted(), Scripted()
-    async with RawUpstream(other.answer) as waiting, RawUpstream(script.answer) as upstream:
-        origin, target = waiting.target()
-        pending = asyncio.create_task(pool.request("POST", origin, target, {}, b"{}", TIMEOUT))
-        await until(lambda: pool.in_flight == 1)  # a call whose answer has not come yet
-        response, reader = await start_stream(pool, upstream, script, HOLD_S)
-        connection = connection_of(response)
-        assert connection.transport is not None
-        assert connection.transport.is_reading()  # the first read of the body: nothing held
-        script.write(chunk(EVENTS[1]))
-        await reader.got(2)  # soon after the first: a burst, reading stops for HOLD_S
-        assert not connection.transport.is_reading()
-        script.write(chunk(EVENTS[2]))
-        script.write(chunk(EVENTS[3]))
-        await settle()
-        assert len(reader.pieces) == 2  # both sent, neither read during the hold
-        await reader.got(3)
-        assert reader.pieces[2] == EVENTS[2] + EVENTS[3]  # one read when the hold ended
-        body = await finish(script, reader, response)
-        other.write(HEAD + b"0\r\n\r\n")
-        (await pending).release()
+    script = Scripted()
+    async with RawUpstream(script.answer) as upstream:
+        async with another_call_in_flight(pool):
+            response, reader = await start_stream(pool, upstream, script, HOLD_S)
+            connection = connection_of(response)
+            assert connection.transport is not None
+            assert connection.transport.is_reading()  # the body's first read: nothing held
+            script.write(chunk(EVENTS[1]))
+            await reader.got(2)  # soon after the first: a burst, reading stops for HOLD_S
+            assert not connection.transport.is_reading()
+            script.write(chunk(EVENTS[2]))
+            script.write(chunk(EVENTS[3]))
+            await settle()
+            assert len(reader.pieces) == 2  # both sent, neither read during the hold
+            await reader.got(3)
+            assert reader.pieces[2] == EVENTS[2] + EVENTS[3]  # one read when the hold ended
+            body = await finish(script, reader, response)
         script.write(HEAD + chunk(EVENTS[0]) + b"0\r\n\r\n")
         _, again = await fetch(pool, upstream)  # the held connection is kept alive
     assert body == b"".join(EVENTS)
@@ -151,79 +175,50 @@ async def test_a_lone_request_reads_every_piece_as_it_comes(pool: UpstreamPool) 
     script = Scripted()
     async with RawUpstream(script.answer) as upstream:
         response, reader = await start_stream(pool, upstream, script, HOLD_S)
-        connection = connection_of(response)
-        assert connection.transport is not None
-        for index in (1, 2, 3):
-            script.write(chunk(EVENTS[index]))
-            await reader.got(index + 1)
-            assert connection.transport.is_reading()
+        await read_one_by_one(script, reader, connection_of(response))
         body = await finish(script, reader, response)
     assert reader.pieces[:4] == EVENTS[:4]  # a read per event, none held
     assert body == b"".join(EVENTS)
 
 
 async def test_pieces_further_apart_than_a_burst_are_not_held(pool: UpstreamPool) -> None:
-    other, script = Scripted(), Scripted()
-    async with RawUpstream(other.answer) as waiting, RawUpstream(script.answer) as upstream:
-        origin, target = waiting.target()
-        pending = asyncio.create_task(pool.request("POST", origin, target, {}, b"{}", TIMEOUT))
-        await until(lambda: pool.in_flight == 1)
+    script = Scripted()
+    async with RawUpstream(script.answer) as upstream, another_call_in_flight(pool):
         # Reads less than 3 x 10 ms apart are a burst; these come 100 ms apart.
         response, reader = await start_stream(pool, upstream, script, 0.01)
-        connection = connection_of(response)
-        assert connection.transport is not None
-        for index in (1, 2, 3):
-            await asyncio.sleep(0.1)
-            script.write(chunk(EVENTS[index]))
-            await reader.got(index + 1)
-            assert connection.transport.is_reading()
+        await read_one_by_one(script, reader, connection_of(response), gap_s=0.1)
         body = await finish(script, reader, response)
-        other.write(HEAD + b"0\r\n\r\n")
-        (await pending).release()
     assert reader.pieces[:4] == EVENTS[:4]
     assert body == b"".join(EVENTS)
 
 
 async def test_without_coalescing_a_burst_is_read_as_it_comes(pool: UpstreamPool) -> None:
-    other, script = Scripted(), Scripted()
-    async with RawUpstream(other.answer) as waiting, RawUpstream(script.answer) as upstream:
-        origin, target = waiting.target()
-        pending = asyncio.create_task(pool.request("POST", origin, target, {}, b"{}", TIMEOUT))
-        await until(lambda: pool.in_flight == 1)
+    script = Scripted()
+    async with RawUpstream(script.answer) as upstream, another_call_in_flight(pool):
         response, reader = await start_stream(pool, upstream, script, 0.0)
-        connection = connection_of(response)
-        assert connection.transport is not None
-        for index in (1, 2, 3):
-            script.write(chunk(EVENTS[index]))
-            await reader.got(index + 1)
-            assert connection.transport.is_reading()
+        await read_one_by_one(script, reader, connection_of(response))
         body = await finish(script, reader, response)
-        other.write(HEAD + b"0\r\n\r\n")
-        (await pending).release()
+    assert reader.pieces[:4] == EVENTS[:4]
     assert body == b"".join(EVENTS)
 
 
 async def test_an_answer_abandoned_during_a_hold_closes_its_connection(
     pool: UpstreamPool,
 ) -> None:
-    other, script = Scripted(), Scripted()
-    async with RawUpstream(other.answer) as waiting, RawUpstream(script.answer) as upstream:
-        origin, target = waiting.target()
-        pending = asyncio.create_task(pool.request("POST", origin, target, {}, b"{}", TIMEOUT))
-        await until(lambda: pool.in_flight == 1)
-        response, reader = await start_stream(pool, upstream, script, 0.05)
-        connection = connection_of(response)
-        script.write(chunk(EVENTS[1]))
-        await reader.got(2)
-        assert connection._held is not None
-        reader.task.cancel()
-        response.close()  # the client hung up mid-stream
-        assert connection._held is None  # the hold's timer is cancelled with it
-        await asyncio.sleep(0.1)  # past the hold: nothing resumes a closed connection
-        script.write(None)  # the upstream's side of that connection ends too
-        await until(lambda: upstream.closed == 1)
-        other.write(HEAD + b"0\r\n\r\n")
-        (await pending).release()
+    script = Scripted()
+    async with RawUpstream(script.answer) as upstream:
+        async with another_call_in_flight(pool):
+            response, reader = await start_stream(pool, upstream, script, 0.05)
+            connection = connection_of(response)
+            script.write(chunk(EVENTS[1]))
+            await reader.got(2)
+            assert connection._held is not None
+            reader.task.cancel()
+            response.close()  # the client hung up mid-stream
+            assert connection._held is None  # the hold's timer is cancelled with it
+            await asyncio.sleep(0.1)  # past the hold: nothing resumes a closed connection
+            script.write(None)  # the upstream's side of that connection ends too
+            await until(lambda: upstream.closed == 1)
         assert pool.in_flight == 0
         script.write(HEAD + chunk(EVENTS[0]) + b"0\r\n\r\n")
         _, again = await fetch(pool, upstream)  # a new connection for the next request
