@@ -59,12 +59,12 @@ class ProxyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         max_connections: upstream connection pool size (caps concurrent upstream calls).
         chunk_cap: chunks kept per streamed trace; past it chunks are still forwarded and
             counted but not stored.
-        stream_coalesce_ms: while an upstream sends a stream in a burst (reads less than 3
-            times this apart), the proxy reads it at most every this many milliseconds, so
-            the app gets fewer, larger writes and the proxy, the app and the upstream spend
-            less CPU per chunk; chunks sent further apart are relayed as they come. Chunk
-            times in the trace are when the proxy read them. ``0``: read every piece as it
-            arrives.
+        stream_coalesce_ms: while other calls are in flight and an upstream sends a stream
+            in a burst (reads less than 3 times this apart), the proxy reads it at most every
+            this many milliseconds, so the app gets fewer, larger writes and the proxy, the
+            app and the upstream spend less CPU per chunk; chunks sent further apart, and a
+            lone call's, are relayed as they come. Chunk times in the trace are when the
+            proxy read them. ``0``: read every piece as it arrives.
         default_provider: provider for OpenAI-format requests whose model matches no
             provider's patterns; ``None`` (default): such requests get a 400 that lists the
             patterns, rather than a guess.
