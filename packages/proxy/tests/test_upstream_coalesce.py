@@ -5,7 +5,7 @@ The pool tests drive a scripted raw upstream that writes each SSE event when the
 so, so which reads are held is decided by the test, not by the machine's speed: hold periods
 are long (0.5 s) where a piece must wait, and pieces are written only after the one before
 arrived where they must not. The last tests go through the proxy with the official ``openai``
-SDK, as an app would.
+SDK (and aiohttp for JSON answers), as an app would.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -26,13 +27,13 @@ from traceforge_shared.config import Config, ProxyConfig
 
 from .conftest import MakeProxy, Sdk
 from .test_upstream_pool import (
+    COMPLETION,
     LONG_STREAM,
     STREAM,
     TIMEOUT,
     RawUpstream,
     Received,
     fetch,
-    replies,
     settle,
     sse_text,
     until,
@@ -227,38 +228,74 @@ async def test_an_answer_abandoned_during_a_hold_closes_its_connection(
     assert upstream.connections == 2
 
 
-async def test_a_json_answer_is_never_held(pool: UpstreamPool) -> None:
-    body = json.dumps({"data": "x" * 600_000}).encode()  # several socket reads
-    answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
-    async with RawUpstream(replies(answer)) as upstream:
-        origin, target = upstream.target()
-        response = await pool.request("POST", origin, target, {}, b"{}", TIMEOUT)
-        connection = connection_of(response)
-        assert connection.hold_s == 0.0  # only the handler's stream relay asks for batches
-        data = b"".join([piece async for piece in response.content.iter_any()])
-        response.release()
-    assert data == body
-
-
 # -- through the proxy -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("coalesce_ms", [1.0, 0.0])
-async def test_concurrent_sdk_streams_arrive_whole_and_are_recorded_chunk_by_chunk(
-    coalesce_ms: float,
-    make_proxy: MakeProxy,
-    sdk: Sdk,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def holds(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The hold period of every hold that ended (the pool used, not aiohttp's client)."""
     monkeypatch.delenv("TRACEFORGE_UPSTREAM_CLIENT", raising=False)
-    holds: list[float] = []
+    ended: list[float] = []
     real_unhold = UpstreamConnection._unhold
 
     def counting_unhold(self: UpstreamConnection) -> None:
-        holds.append(self.hold_s)
+        ended.append(self.hold_s)
         real_unhold(self)
 
     monkeypatch.setattr(UpstreamConnection, "_unhold", counting_unhold)
+    return ended
+
+
+async def test_concurrent_json_answers_are_never_held(
+    make_proxy: MakeProxy, holds: list[float]
+) -> None:
+    completion = json.loads(COMPLETION)
+    completion["padding"] = "x" * 600_000  # several socket reads, written back to back
+    body = json.dumps(completion).encode()
+    both_arrived = asyncio.Event()
+    arrived = 0
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        nonlocal arrived
+        arrived += 1
+        if arrived == 2:
+            both_arrived.set()
+        await both_arrived.wait()  # both calls in flight while either answers
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        for start in range(0, len(body), 16_384):
+            await response.write(body[start : start + 16_384])
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", answer)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        service = await make_proxy(base_url=f"http://127.0.0.1:{server.port}/v1")
+        request = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+        async with aiohttp.ClientSession() as session:
+
+            async def call() -> bytes:
+                async with session.post(f"{service.url}/chat/completions", json=request) as r:
+                    assert r.status == 200
+                    return await r.read()
+
+            answers = await asyncio.gather(call(), call())
+        await saved_traces(service, expected=2)
+    finally:
+        await server.close()
+    assert list(answers) == [body, body]
+    assert holds == []  # only streams are read in batches
+
+
+# 50 ms (reads less than 150 ms apart are a burst) so that a busy test machine's slower reads
+# are still a burst; the default's 1 ms is the same code with a shorter timer.
+@pytest.mark.parametrize("coalesce_ms", [50.0, 0.0])
+async def test_concurrent_sdk_streams_arrive_whole_and_are_recorded_chunk_by_chunk(
+    coalesce_ms: float, make_proxy: MakeProxy, sdk: Sdk, holds: list[float]
+) -> None:
     events = [event + b"\n\n" for event in LONG_STREAM.split(b"\n\n") if event]
     both_arrived = asyncio.Event()
     arrived = 0
@@ -271,8 +308,10 @@ async def test_concurrent_sdk_streams_arrive_whole_and_are_recorded_chunk_by_chu
         await both_arrived.wait()  # both calls in flight while either streams
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        for event in events:  # a burst: written back to back, as fast as the loop goes
-            await response.write(event)
+        for index, event in enumerate(events):  # back to back, in groups 10 ms apart: a
+            await response.write(event)  # burst of several reads however busy the machine
+            if index % 60 == 59:
+                await asyncio.sleep(0.01)
         await response.write_eof()
         return response
 
