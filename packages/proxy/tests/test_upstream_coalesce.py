@@ -246,12 +246,13 @@ def holds(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return ended
 
 
-async def test_concurrent_json_answers_are_never_held(
-    make_proxy: MakeProxy, holds: list[float]
-) -> None:
-    completion = json.loads(COMPLETION)
-    completion["padding"] = "x" * 600_000  # several socket reads, written back to back
-    body = json.dumps(completion).encode()
+@contextlib.asynccontextmanager
+async def upstream_for_two_calls(
+    content_type: str, pieces: list[bytes], *, pause_every: int = 0
+) -> AsyncIterator[str]:
+    """An aiohttp upstream (its API base yielded) that answers each of two calls, once both
+    arrived (both in flight while either answers), with ``pieces`` written back to back,
+    pausing 10 ms after every ``pause_every`` of them (0: never)."""
     both_arrived = asyncio.Event()
     arrived = 0
 
@@ -260,11 +261,13 @@ async def test_concurrent_json_answers_are_never_held(
         arrived += 1
         if arrived == 2:
             both_arrived.set()
-        await both_arrived.wait()  # both calls in flight while either answers
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await both_arrived.wait()
+        response = web.StreamResponse(headers={"Content-Type": content_type})
         await response.prepare(request)
-        for start in range(0, len(body), 16_384):
-            await response.write(body[start : start + 16_384])
+        for index, piece in enumerate(pieces, 1):
+            await response.write(piece)
+            if pause_every and index % pause_every == 0:
+                await asyncio.sleep(0.01)
         await response.write_eof()
         return response
 
@@ -273,7 +276,20 @@ async def test_concurrent_json_answers_are_never_held(
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
-        service = await make_proxy(base_url=f"http://127.0.0.1:{server.port}/v1")
+        yield f"http://127.0.0.1:{server.port}/v1"
+    finally:
+        await server.close()
+
+
+async def test_concurrent_json_answers_are_never_held(
+    make_proxy: MakeProxy, holds: list[float]
+) -> None:
+    completion = json.loads(COMPLETION)
+    completion["padding"] = "x" * 600_000  # several socket reads, written back to back
+    body = json.dumps(completion).encode()
+    pieces = [body[start : start + 16_384] for start in range(0, len(body), 16_384)]
+    async with upstream_for_two_calls("application/json", pieces) as base_url:
+        service = await make_proxy(base_url=base_url)
         request = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
         async with aiohttp.ClientSession() as session:
 
@@ -284,8 +300,6 @@ async def test_concurrent_json_answers_are_never_held(
 
             answers = await asyncio.gather(call(), call())
         await saved_traces(service, expected=2)
-    finally:
-        await server.close()
     assert list(answers) == [body, body]
     assert holds == []  # only streams are read in batches
 
@@ -297,31 +311,10 @@ async def test_concurrent_sdk_streams_arrive_whole_and_are_recorded_chunk_by_chu
     coalesce_ms: float, make_proxy: MakeProxy, sdk: Sdk, holds: list[float]
 ) -> None:
     events = [event + b"\n\n" for event in LONG_STREAM.split(b"\n\n") if event]
-    both_arrived = asyncio.Event()
-    arrived = 0
-
-    async def answer(request: web.Request) -> web.StreamResponse:
-        nonlocal arrived
-        arrived += 1
-        if arrived == 2:
-            both_arrived.set()
-        await both_arrived.wait()  # both calls in flight while either streams
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        for index, event in enumerate(events):  # back to back, in groups 10 ms apart: a
-            await response.write(event)  # burst of several reads however busy the machine
-            if index % 60 == 59:
-                await asyncio.sleep(0.01)
-        await response.write_eof()
-        return response
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", answer)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
+    # Back to back, in groups 10 ms apart: a burst of several reads however busy the machine.
+    async with upstream_for_two_calls("text/event-stream", events, pause_every=60) as base_url:
         config = Config(proxy=ProxyConfig(stream_coalesce_ms=coalesce_ms))
-        service = await make_proxy(base_url=f"http://127.0.0.1:{server.port}/v1", config=config)
+        service = await make_proxy(base_url=base_url, config=config)
         client = sdk(service)
 
         async def call(n: int) -> str:
@@ -332,8 +325,6 @@ async def test_concurrent_sdk_streams_arrive_whole_and_are_recorded_chunk_by_chu
 
         texts = await asyncio.gather(call(1), call(2))
         traces = await saved_traces(service, expected=2)
-    finally:
-        await server.close()
     assert list(texts) == [sse_text(LONG_STREAM)] * 2
     data_events = [event for event in events if event.startswith(b"data: ")]
     for trace in traces:
