@@ -6,6 +6,8 @@ TraceForge, LiteLLM's proxy and mitmproxy (buffered, as it ships, and streaming)
     python bench/load.py --systems direct,traceforge --profiles sse-200 --concurrency 1,10
     python bench/load.py --quick --export  # also TraceForge exporting OTLP to a local sink
     python bench/load.py --systems direct,traceforge,traceforge-thread  # writer process vs thread
+    python bench/load.py --systems direct,traceforge,floor-tcp,floor-http,floor-aiohttp
+        # with the floor proxies (harness/floor.py): what any Python proxy adds here
 
 Method: the proxy under test runs pinned to core 0 (``taskset``), the fake upstream and the
 load generator (separate processes) to core 1. For every profile and concurrency the systems
@@ -336,7 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument(
+        "--systems",
+        default=None,
+        help=f"comma-separated, of: {', '.join(SYSTEMS)} (default: all but the floor-* "
+        "ones; with --quick all, so the floor proxies are checked too)",
+    )
     parser.add_argument("--profiles", default=",".join(DEFAULT_PROFILES))
     parser.add_argument("--concurrency", default="1,10,50,100")
     parser.add_argument("--rounds", type=int, default=7)
@@ -372,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         args.profiles, args.concurrency = "json-1kb,sse-200,sse-64x20ms,body-40kb", "1,4"
         args.rounds, args.requests, args.budget_s = 1, 12, 0.1
         args.frontier_rounds, args.memory_streams = 0, 0
+    if args.systems is None:
+        args.systems = ",".join(s for s in SYSTEMS if args.quick or not s.startswith("floor-"))
     wanted = [s.strip() for s in args.systems.split(",") if s.strip()]
     if "direct" not in wanted:
         wanted.insert(0, "direct")

@@ -7,6 +7,10 @@ core, and how to read its CPU time and memory.
 - ``litellm``: LiteLLM's proxy with a per-call logging callback (:mod:`harness.peers`).
 - ``mitmproxy``: ``mitmdump`` in reverse-proxy mode as it ships (buffers whole bodies).
 - ``mitmproxy-stream``: the same with streaming enabled.
+- ``floor-tcp``, ``floor-http``, ``floor-aiohttp``: the least a Python proxy does
+  (:mod:`harness.floor`): a byte relay; an HTTP relay on a bare ``asyncio.Protocol`` with
+  TraceForge's upstream pool; the same on aiohttp's server. They record nothing: they show
+  how much of the added time any Python proxy pays on this machine.
 """
 
 from __future__ import annotations
@@ -25,7 +29,16 @@ import psutil
 
 from harness import peers
 
-SYSTEMS = ("direct", "traceforge", "litellm", "mitmproxy", "mitmproxy-stream")
+SYSTEMS = (
+    "direct",
+    "traceforge",
+    "litellm",
+    "mitmproxy",
+    "mitmproxy-stream",
+    "floor-tcp",
+    "floor-http",
+    "floor-aiohttp",
+)
 
 
 def free_port() -> int:
@@ -167,6 +180,20 @@ def traceforge_command(home: Path, upstream_base: str, port: int) -> list[str]:
     ]
 
 
+def floor_command(kind: str, upstream_origin: str, port: int) -> list[str]:
+    """A floor proxy (:mod:`harness.floor`) of ``kind`` on ``port`` in front of
+    ``upstream_origin`` (``http://127.0.0.1:N``), from this interpreter's environment."""
+    return [
+        sys.executable,
+        str(Path(__file__).with_name("floor.py")),
+        kind,
+        "--port",
+        str(port),
+        "--upstream",
+        upstream_origin,
+    ]
+
+
 def start(
     name: str,
     upstream_base: str,
@@ -212,6 +239,10 @@ def start(
         command = peers.mitmdump_command(
             origin, port, streaming=name == "mitmproxy-stream", workdir=sysdir
         )
+    elif name.startswith("floor-") and name in SYSTEMS:
+        origin = upstream_base.removesuffix("/v1")
+        kind = name.removeprefix("floor-")
+        command = floor_command(kind, origin, port)
     else:
         raise ValueError(f"unknown system {name!r}; known: {', '.join(SYSTEMS)}")
     log = sysdir / "output.log"
