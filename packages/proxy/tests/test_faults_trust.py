@@ -225,6 +225,49 @@ async def test_client_gone_before_headers_cancels_upstream(make_proxy: MakeProxy
     assert trace.metadata.error.type == "client_disconnected"
 
 
+async def test_client_gone_during_whole_answer_cancels_upstream(make_proxy: MakeProxy) -> None:
+    """The same after the upstream's headers, while the proxy reads a whole (non-stream)
+    answer: the client watch set before the send still watches (one watch for both)."""
+    arrived = asyncio.Event()
+    closed_after: list[float] = []
+    hung_up = 0.0
+
+    async def stalling(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = 1000
+        await response.prepare(request)
+        await response.write(b'{"id":"chatcmpl-1",')  # then nothing more
+        arrived.set()
+        for _ in range(600):  # 30 s at most
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                closed_after.append(time.monotonic() - hung_up)
+                break
+            await asyncio.sleep(0.05)
+        return response
+
+    service = await make_proxy(upstream_app(stalling))
+    session = aiohttp.ClientSession()
+    call = asyncio.ensure_future(
+        session.post(f"{service.url}/chat/completions", json={"model": "gpt-4o", "messages": USER})
+    )
+    await asyncio.wait_for(arrived.wait(), 5)
+    await asyncio.sleep(0.3)  # the proxy has the headers and waits for the rest of the body
+    hung_up = time.monotonic()
+    call.cancel()
+    await asyncio.gather(call, return_exceptions=True)
+    await session.close()
+    for _ in range(100):
+        if closed_after:
+            break
+        await asyncio.sleep(0.05)
+    assert closed_after, "the upstream call was not cancelled within 5 s"
+    assert closed_after[0] < 2.0
+    (trace,) = await saved_traces(service)
+    assert trace.metadata.status == "client_disconnected"
+    assert trace.metadata.status_code == 200  # the upstream's headers had come
+
+
 # -- 4. a large compressed answer --------------------------------------------------------------
 
 BOMB_MB = 200
