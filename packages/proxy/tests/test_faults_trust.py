@@ -183,42 +183,61 @@ async def test_deep_request_with_routing_prefix_keeps_its_deep_part(make_proxy: 
     assert (trace.metadata.status, trace.model) == ("success", "gpt-4o")
 
 
-# -- 3. the client hangs up before the upstream's headers --------------------------------------
+# -- 3. the client hangs up before the upstream's headers, or during a whole answer ------------
+
+
+class _HangUp:
+    """An app that hangs up in the middle of a call, and when the upstream saw the proxy close
+    the upstream call (seconds after the hang-up)."""
+
+    def __init__(self) -> None:
+        self.arrived = asyncio.Event()
+        self.at = 0.0
+        self.closed_after: list[float] = []
+
+    async def wait_in_upstream(self, request: web.Request) -> None:
+        """In the upstream's handler: wait (30 s at most; the proxy should close the call long
+        before) until the connection closes."""
+        self.arrived.set()
+        for _ in range(600):
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                self.closed_after.append(time.monotonic() - self.at)
+                return
+            await asyncio.sleep(0.05)
+
+    async def call_and_hang_up(self, url: str, settle_s: float = 0.0) -> None:
+        """Send a chat completion, hang up ``settle_s`` after the upstream got it, and wait
+        (5 s at most) for the upstream to see its call closed."""
+        session = aiohttp.ClientSession()
+        call = asyncio.ensure_future(
+            session.post(f"{url}/chat/completions", json={"model": "gpt-4o", "messages": USER})
+        )
+        await asyncio.wait_for(self.arrived.wait(), 5)
+        await asyncio.sleep(settle_s)
+        self.at = time.monotonic()
+        call.cancel()  # the app gives up: its connection closes
+        await asyncio.gather(call, return_exceptions=True)
+        await session.close()
+        for _ in range(100):
+            if self.closed_after:
+                return
+            await asyncio.sleep(0.05)
 
 
 async def test_client_gone_before_headers_cancels_upstream(make_proxy: MakeProxy) -> None:
     """Before: the upstream call stayed open until read_timeout_s (300 s here) and the trace
     said 504 upstream_timeout."""
-    arrived = asyncio.Event()
-    closed_after: list[float] = []
-    hung_up = 0.0
+    hang_up = _HangUp()
 
     async def hanging(request: web.Request) -> web.Response:
-        arrived.set()
-        for _ in range(600):  # 30 s at most; the proxy should hang up long before
-            transport = request.transport
-            if transport is None or transport.is_closing():
-                closed_after.append(time.monotonic() - hung_up)
-                break
-            await asyncio.sleep(0.05)
+        await hang_up.wait_in_upstream(request)
         return web.json_response({})
 
     service = await make_proxy(upstream_app(hanging))
-    session = aiohttp.ClientSession()
-    call = asyncio.ensure_future(
-        session.post(f"{service.url}/chat/completions", json={"model": "gpt-4o", "messages": USER})
-    )
-    await asyncio.wait_for(arrived.wait(), 5)
-    hung_up = time.monotonic()
-    call.cancel()  # the app gives up: its connection closes
-    await asyncio.gather(call, return_exceptions=True)
-    await session.close()
-    for _ in range(100):
-        if closed_after:
-            break
-        await asyncio.sleep(0.05)
-    assert closed_after, "the upstream call was not cancelled within 5 s"
-    assert closed_after[0] < 2.0  # CLIENT_POLL_S is 0.1 s; 2 s leaves room for a slow machine
+    await hang_up.call_and_hang_up(service.url)
+    assert hang_up.closed_after, "the upstream call was not cancelled within 5 s"
+    assert hang_up.closed_after[0] < 2.0  # CLIENT_POLL_S is 0.1 s; room for a slow machine
     (trace,) = await saved_traces(service)
     assert trace.metadata.status == "client_disconnected"
     assert trace.metadata.error is not None
@@ -227,42 +246,22 @@ async def test_client_gone_before_headers_cancels_upstream(make_proxy: MakeProxy
 
 async def test_client_gone_during_whole_answer_cancels_upstream(make_proxy: MakeProxy) -> None:
     """The same after the upstream's headers, while the proxy reads a whole (non-stream)
-    answer: the client watch set before the send still watches (one watch for both)."""
-    arrived = asyncio.Event()
-    closed_after: list[float] = []
-    hung_up = 0.0
+    answer: the client is still watched."""
+    hang_up = _HangUp()
 
     async def stalling(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.content_length = 1000
         await response.prepare(request)
         await response.write(b'{"id":"chatcmpl-1",')  # then nothing more
-        arrived.set()
-        for _ in range(600):  # 30 s at most
-            transport = request.transport
-            if transport is None or transport.is_closing():
-                closed_after.append(time.monotonic() - hung_up)
-                break
-            await asyncio.sleep(0.05)
+        await hang_up.wait_in_upstream(request)
         return response
 
     service = await make_proxy(upstream_app(stalling))
-    session = aiohttp.ClientSession()
-    call = asyncio.ensure_future(
-        session.post(f"{service.url}/chat/completions", json={"model": "gpt-4o", "messages": USER})
-    )
-    await asyncio.wait_for(arrived.wait(), 5)
-    await asyncio.sleep(0.3)  # the proxy has the headers and waits for the rest of the body
-    hung_up = time.monotonic()
-    call.cancel()
-    await asyncio.gather(call, return_exceptions=True)
-    await session.close()
-    for _ in range(100):
-        if closed_after:
-            break
-        await asyncio.sleep(0.05)
-    assert closed_after, "the upstream call was not cancelled within 5 s"
-    assert closed_after[0] < 2.0
+    # 0.3 s: the proxy has the headers and waits for the rest of the body
+    await hang_up.call_and_hang_up(service.url, settle_s=0.3)
+    assert hang_up.closed_after, "the upstream call was not cancelled within 5 s"
+    assert hang_up.closed_after[0] < 2.0
     (trace,) = await saved_traces(service)
     assert trace.metadata.status == "client_disconnected"
     assert trace.metadata.status_code == 200  # the upstream's headers had come
