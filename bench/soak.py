@@ -147,13 +147,16 @@ def soak(args: argparse.Namespace, upstream: Upstream, workdir: Path) -> dict[st
 
 def _rss_growth(samples: list[tuple[float, float]]) -> dict[str, Any]:
     """Median RSS over the first minute after warm-up (or the 10-20% window of short runs)
-    versus the last minute (or last 10%)."""
+    versus the last minute (or last 10%); a window spans at least two sampling periods (a
+    10 s run sampled every second could leave the 1 s window empty)."""
     if len(samples) < 10:
         return {"samples": len(samples), "growth_percent": None}
     end = samples[-1][0]
-    window = 60.0 if end >= 300 else end / 10
+    window = 60.0 if end >= 300 else max(end / 10, 2 * end / len(samples))
     early = [mb for t, mb in samples if window <= t < 2 * window]
     late = [mb for t, mb in samples if t >= end - window]
+    if not early or not late:
+        return {"samples": len(samples), "growth_percent": None}
     first, last = statistics.median(early), statistics.median(late)
     return {
         "samples": len(samples),
