@@ -382,6 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.systems is None:
         args.systems = ",".join(s for s in SYSTEMS if args.quick or not s.startswith("floor-"))
     wanted = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in (*SYSTEMS, "traceforge-thread")]
+    if unknown:
+        parser.error(
+            f"unknown system {', '.join(unknown)}; known: {', '.join(SYSTEMS)}, traceforge-thread"
+        )
     if "direct" not in wanted:
         wanted.insert(0, "direct")
     profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
